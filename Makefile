@@ -1,0 +1,42 @@
+# Every target creates (or reuses) the local virtualenv .venv, installs Papyra into it in
+# editable mode with its test dependencies, and compiles the Cython speedups in place where a
+# C compiler exists (PAPYRA_NO_EXTENSIONS=1: pure Python; PAPYRA_REQUIRE_EXTENSIONS=1: a failed
+# compile is an error).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.papyra-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench typecheck ext clean
+
+demo: ext
+	$(BIN)/python examples/demo.py
+
+test: ext
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m mypy
+
+bench: ext
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
+
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip setuptools wheel cython
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+	touch $@
+
+# Incremental: Cython and build_ext skip what is up to date.
+ext: $(STAMP)
+ifeq ($(filter-out 0,$(PAPYRA_NO_EXTENSIONS)),)
+	$(BIN)/python setup.py -q build_ext --inplace
+else
+	@echo "PAPYRA_NO_EXTENSIONS=$(PAPYRA_NO_EXTENSIONS): using the pure-Python implementation"
+endif
+
+clean:
+	rm -rf build $(VENV) papyra/_speedups/*.so papyra/_speedups/*.c

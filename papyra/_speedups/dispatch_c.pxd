@@ -1,0 +1,50 @@
+# cython: language_level=3
+# C types for compiling dispatch_py.py as dispatch_c (see setup.py). The .py stays the spec.
+
+cdef object _get_running_loop
+cdef object _asyncio_sleep
+cdef tuple _PROXY_TYPES
+
+cdef class _Empty:
+    pass
+
+cdef class Mailbox:
+    cdef public object capacity
+    cdef Py_ssize_t _limit
+    cdef object _items
+    cdef object _getters
+    cdef object _putters
+    cdef public bint _closed
+    cdef bint _receive_closed
+
+    cpdef bint _has_room(self)
+    cpdef bint offer(self, object item) except -1
+    cpdef bint force(self, object item)
+    cpdef object poll(self)
+
+
+cdef class ActorCell:
+    cdef public object system
+    cdef public Py_ssize_t rid
+    cdef public object address
+    cdef public object name
+    cdef public object factory
+    cdef public Mailbox mailbox
+    cdef public object policy
+    cdef public object parent
+    cdef public object actor
+    cdef public str actor_type
+    cdef public list children
+    cdef public set watchers
+    cdef public list restart_times
+    cdef public bint alive
+    cdef public bint stopping
+    cdef public bint restarting
+    cdef public bint abort
+    cdef public bint accepting
+    cdef public bint terminated
+
+    cpdef bint offer(self, object message, object reply) except -1
+
+
+cpdef bint _wake_first(object waiters, object value)

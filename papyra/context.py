@@ -1,0 +1,50 @@
+"""What an actor can reach: its system, itself, its parent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from papyra.ref import ActorRef
+    from papyra.supervision import SupervisionPolicy
+    from papyra.system import ActorSystem
+
+__all__ = ("ActorContext",)
+
+
+@dataclass(frozen=True, slots=True)
+class ActorContext:
+    """Injected into every actor instance as ``self.context`` (a new one after each restart)."""
+
+    system: ActorSystem
+    self_ref: ActorRef
+    parent: ActorRef | None = None
+
+    def spawn_child(
+        self,
+        actor_factory: Any,
+        *,
+        mailbox_capacity: int | None = 1024,
+        policy: SupervisionPolicy | None = None,
+    ) -> ActorRef:
+        """Spawn an actor supervised by this one (unnamed; default policy STOP)."""
+        return self.system.spawn(
+            actor_factory, mailbox_capacity=mailbox_capacity, policy=policy, parent=self.self_ref
+        )
+
+    async def stop_self(self) -> None:
+        """Gracefully stop this actor: messages already queued are processed first."""
+        await self.system.stop(self.self_ref)
+
+    async def stop(self, ref: ActorRef) -> None:
+        """Gracefully stop ``ref`` (and its children)."""
+        await self.system.stop(ref)
+
+    async def watch(self, ref: Any) -> None:
+        """Receive one ``ActorTerminated`` message when ``ref`` terminates permanently."""
+        self.system._watch(self.self_ref, ref)
+
+    async def unwatch(self, ref: Any) -> None:
+        """Stop watching ``ref``."""
+        self.system._unwatch(self.self_ref, ref)

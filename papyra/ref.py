@@ -1,0 +1,140 @@
+"""Actor references: the only way to talk to an actor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from papyra._accel import dispatch
+from papyra._envelope import DeadLetter, Envelope
+from papyra.exceptions import ActorStopped, AskTimeout, MailboxClosed
+
+if TYPE_CHECKING:
+    from papyra.address import ActorAddress
+    from papyra.proxy import ActorProxy
+
+__all__ = ("ActorRef",)
+
+_create_future = dispatch.create_future
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ActorRef:
+    """An immutable handle to one actor: cheap to create, safe to keep, compare and hash.
+
+    Two refs are equal when they point at the same actor (same rid and address). Liveness is
+    evaluated on every call: a ref to a stopped actor (or to a closed system) turns every send
+    into a dead letter plus :class:`~papyra.exceptions.ActorStopped`.
+    """
+
+    _rid: int
+    _mailbox_put: Callable[[Envelope], Any]
+    _is_alive: Callable[[], bool]
+    _dead_letter: Callable[[DeadLetter], Any] | None = None
+    _address: ActorAddress | None = None
+    # The runtime record, when the ref was made by a system: enables the allocation-free path.
+    _cell: Any = field(default=None, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActorRef):
+            return NotImplemented
+        return self._rid == other._rid and self._address == other._address
+
+    def __hash__(self) -> int:
+        return hash((self._rid, self._address))
+
+    def __repr__(self) -> str:
+        return f"ActorRef({self._address if self._address is not None else self._rid})"
+
+    @property
+    def address(self) -> ActorAddress:
+        if self._address is None:
+            raise RuntimeError("ActorRef has no address bound")
+        return self._address
+
+    def is_alive(self) -> bool:
+        """True while the actor runs and accepts messages (no stop requested, system open)."""
+        return bool(self._is_alive())
+
+    def _refuse(self, message: Any, expects_reply: bool) -> ActorStopped:
+        sink = self._dead_letter
+        if sink is not None:
+            try:
+                sink(DeadLetter(target=self, message=message, expects_reply=expects_reply))
+            except Exception:
+                pass
+        return ActorStopped("Actor is not running.")
+
+    async def _enqueue(self, message: Any, item: Any, expects_reply: bool) -> None:
+        """Slow path of a send: liveness check, then wait for room (back-pressure)."""
+        cell = self._cell
+        try:
+            if cell is not None:
+                if not cell.accepting:
+                    raise self._refuse(message, expects_reply)
+                await cell.mailbox.put(item)
+            else:
+                if not self._is_alive():
+                    raise self._refuse(message, expects_reply)
+                env = item if type(item) is Envelope else Envelope(item)
+                await self._mailbox_put(env)
+        except MailboxClosed:
+            raise self._refuse(message, expects_reply) from None
+
+    async def tell(self, message: Any) -> None:
+        """Enqueue ``message`` without waiting for it to be processed.
+
+        Waits while the mailbox is full (back-pressure); the message is never dropped: if the
+        actor is not running (or stops while we wait for room) it becomes a dead letter and
+        :class:`~papyra.exceptions.ActorStopped` is raised.
+        """
+        cell = self._cell
+        if cell is not None:
+            try:
+                if cell.offer(message, None):
+                    return
+            except MailboxClosed:
+                raise self._refuse(message, False) from None
+        await self._enqueue(message, message, False)
+
+    send = tell
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        """Send ``message`` and wait for the value ``receive`` returns for it.
+
+        If handling the message raised, supervision runs first, then the same exception object
+        is raised here. ``timeout`` (seconds) bounds the whole call, including any wait for room
+        in a full mailbox: :class:`~papyra.exceptions.AskTimeout` when it elapses (the message,
+        if already enqueued, is still processed; its reply is discarded). If the actor stops
+        before processing the message, :class:`~papyra.exceptions.ActorStopped` is raised.
+        """
+        fut = _create_future()
+        if timeout is None:
+            cell = self._cell
+            try:
+                if cell is None or not cell.offer(message, fut):
+                    await self._enqueue(message, Envelope(message, fut), True)
+            except MailboxClosed:
+                raise self._refuse(message, True) from None
+            return await fut
+        with anyio.move_on_after(timeout):
+            try:
+                cell = self._cell
+                if cell is None or not cell.offer(message, fut):
+                    await self._enqueue(message, Envelope(message, fut), True)
+            except MailboxClosed:
+                raise self._refuse(message, True) from None
+            return await fut
+        fut.cancel()
+        raise AskTimeout(f"ask() timed out after {timeout} seconds.")
+
+    def proxy(self) -> ActorProxy:
+        """A proxy that reads, writes and calls attributes of the actor inside its loop."""
+        from papyra.proxy import ActorProxy
+
+        if not self._is_alive():
+            raise self._refuse("proxy", True)
+        return ActorProxy(actor_ref=self)
