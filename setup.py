@@ -78,7 +78,7 @@ def _extensions() -> list[object]:
     return list(
         cythonize(
             exts,
-            compiler_directives={"language_level": "3"},
+            compiler_directives={"language_level": "3", "annotation_typing": False},
             build_dir="build/cython-c",
             quiet=True,
         )

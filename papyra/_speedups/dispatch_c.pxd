@@ -18,6 +18,7 @@ cdef class Mailbox:
     cdef bint _receive_closed
 
     cpdef bint _has_room(self)
+    cpdef _admit_waiting(self)
     cpdef bint offer(self, object item) except -1
     cpdef bint force(self, object item)
     cpdef object poll(self)

@@ -137,10 +137,12 @@ class Mailbox:
     """A FIFO of messages with an optional capacity, for one consumer task (the actor loop).
 
     ``capacity`` is the number of buffered items: ``None`` means unbounded; ``0`` is a
-    rendezvous (a put completes only while the consumer is waiting). ``put`` waits while the
-    mailbox is full, first come first served; ``get`` waits while it is empty. Closing the send
-    side (:meth:`close`) fails waiting and future puts with :class:`~papyra.MailboxClosed`; items
-    already queued can still be taken, then ``get`` raises ``anyio.EndOfStream``.
+    rendezvous (a put completes only once the consumer is waiting for it). ``put`` waits while
+    the mailbox is full, first come first served: when the consumer frees a slot it moves the
+    first waiting producer's item into the queue itself, so no later producer can overtake.
+    ``get`` waits while the mailbox is empty. Closing the send side (:meth:`close`) fails
+    waiting and future puts with :class:`~papyra.MailboxClosed`; items already queued can still
+    be taken, then ``get`` raises ``anyio.EndOfStream``.
     """
 
     def __init__(self, capacity: int | None = 1024) -> None:
@@ -150,7 +152,7 @@ class Mailbox:
         self._limit = -1 if capacity is None else capacity
         self._items: deque[Any] = deque()
         self._getters: deque[Any] = deque()
-        self._putters: deque[Any] = deque()
+        self._putters: deque[Any] = deque()  # (future, item) of producers waiting for room
         self._closed = False
         self._receive_closed = False
 
@@ -168,13 +170,16 @@ class Mailbox:
 
     def _has_room(self) -> bool:
         limit = self._limit
-        if limit < 0:
-            return True
-        n = len(self._items)
-        if n < limit:
-            return True
-        # Rendezvous: an empty mailbox with a parked consumer takes exactly one item.
-        return limit == 0 and n == 0 and len(self._getters) > 0
+        return limit < 0 or len(self._items) < limit
+
+    def _admit_waiting(self) -> None:
+        """Move waiting producers' items into the free slots, oldest producer first."""
+        putters = self._putters
+        while putters and self._has_room():
+            fut, item = putters.popleft()
+            if not fut.done():
+                self._items.append(item)
+                fut.set_result(None)
 
     # -- producers -----------------------------------------------------------------------
 
@@ -187,6 +192,10 @@ class Mailbox:
         if self._closed:
             raise MailboxClosed("Mailbox is closed.")
         if self._putters or not self._has_room():
+            if self._limit == 0 and self._getters and not self._items and not self._putters:
+                self._items.append(item)  # rendezvous with the waiting consumer
+                _wake_first(self._getters, None)
+                return True
             return False
         self._items.append(item)
         if self._getters:
@@ -201,44 +210,29 @@ class Mailbox:
     async def put(self, env: Any) -> None:
         """Enqueue ``env``, waiting (in FIFO order with other producers) while the mailbox is full.
 
-        Cancellation while waiting leaves the mailbox unchanged. Raises :class:`MailboxClosed`
-        if the send side is or becomes closed before the item could be enqueued.
+        Raises :class:`MailboxClosed` if the send side is or becomes closed before the item was
+        enqueued. If the wait is cancelled the item is not enqueued, unless the cancellation
+        arrived just as the consumer had already moved it in (then it will be processed).
         """
         if not self.offer(env):
-            await self._put_when_room(env)
+            await self._wait_for_room(env)
 
-    async def _put_when_room(self, item: Any) -> None:
-        putters = self._putters
-        first = False  # once woken we are first in line: later producers may not overtake us
-        while True:
-            if self._closed:
-                raise MailboxClosed("Mailbox is closed.")
-            if (first or not putters) and self._has_room():
-                self._items.append(item)
-                if self._getters:
-                    _wake_first(self._getters, None)
-                if putters and self._has_room():
-                    _wake_first(putters, None)
-                return
-            fut = create_future()
-            if first:
-                putters.appendleft(fut)
-            else:
-                putters.append(fut)
-            try:
-                await fut
-            except BaseException:
-                woken = fut.done() and not fut.cancelled()
+    async def _wait_for_room(self, item: Any) -> None:
+        fut = create_future()
+        self._putters.append((fut, item))
+        if self._limit == 0 and self._getters:
+            _wake_first(self._getters, None)  # rendezvous: let the waiting consumer take it
+        try:
+            await fut
+        except BaseException:
+            if not fut.done() or fut.cancelled():
                 fut.cancel()
-                if woken:  # we were handed a free slot but cannot use it: pass it on
-                    _wake_first(putters, None)
-                else:
-                    try:
-                        putters.remove(fut)
-                    except ValueError:
-                        pass
-                raise
-            first = True
+                putters = self._putters
+                for i in range(len(putters)):
+                    if putters[i][0] is fut:
+                        del putters[i]
+                        break
+            raise
 
     def force(self, item: Any) -> bool:
         """Enqueue ``item`` ignoring capacity (system messages: stop requests, notifications).
@@ -260,18 +254,22 @@ class Mailbox:
         if items:
             item = items.popleft()
             if self._putters:
-                _wake_first(self._putters, None)
+                self._admit_waiting()
             return item
+        if self._limit == 0 and self._putters:
+            fut, item = self._putters.popleft()  # rendezvous: take it straight from the producer
+            if not fut.done():
+                fut.set_result(None)
+                return item
+            return self.poll()
         return EMPTY
 
     async def wait(self) -> None:
         """Wait until an item is queued or the send side is closed."""
-        if self._items or self._closed:
+        if self._items or self._closed or (self._limit == 0 and self._putters):
             return
         fut = create_future()
         self._getters.append(fut)
-        if self._limit == 0 and self._putters:
-            _wake_first(self._putters, None)  # rendezvous: a producer may hand over now
         try:
             await fut
         except BaseException:
@@ -316,8 +314,11 @@ class Mailbox:
         self._closed = True
         while _wake_first(self._getters, None):
             pass
-        while _wake_first(self._putters, None):
-            pass
+        putters = self._putters
+        while putters:
+            fut, _ = putters.popleft()
+            if not fut.done():
+                fut.set_exception(MailboxClosed("Mailbox is closed."))
 
     async def aclose(self, *, receive: bool = False) -> None:
         """Close the send side; with ``receive=True`` also the receive side (idempotent)."""
