@@ -1,0 +1,79 @@
+"""Persistence of system facts: record models, backends, retention, scans and recovery.
+
+Layout::
+
+    models.py            PersistedEvent / PersistedAudit / PersistedDeadLetter and report types
+    base.py              PersistenceBackend (no-op base)   contract.py  Protocol + capability probes
+    metrics.py           PersistenceMetrics + mixin        startup.py   startup-check configuration
+    _records.py          coercion, serialisation and tolerant reading rules shared by all backends
+    _retention.py        apply_retention                    backends/    memory, rotating, redis, retention
+    json.py              JsonFilePersistence (NDJSON file)
+
+Public names are resolved on first access, so importing this package never imports a backend
+(nor the optional ``redis`` client) that is not used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY: dict[str, str] = {
+    "InMemoryPersistence": "papyra.persistence.backends.memory",
+    "JsonFilePersistence": "papyra.persistence.json",
+    "PersistenceBackendCapabilities": "papyra.persistence.contract",
+    "PersistenceBackendContract": "papyra.persistence.contract",
+    "backend_capabilities": "papyra.persistence.contract",
+    "safe_metrics_snapshot": "papyra.persistence.contract",
+    "RedisStreamsConfig": "papyra.persistence.backends.redis",
+    "RedisStreamsPersistence": "papyra.persistence.backends.redis",
+}
+
+__all__ = (
+    "InMemoryPersistence",
+    "JsonFilePersistence",
+    "PersistenceBackendCapabilities",
+    "PersistenceBackendContract",
+    "backend_capabilities",
+    "safe_metrics_snapshot",
+    "RedisStreamsConfig",
+    "RedisStreamsPersistence",
+)
+
+if TYPE_CHECKING:
+    from papyra.persistence.backends.memory import InMemoryPersistence
+    from papyra.persistence.contract import (
+        PersistenceBackendCapabilities,
+        PersistenceBackendContract,
+        backend_capabilities,
+        safe_metrics_snapshot,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module behind a public name on first access and cache the value.
+
+    A name whose module is absent from this installation raises ``ImportError`` naming it.
+    """
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'papyra.persistence' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # Only a missing *backend module* is reported this way; a missing third-party import
+        # inside an existing module, or any other error, propagates unchanged.
+        missing = exc.name or ""
+        if not (missing and (module_name == missing or module_name.startswith(missing + "."))):
+            raise
+        raise ImportError(
+            f"papyra.persistence.{name} is unavailable: module {module_name!r} is not installed",
+            name=module_name,
+        ) from exc
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

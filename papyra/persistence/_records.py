@@ -1,0 +1,306 @@
+"""How records cross the backend boundary: shared by the memory, file and Redis backends.
+
+Three rules live here so that every backend applies them identically:
+
+* **Coercion** (writes): ``record_*`` accepts a model instance or a ``Mapping`` of its fields; the
+  mapping becomes the model (unknown keys and ``"kind"`` ignored, missing fields defaulted, an
+  ``ActorAddress`` in ``actor_address``/``target`` turned into its ``"local:1"`` string form).
+  Any other object comes back unchanged and the caller decides: the memory backend stores it,
+  the file and Redis backends reject it (``record_to_dict`` raises ``TypeError``).
+* **Serialisation**: ``{"kind": kind, <fields in dataclass order>}``, shallow; values JSON cannot
+  encode go through ``json_default``.
+* **Reading**: ``record_from_dict`` is tolerant. Known keys are kept as decoded, missing ones
+  defaulted, extra ones ignored; only a record without a ``"timestamp"`` key is unusable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, is_dataclass
+from typing import Any, Literal, TypeVar, Union, overload
+
+from papyra.address import ActorAddress
+from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
+
+__all__ = (
+    "KINDS",
+    "MODELS",
+    "Record",
+    "RecordKind",
+    "coerce",
+    "coerce_audit",
+    "coerce_dead_letter",
+    "coerce_event",
+    "json_default",
+    "pick_fields",
+    "record_from_dict",
+    "record_to_dict",
+    "select_window",
+    "timestamp_of",
+)
+
+RecordKind = Literal["event", "audit", "dead_letter"]
+Record = Union[PersistedEvent, PersistedAudit, PersistedDeadLetter]
+
+#: The only values of the ``"kind"`` discriminator, in the order the backends list them.
+KINDS: tuple[RecordKind, ...] = ("event", "audit", "dead_letter")
+
+MODELS: Mapping[str, type[Record]] = {
+    "event": PersistedEvent,
+    "audit": PersistedAudit,
+    "dead_letter": PersistedDeadLetter,
+}
+
+# Field names per kind, computed once: ``dataclasses.fields()`` is slow enough to matter per record.
+_FIELDS: Mapping[str, tuple[str, ...]] = {
+    kind: tuple(f.name for f in fields(model)) for kind, model in MODELS.items()
+}
+
+_T = TypeVar("_T")
+
+
+# --------------------------------------------------------------------------------------------
+# Coercion (writes)
+# --------------------------------------------------------------------------------------------
+
+
+def _address_text(value: Any) -> Any:
+    return str(value) if isinstance(value, ActorAddress) else value
+
+
+def _names(value: Any) -> Any:
+    # The audit name fields are tuples; a list from a hand-built mapping is the same data.
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _write_timestamp(data: Mapping[str, Any]) -> Any:
+    # A missing (or null) timestamp gets "now": a record without one would be skipped by every
+    # file reader and dropped by age retention, i.e. silently lost.
+    ts = data.get("timestamp")
+    return time.time() if ts is None else ts
+
+
+@overload
+def coerce_event(obj: PersistedEvent | Mapping[str, Any]) -> PersistedEvent: ...
+@overload
+def coerce_event(obj: _T) -> _T | PersistedEvent: ...
+def coerce_event(obj: Any) -> Any:
+    """Turn a mapping into a ``PersistedEvent``; return anything else (models included) unchanged."""
+    if isinstance(obj, PersistedEvent) or not isinstance(obj, Mapping):
+        return obj
+    return PersistedEvent(
+        system_id=obj.get("system_id", "local"),
+        actor_address=_address_text(obj.get("actor_address")),
+        event_type=obj.get("event_type", ""),
+        payload=obj["payload"] if "payload" in obj else {},
+        timestamp=_write_timestamp(obj),
+    )
+
+
+@overload
+def coerce_audit(obj: PersistedAudit | Mapping[str, Any]) -> PersistedAudit: ...
+@overload
+def coerce_audit(obj: _T) -> _T | PersistedAudit: ...
+def coerce_audit(obj: Any) -> Any:
+    """Turn a mapping into a ``PersistedAudit``; return anything else (models included) unchanged.
+
+    Counters default to ``0`` and the two name fields to ``()`` (a list is turned into a tuple).
+    """
+    if isinstance(obj, PersistedAudit) or not isinstance(obj, Mapping):
+        return obj
+    get = obj.get
+    return PersistedAudit(
+        system_id=get("system_id", "local"),
+        timestamp=_write_timestamp(obj),
+        total_actors=get("total_actors", 0),
+        alive_actors=get("alive_actors", 0),
+        stopping_actors=get("stopping_actors", 0),
+        restarting_actors=get("restarting_actors", 0),
+        registry_size=get("registry_size", 0),
+        registry_orphans=_names(get("registry_orphans", ())),
+        registry_dead=_names(get("registry_dead", ())),
+        dead_letters_count=get("dead_letters_count", 0),
+    )
+
+
+@overload
+def coerce_dead_letter(obj: PersistedDeadLetter | Mapping[str, Any]) -> PersistedDeadLetter: ...
+@overload
+def coerce_dead_letter(obj: _T) -> _T | PersistedDeadLetter: ...
+def coerce_dead_letter(obj: Any) -> Any:
+    """Turn a mapping into a ``PersistedDeadLetter``; return anything else unchanged."""
+    if isinstance(obj, PersistedDeadLetter) or not isinstance(obj, Mapping):
+        return obj
+    return PersistedDeadLetter(
+        system_id=obj.get("system_id", "local"),
+        target=_address_text(obj.get("target")),
+        message_type=obj.get("message_type", ""),
+        payload=obj.get("payload"),
+        timestamp=_write_timestamp(obj),
+    )
+
+
+_COERCERS: Mapping[str, Callable[[Any], Any]] = {
+    "event": coerce_event,
+    "audit": coerce_audit,
+    "dead_letter": coerce_dead_letter,
+}
+
+
+def coerce(kind: str, obj: Any) -> Any:
+    """``coerce_event`` / ``coerce_audit`` / ``coerce_dead_letter`` selected by ``kind``."""
+    try:
+        coercer = _COERCERS[kind]
+    except KeyError:
+        raise ValueError(_unknown_kind(kind)) from None
+    return coercer(obj)
+
+
+# --------------------------------------------------------------------------------------------
+# Serialisation
+# --------------------------------------------------------------------------------------------
+
+
+def record_to_dict(kind: str, record: object) -> dict[str, Any]:
+    """Return ``{"kind": kind, <field>: <value>, ...}`` with the fields in dataclass order.
+
+    Shallow: values are the record's own objects (an ``ActorAddress`` stays an ``ActorAddress``
+    for the encoder's ``json_default``). Raises ``TypeError`` unless ``record`` is the model of
+    ``kind`` (so callers that ``coerce`` first reject arbitrary objects here) and ``ValueError``
+    for an unknown ``kind``.
+    """
+    model = MODELS.get(kind)
+    if model is None:
+        raise ValueError(_unknown_kind(kind))
+    if not isinstance(record, model):
+        raise TypeError(
+            f"a {kind!r} record must be a {model.__name__} or a mapping of its fields, "
+            f"not {type(record).__name__}"
+        )
+    out: dict[str, Any] = {"kind": kind}
+    for name in _FIELDS[kind]:
+        out[name] = getattr(record, name)
+    return out
+
+
+def json_default(obj: Any) -> Any:
+    """Fallback for values the JSON encoder cannot handle (the ``default=`` hook).
+
+    A dataclass instance becomes a dict of its fields (``ActorAddress`` →
+    ``{"system": ..., "actor_id": ...}``), a path becomes its string, anything else ``str(obj)``.
+    """
+    if isinstance(obj, ActorAddress):
+        return {"system": obj.system, "actor_id": obj.actor_id}
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    return str(obj)  # covers pathlib paths as well: str(PurePath) is the path text
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def pick_fields(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The items of ``data`` whose keys are field names of the dataclass ``cls``."""
+    allowed = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in allowed}
+
+
+@overload
+def record_from_dict(
+    kind: Literal["event"], data: Mapping[str, Any], *, system_id: str = ...
+) -> PersistedEvent | None: ...
+@overload
+def record_from_dict(
+    kind: Literal["audit"], data: Mapping[str, Any], *, system_id: str = ...
+) -> PersistedAudit | None: ...
+@overload
+def record_from_dict(
+    kind: Literal["dead_letter"], data: Mapping[str, Any], *, system_id: str = ...
+) -> PersistedDeadLetter | None: ...
+@overload
+def record_from_dict(kind: str, data: Mapping[str, Any], *, system_id: str = ...) -> Record | None: ...
+def record_from_dict(kind: str, data: Mapping[str, Any], *, system_id: str = "local") -> Record | None:
+    """Build the model of ``kind`` from a decoded record, or ``None`` if it has no ``"timestamp"``.
+
+    Tolerant by design (files outlive code versions): known keys are used as decoded (an address
+    written as an object stays a dict, name lists stay lists), missing ones get defaults
+    (``system_id`` from the argument, addresses ``None``, type names ``""``, event payload ``{}``,
+    dead-letter payload ``None``, audit counters ``0``, audit names ``()``), other keys, ``"kind"``
+    included, are ignored. The caller has already selected records by their ``"kind"``.
+    """
+    if "timestamp" not in data:
+        if kind not in MODELS:
+            raise ValueError(_unknown_kind(kind))
+        return None
+    get = data.get
+    if kind == "event":
+        # The model annotates ``ActorAddress | str``; a record written without one reads as None.
+        address: Any = get("actor_address")
+        return PersistedEvent(
+            system_id=get("system_id", system_id),
+            actor_address=address,
+            event_type=get("event_type", ""),
+            payload=data["payload"] if "payload" in data else {},
+            timestamp=data["timestamp"],
+        )
+    if kind == "dead_letter":
+        return PersistedDeadLetter(
+            system_id=get("system_id", system_id),
+            target=get("target"),
+            message_type=get("message_type", ""),
+            payload=get("payload"),
+            timestamp=data["timestamp"],
+        )
+    if kind == "audit":
+        return PersistedAudit(
+            system_id=get("system_id", system_id),
+            timestamp=data["timestamp"],
+            total_actors=get("total_actors", 0),
+            alive_actors=get("alive_actors", 0),
+            stopping_actors=get("stopping_actors", 0),
+            restarting_actors=get("restarting_actors", 0),
+            registry_size=get("registry_size", 0),
+            registry_orphans=get("registry_orphans", ()),
+            registry_dead=get("registry_dead", ()),
+            dead_letters_count=get("dead_letters_count", 0),
+        )
+    raise ValueError(_unknown_kind(kind))
+
+
+def timestamp_of(item: object) -> float | None:
+    """The numeric ``timestamp`` of a stored item (model, mapping or ad-hoc object), else ``None``."""
+    if isinstance(item, Mapping):
+        ts = item.get("timestamp")
+    else:
+        ts = getattr(item, "timestamp", None)
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        return ts
+    return None
+
+
+def select_window(
+    items: Sequence[_T], *, since: float | None = None, limit: int | None = None
+) -> tuple[_T, ...]:
+    """The ``list_*`` window: keep ``timestamp >= since``, then the **last** ``limit`` items.
+
+    Items without a numeric timestamp are excluded once ``since`` is given. ``limit <= 0`` keeps
+    nothing (unlike ``items[-0:]``, which would keep everything).
+    """
+    selected: Sequence[_T] = items
+    if since is not None:
+        selected = [
+            item for item in items if (ts := timestamp_of(item)) is not None and ts >= since
+        ]
+    if limit is not None:
+        if limit <= 0:
+            return ()
+        if len(selected) > limit:
+            selected = selected[len(selected) - limit :]
+    return tuple(selected)
+
+
+def _unknown_kind(kind: object) -> str:
+    return f"unknown record kind {kind!r}; expected one of {', '.join(map(repr, KINDS))}"

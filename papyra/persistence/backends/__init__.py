@@ -1,0 +1,1 @@
+"""Built-in persistence backends: ``memory``, ``rotating``, ``redis``, plus ``RetentionPolicy``."""

@@ -1,0 +1,191 @@
+"""``InMemoryPersistence``: the default backend, holding records in three bounded lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from anyio.lowlevel import cancel_shielded_checkpoint
+
+from papyra.persistence._records import (
+    coerce_audit,
+    coerce_dead_letter,
+    coerce_event,
+    select_window,
+)
+from papyra.persistence.backends.retention import RetentionPolicy
+from papyra.persistence.base import PersistenceBackend
+from papyra.persistence.models import (
+    PersistedAudit,
+    PersistedDeadLetter,
+    PersistedEvent,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
+
+__all__ = ("InMemoryPersistence",)
+
+
+class InMemoryPersistence(PersistenceBackend):
+    """Keeps events, audits and dead letters in process memory, oldest first.
+
+    Nothing survives the process. ``record_*`` accepts the ``Persisted*`` model, a mapping of
+    its fields (converted to the model, see ``papyra.persistence._records``), or any other
+    object, which is stored as given. The retention policy is accepted but not applied.
+
+    ``max_records`` (keyword-only, default ``10_000``) bounds **each** of the three lists: when
+    a write would exceed it, the oldest entries of that list are discarded, so a long-running
+    system does not grow without bound. ``None`` removes the bound.
+
+    Every list mutation happens without an intervening ``await``, so concurrent writers from
+    many tasks need no lock and a record is stored in the order its ``record_*`` call ran. Each
+    write then yields once to the scheduler without checking for cancellation: a write that has
+    started is never lost to a cancelled caller.
+
+    After :meth:`aclose`, writes are dropped silently (and not counted); reads keep working.
+    """
+
+    def __init__(
+        self,
+        retention_policy: RetentionPolicy | None = None,
+        *,
+        max_records: int | None = 10_000,
+    ) -> None:
+        super().__init__(retention_policy=retention_policy)
+        if max_records is not None and (isinstance(max_records, bool) or max_records < 1):
+            raise ValueError(f"max_records must be a positive int or None, got {max_records!r}")
+        self._max_records = max_records
+        # Plain lists on purpose: callers (tests among them) append to them directly.
+        self._events: list[Any] = []
+        self._audits: list[Any] = []
+        self._dead_letters: list[Any] = []
+        self._closed = False
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _append(self, store: list[Any], record: Any) -> bool:
+        if self._closed:
+            return False
+        store.append(record)
+        bound = self._max_records
+        if bound is not None and len(store) > bound:
+            del store[: len(store) - bound]
+        return True
+
+    async def _write(self, store: list[Any], coerce: Callable[[Any], Any], record: Any) -> None:
+        try:
+            stored = self._append(store, coerce(record))
+            if stored:
+                await self._metrics_on_write_ok(records=1, bytes_written=0)
+        except Exception:
+            await self._metrics_on_write_error()
+            raise
+        # Deliberately no checkpoint: the system's persistence writer awaits one call per
+        # record, and a scheduler round trip per write would let it fall behind a busy system.
+
+    async def record_event(self, event: Any) -> None:
+        """Store a ``PersistedEvent`` (or a mapping of its fields, or any object as given)."""
+        await self._write(self._events, coerce_event, event)
+
+    async def record_audit(self, audit: Any) -> None:
+        """Store a ``PersistedAudit`` (or a mapping of its fields, or any object as given)."""
+        await self._write(self._audits, coerce_audit, audit)
+
+    async def record_dead_letter(self, dead_letter: Any) -> None:
+        """Store a ``PersistedDeadLetter`` (or a mapping of its fields, or any object as given)."""
+        await self._write(self._dead_letters, coerce_dead_letter, dead_letter)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def list_events(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedEvent, ...]:
+        """Stored events, oldest first: those with ``timestamp >= since``, then the last ``limit``.
+
+        With ``since`` given, stored objects without a numeric ``timestamp`` are left out.
+        """
+        result = select_window(self._events, since=since, limit=limit)
+        await cancel_shielded_checkpoint()
+        return result
+
+    async def list_audits(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedAudit, ...]:
+        """Stored audits, oldest first, filtered like :meth:`list_events`."""
+        result = select_window(self._audits, since=since, limit=limit)
+        await cancel_shielded_checkpoint()
+        return result
+
+    async def list_dead_letters(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedDeadLetter, ...]:
+        """Stored dead letters, oldest first, filtered like :meth:`list_events`."""
+        result = select_window(self._dead_letters, since=since, limit=limit)
+        await cancel_shielded_checkpoint()
+        return result
+
+    @property
+    def events(self) -> tuple[PersistedEvent, ...]:
+        """A snapshot of every stored event, oldest first."""
+        return tuple(self._events)
+
+    @property
+    def audits(self) -> tuple[PersistedAudit, ...]:
+        return tuple(self._audits)
+
+    @property
+    def dead_letters(self) -> tuple[PersistedDeadLetter, ...]:
+        return tuple(self._dead_letters)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def max_records(self) -> int | None:
+        """The per-list bound given at construction (``None``: unbounded)."""
+        return self._max_records
+
+    # -- maintenance ----------------------------------------------------------------------
+
+    async def clear(self) -> None:
+        """Empty all three lists (also allowed after :meth:`aclose`)."""
+        self._events.clear()
+        self._audits.clear()
+        self._dead_letters.clear()
+        await cancel_shielded_checkpoint()
+
+    async def aclose(self) -> None:
+        """Stop accepting writes. Idempotent; stored records stay readable."""
+        self._closed = True
+        await cancel_shielded_checkpoint()
+
+    def _total(self) -> int:
+        return len(self._events) + len(self._audits) + len(self._dead_letters)
+
+    async def compact(self) -> dict[str, Any]:
+        """Nothing to reclaim: returns ``{"backend": "memory", ...}`` with equal before/after counts.
+
+        A plain ``dict`` (not a ``CompactionReport``), as in the original backend.
+        """
+        await self._metrics_on_compact_start()
+        total = self._total()
+        return {
+            "backend": "memory",
+            "before_records": total,
+            "after_records": total,
+            "before_bytes": None,
+            "after_bytes": None,
+        }
+
+    async def scan(self) -> PersistenceScanReport:
+        """Memory cannot be damaged: always a report without anomalies (counted as a scan)."""
+        await self._metrics_on_scan_start()
+        return PersistenceScanReport(backend="memory", anomalies=())
+
+    async def recover(self, config: Any = None) -> PersistenceRecoveryReport:
+        """Nothing to repair: a report holding an empty scan. Counts a recovery, not a scan."""
+        await self._metrics_on_recover_start()
+        return PersistenceRecoveryReport(
+            backend="memory", scan=PersistenceScanReport(backend="memory", anomalies=())
+        )

@@ -1,0 +1,337 @@
+"""``RotatingFilePersistence``: NDJSON records in a bounded set of rotated files.
+
+Same line codec, write path and read rules as :mod:`papyra.persistence.json`; see
+``docs/persistence.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from papyra.persistence._filelog import (
+    AppendLog,
+    ExclusiveFile,
+    FileBackend,
+    anomaly_objects,
+    fsync_dir,
+    plan_keep,
+    quarantine,
+    recovery_mode,
+    scan_file,
+    write_chunks,
+)
+from papyra.persistence.backends.retention import RetentionPolicy
+from papyra.persistence.models import (
+    CompactionReport,
+    PersistenceAnomaly,
+    PersistenceAnomalyType,
+    PersistenceRecoveryConfig,
+    PersistenceRecoveryMode,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
+
+__all__ = ("RotatingFilePersistence",)
+
+
+class RotatingFilePersistence(FileBackend):
+    """Appends records to ``path`` and rotates it to ``path.1`` … ``path.{max_files-1}``.
+
+    Rotation (checked per record, under the write lock): when the active file exists and the
+    record would take it past ``max_bytes``, ``max_files == 1`` empties the active file; else,
+    if the oldest slot exists, nothing rotates and the active file grows (rotation never deletes
+    data); else every rotated file moves up one slot and the active file becomes ``.1``.
+
+    ``fsync=True`` makes every ``record_*`` call return only after its record is fsynced (one
+    fsync per group of concurrent calls; a file is also fsynced before it is rotated away and
+    after it is emptied). ``fsync=False``: flushed to the OS, as the JSON backend's default.
+    """
+
+    _backend_name = "rotating"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_bytes: int = 50_000_000,
+        max_files: int = 5,
+        fsync: bool = False,
+        retention_policy: RetentionPolicy | None = None,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be > 0")
+        if max_files <= 0:
+            raise ValueError("max_files must be > 0")
+        super().__init__(
+            path, fsync="always" if fsync else "never", retention_policy=retention_policy
+        )
+        self._max_bytes = int(max_bytes)
+        self._max_files = int(max_files)
+        self._sync_writes = bool(fsync)
+        self._log = AppendLog(self._path)
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes
+
+    @property
+    def max_files(self) -> int:
+        return self._max_files
+
+    def _slot(self, index: int) -> Path:
+        return self._path if index == 0 else self._path.with_name(f"{self._path.name}.{index}")
+
+    def _set_paths(self) -> list[Path]:
+        """The rotation set, oldest first: ``.{max_files-1}`` … ``.1``, active."""
+        return [self._slot(i) for i in range(self._max_files - 1, -1, -1)]
+
+    def _files(self) -> list[tuple[Path, int]]:
+        files = []
+        for p in self._set_paths():
+            try:
+                files.append((p, os.stat(p).st_size))
+            except OSError:
+                pass
+        return files
+
+    # -- writes (sync, io lock held) -------------------------------------------------------------
+
+    def _flush(self, lines: list[bytes], blocking: bool) -> int:
+        log = self._log
+        try:
+            size: int | None = os.stat(self._path).st_size
+        except FileNotFoundError:
+            size = None
+        pending: list[bytes] = []
+        written = 0
+        for line in lines:
+            n = len(line)
+            if size is not None and size + n > self._max_bytes:
+                if pending:
+                    written += log.write(b"".join(pending), blocking=blocking)
+                    pending = []
+                size = self._make_room()
+            pending.append(line)
+            size = (size or 0) + n
+        if pending:
+            written += log.write(b"".join(pending), blocking=blocking)
+        return written
+
+    def _make_room(self) -> int | None:
+        """Apply the rotation rule; return the active file's size afterwards (None: absent)."""
+        log = self._log
+        if self._max_files == 1:
+            log.truncate()
+            if self._sync_writes:
+                log.sync()
+            return 0
+        oldest = self._slot(self._max_files - 1)
+        if oldest.exists():
+            return os.stat(self._path).st_size  # P3: keep everything, the active file grows
+        if self._sync_writes:
+            log.sync()
+        with ExclusiveFile(self._path):
+            for i in range(self._max_files - 2, 0, -1):
+                src = self._slot(i)
+                if src.exists():
+                    os.replace(src, self._slot(i + 1))
+            os.replace(self._path, self._slot(1))
+        log.close()
+        if self._sync_writes:
+            fsync_dir(self._path.parent)
+        return None
+
+    def _sync(self) -> None:
+        self._log.sync()
+
+    def _close_files(self) -> None:
+        self._log.close()
+
+    async def clear(self) -> None:
+        """Delete the active file and every rotated file."""
+        async with self._io_lock:
+            self._log.close()
+            for p in self._set_paths():
+                try:
+                    p.unlink()
+                except FileNotFoundError:
+                    pass
+
+    # -- scan / recover / compact -----------------------------------------------------------------
+
+    def _scan_sync(self) -> list[PersistenceAnomaly]:
+        members = {str(p) for p in self._set_paths()}
+        directory = self._path.parent
+        prefix = self._path.name
+        anomalies: list[PersistenceAnomaly] = []
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            candidate = directory / name
+            if name.startswith(prefix) and str(candidate) not in members:
+                anomalies.append(
+                    PersistenceAnomaly(
+                        type=PersistenceAnomalyType.ORPHANED_ROTATED_FILE,
+                        path=str(candidate),
+                        detail="Unexpected file in rotation set",
+                    )
+                )
+        anomalies.sort(key=lambda a: a.path)
+        for p in self._set_paths():
+            if not p.exists():
+                continue
+            try:
+                result = scan_file(p)
+            except OSError:
+                anomalies.append(
+                    PersistenceAnomaly(
+                        type=PersistenceAnomalyType.PARTIAL_WRITE,
+                        path=str(p),
+                        detail="File could not be read fully",
+                    )
+                )
+                continue
+            if result is not None:
+                anomalies.extend(anomaly_objects(str(p), result.anomalies))
+        return anomalies
+
+    async def _counted_scan(self) -> PersistenceScanReport:
+        await self._metrics_on_scan_start()
+        try:
+            anomalies = await anyio.to_thread.run_sync(self._scan_sync)
+        except Exception:
+            await self._metrics_on_scan_error()
+            raise
+        await self._metrics_on_anomalies_detected(len(anomalies))
+        return PersistenceScanReport(backend="rotating", anomalies=tuple(anomalies))
+
+    async def scan(self) -> PersistenceScanReport:
+        """Orphans (files named ``<name>*`` outside the set, sorted) then each file's lines,
+        oldest file first, with the JSON backend's line rules; unreadable → ``PARTIAL_WRITE``."""
+        async with self._io_lock:
+            return await self._counted_scan()
+
+    async def recover(
+        self, config: PersistenceRecoveryConfig | None = None
+    ) -> PersistenceRecoveryReport:
+        """Scan; then rebuild the set from its surviving lines (REPAIR / REBUILD / QUARANTINE).
+
+        Survivors: complete JSON-object lines of every file, oldest first, byte for byte, then
+        retention. They are cut into chunks of at most ``max_bytes``; the newest ``max_files``
+        chunks become active, ``.1``, … (each via ``<target>.recovered.tmp``, fsync, replace);
+        set files beyond the rebuilt ones are deleted (0.3.0 left them: duplicates). QUARANTINE
+        first links every set file to ``<dir>/<name>.quarantine.<ms>``. Orphans are left alone.
+        """
+        config = config if config is not None else PersistenceRecoveryConfig()
+        mode = recovery_mode(config)
+        await self._metrics_on_recover_start()
+        try:
+            async with self._io_lock:
+                report = await self._counted_scan()
+                if mode is PersistenceRecoveryMode.IGNORE or not report.anomalies:
+                    return PersistenceRecoveryReport(backend="rotating", scan=report)
+                self._log.close()
+                repaired, quarantined = await anyio.to_thread.run_sync(
+                    self._rebuild, mode, config.quarantine_dir
+                )
+        except Exception:
+            await self._metrics_on_recover_error()
+            raise
+        return PersistenceRecoveryReport(
+            backend="rotating",
+            scan=report,
+            repaired_files=repaired,
+            quarantined_files=quarantined,
+        )
+
+    def _rebuild(
+        self, mode: PersistenceRecoveryMode, quarantine_dir: str | None
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        files = self._files()
+        plan = plan_keep(files, self.retention, keep_noeol=False)
+        directory = self._path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        chunks = write_chunks(
+            files,
+            plan,
+            max_bytes=self._max_bytes,
+            max_files=self._max_files,
+            tmp_dir=directory,
+            tmp_stem=f"{self._path.name}.recovered.tmp",
+        )
+        quarantined: list[str] = []
+        if mode is PersistenceRecoveryMode.QUARANTINE:
+            qdir = Path(quarantine_dir) if quarantine_dir else directory
+            stamp = int(time.time() * 1000)
+            quarantined = [str(quarantine(p, qdir, stamp)) for p, _ in files]
+        if not chunks:
+            empty = directory / f"{self._path.name}.recovered.tmp"
+            empty.write_bytes(b"")
+            chunks = [(empty, 0)]
+        repaired: list[str] = []
+        # Newest chunk → active, previous → .1, …
+        for index, (tmp, _) in enumerate(reversed(chunks)):
+            target = self._slot(index)
+            staged = target.with_name(target.name + ".recovered.tmp")
+            if tmp != staged:
+                os.replace(tmp, staged)
+            os.replace(staged, target)
+            repaired.append(str(target))
+        for index in range(len(chunks), self._max_files):
+            self._slot(index).unlink(missing_ok=True)
+        fsync_dir(directory)
+        return tuple(repaired), tuple(quarantined)
+
+    async def compact(self) -> CompactionReport:
+        """Physically apply retention and drop unparsable lines across the whole set.
+
+        Survivors are re-chunked into at most ``max_files`` files of at most ``max_bytes``
+        (newest → active) via ``<target>.compact.tmp``; with no survivors no file remains.
+        """
+        await self._metrics_on_compact_start()
+        try:
+            async with self._io_lock:
+                self._log.close()
+                return await anyio.to_thread.run_sync(self._compact_sync)
+        except Exception:
+            await self._metrics_on_compact_error()
+            raise
+
+    def _compact_sync(self) -> CompactionReport:
+        files = self._files()
+        before_bytes = sum(size for _, size in files)
+        plan = plan_keep(files, self.retention)
+        directory = self._path.parent
+        if not files:
+            return CompactionReport("rotating", 0, 0, 0, 0)
+        chunks = write_chunks(
+            files,
+            plan,
+            max_bytes=self._max_bytes,
+            max_files=self._max_files,
+            tmp_dir=directory,
+            tmp_stem=f"{self._path.name}.compact.tmp",
+        )
+        staged = []
+        for index, (tmp, size) in enumerate(reversed(chunks)):
+            target = self._slot(index)
+            name = target.with_name(target.name + ".compact.tmp")
+            os.replace(tmp, name)
+            staged.append((name, target, size))
+        # Replace (each file atomically), then delete what the new set no longer uses.
+        for name, target, _ in staged:
+            os.replace(name, target)
+        for index in range(len(staged), self._max_files):
+            self._slot(index).unlink(missing_ok=True)
+        fsync_dir(directory)
+        after_bytes = sum(size for _, _, size in staged)
+        return CompactionReport(
+            "rotating", plan.before_records, plan.after_records, before_bytes, after_bytes
+        )

@@ -1,0 +1,83 @@
+"""The structural contract of a persistence backend and two helpers that never raise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = (
+    "PersistenceBackendCapabilities",
+    "PersistenceBackendContract",
+    "backend_capabilities",
+    "safe_metrics_snapshot",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PersistenceBackendCapabilities:
+    supports_scan: bool
+    supports_recover: bool
+    supports_compact: bool
+    supports_metrics: bool
+
+
+@runtime_checkable
+class PersistenceBackendContract(Protocol):
+    """What the actor system needs from a backend. Any object with these members qualifies.
+
+    ``isinstance(obj, PersistenceBackendContract)`` only checks that the members exist; the read
+    API (``list_events`` and friends) is expected on built-in backends but is not part of it.
+    """
+
+    @property
+    def retention(self) -> Any: ...
+
+    async def record_event(self, event: Any) -> None: ...
+
+    async def record_audit(self, report: Any) -> None: ...
+
+    async def record_dead_letter(self, dead_letter: Any) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def scan(self) -> Any: ...
+
+    async def recover(self, config: Any | None = None) -> Any: ...
+
+    async def compact(self) -> Any: ...
+
+
+_NOTHING = PersistenceBackendCapabilities(
+    supports_scan=False, supports_recover=False, supports_compact=False, supports_metrics=False
+)
+
+
+def backend_capabilities(backend: Any) -> PersistenceBackendCapabilities:
+    """Report which optional operations ``backend`` offers, by looking for callable members.
+
+    ``supports_metrics`` needs a non-``None`` ``metrics`` with a callable ``snapshot``. Never
+    raises: if inspecting the object fails (a property that raises, say), every flag is ``False``.
+    """
+    try:
+        metrics = getattr(backend, "metrics", None)
+        return PersistenceBackendCapabilities(
+            supports_scan=callable(getattr(backend, "scan", None)),
+            supports_recover=callable(getattr(backend, "recover", None)),
+            supports_compact=callable(getattr(backend, "compact", None)),
+            supports_metrics=metrics is not None and callable(getattr(metrics, "snapshot", None)),
+        )
+    except Exception:
+        return _NOTHING
+
+
+def safe_metrics_snapshot(backend: Any) -> Mapping[str, int]:
+    """Return ``backend.metrics.snapshot()`` if that is a ``dict``, else ``{}``. Never raises."""
+    try:
+        metrics = getattr(backend, "metrics", None)
+        if metrics is None:
+            return {}
+        snapshot = metrics.snapshot()
+    except Exception:
+        return {}
+    return snapshot if isinstance(snapshot, dict) else {}

@@ -1,0 +1,152 @@
+"""Record models and report types of the persistence layer.
+
+The three ``Persisted*`` records are the *system facts* a backend stores. Their field order is
+the on-disk key order of the file and Redis backends, so it must never change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from papyra.address import ActorAddress
+
+__all__ = (
+    "CompactionReport",
+    "PersistedAudit",
+    "PersistedDeadLetter",
+    "PersistedEvent",
+    "PersistenceAnomaly",
+    "PersistenceAnomalyType",
+    "PersistenceRecoveryConfig",
+    "PersistenceRecoveryMode",
+    "PersistenceRecoveryReport",
+    "PersistenceScanReport",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedEvent:
+    """A lifecycle fact about one actor (``"ActorStarted"``, ``"ActorCrashed"``, ... or user text).
+
+    The runtime writes ``actor_address`` as the string ``"local:1"``; records read back from a file
+    hold whatever was decoded (a string, or a dict for an address written as an object).
+    """
+
+    system_id: str
+    actor_address: ActorAddress | str
+    event_type: str
+    payload: Mapping[str, Any]
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedAudit:
+    """A point-in-time summary of the actor system (counts and registry health)."""
+
+    system_id: str
+    timestamp: float
+    total_actors: int
+    alive_actors: int
+    stopping_actors: int
+    restarting_actors: int
+    registry_size: int
+    registry_orphans: tuple[str, ...]
+    registry_dead: tuple[str, ...]
+    dead_letters_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedDeadLetter:
+    """A message that could not be delivered; ``payload`` is the undelivered object itself."""
+
+    system_id: str
+    target: ActorAddress | str | None
+    message_type: str
+    payload: Any
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class CompactionReport:
+    """What a ``compact()`` call did. Byte counts are ``None`` where a backend cannot measure them."""
+
+    backend: str
+    before_records: int
+    after_records: int
+    before_bytes: int | None = None
+    after_bytes: int | None = None
+
+    @property
+    def removed_records(self) -> int:
+        return self.before_records - self.after_records
+
+    @property
+    def reclaimed_bytes(self) -> int | None:
+        """``before_bytes - after_bytes``, or ``None`` when either side is unknown."""
+        if self.before_bytes is None or self.after_bytes is None:
+            return None
+        return self.before_bytes - self.after_bytes
+
+
+class PersistenceAnomalyType(str, Enum):
+    """Kinds of damage a ``scan()`` can report.
+
+    The values are the strings ``"1"``..``"5"`` (what ``auto()`` produced on the original ``str``
+    enum). They appear in JSON payloads, so they are part of the format; show ``.name`` to people.
+    """
+
+    TRUNCATED_LINE = "1"
+    PARTIAL_WRITE = "2"
+    CORRUPTED_LINE = "3"
+    ORPHANED_ROTATED_FILE = "4"
+    UNEXPECTED_FILE = "5"  # defined for third-party backends; no built-in backend reports it
+
+
+@dataclass(frozen=True)
+class PersistenceAnomaly:
+    type: PersistenceAnomalyType
+    path: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class PersistenceScanReport:
+    """The result of a read-only ``scan()``.
+
+    ``backend`` names the backend: ``"memory"``, ``"json"``, ``"rotating"`` or ``"redis"``.
+    """
+
+    backend: str
+    anomalies: tuple[PersistenceAnomaly, ...]
+
+    @property
+    def has_anomalies(self) -> bool:
+        return bool(self.anomalies)
+
+
+class PersistenceRecoveryMode(Enum):
+    """How ``recover()`` treats damage. ``REBUILD`` behaves exactly like ``REPAIR`` everywhere."""
+
+    IGNORE = "ignore"
+    REPAIR = "repair"
+    QUARANTINE = "quarantine"
+    REBUILD = "rebuild"
+
+
+@dataclass(frozen=True)
+class PersistenceRecoveryConfig:
+    mode: PersistenceRecoveryMode = PersistenceRecoveryMode.IGNORE
+    quarantine_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class PersistenceRecoveryReport:
+    """The result of ``recover()``: the scan it acted on and the files (or streams) it touched."""
+
+    backend: str
+    scan: PersistenceScanReport
+    repaired_files: tuple[str, ...] = ()
+    quarantined_files: tuple[str, ...] = ()
