@@ -1,0 +1,86 @@
+"""The public module map of the spec: every module imports and exposes its names."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from tests_support import REPO_ROOT
+
+MODULE_MAP = {
+    "papyra.actor": ["Actor"],
+    "papyra.address": ["ActorAddress"],
+    "papyra.audit": ["ActorInfo", "AuditReport"],
+    "papyra.context": ["ActorContext"],
+    "papyra.ref": ["ActorRef"],
+    "papyra.proxy": ["ActorProxy", "ProxyAccessor"],
+    "papyra.messages": ["AttrPath", "ProxyCall", "ProxyGetAttr", "ProxySetAttr"],
+    "papyra._envelope": ["STOP", "Envelope", "Reply", "ActorTerminated", "DeadLetter"],
+    "papyra.mailbox": ["Mailbox"],
+    "papyra.events": ["ActorEvent", "ActorStarted", "ActorRestarted", "ActorStopped", "ActorCrashed"],
+    "papyra.exceptions": ["PapyraError", "ActorStopped", "AskTimeout", "MailboxClosed"],
+    "papyra.hooks": ["FailureInfo", "SystemHooks", "DefaultHooks", "MaybeAwaitable"],
+    "papyra.supervision": ["Strategy", "SupervisionPolicy"],
+    "papyra.supervisor": ["SupervisorDecision"],
+    "papyra.system": [
+        "ActorSystem", "DeadLetterMailbox", "STOP", "DeadLetter", "ActorTerminated", "Envelope",
+        "Reply",
+    ],
+    "papyra.typing": ["Receives", "ReceivesAny"],
+    "papyra.clock": ["Clock", "SystemClock"],
+    "papyra.persistence.models": [
+        "PersistedEvent", "PersistedAudit", "PersistedDeadLetter", "CompactionReport",
+        "PersistenceAnomalyType", "PersistenceAnomaly", "PersistenceScanReport",
+        "PersistenceRecoveryMode", "PersistenceRecoveryConfig", "PersistenceRecoveryReport",
+    ],
+    "papyra.persistence.base": ["PersistenceBackend"],
+    "papyra.persistence.contract": [
+        "PersistenceBackendCapabilities", "PersistenceBackendContract", "backend_capabilities",
+        "safe_metrics_snapshot",
+    ],
+    "papyra.persistence.startup": ["PersistenceStartupMode", "PersistenceStartupConfig"],
+    "papyra.persistence.metrics": ["PersistenceMetrics", "PersistenceMetricsMixin"],
+    "papyra.persistence.backends.memory": ["InMemoryPersistence"],
+    "papyra.persistence.backends.retention": ["RetentionPolicy"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(MODULE_MAP))
+def test_module_exposes_its_public_names(module: str) -> None:
+    mod = importlib.import_module(module)
+    for name in MODULE_MAP[module]:
+        assert hasattr(mod, name), f"{module}.{name} is missing"
+
+
+def test_package_root_names_resolve_lazily() -> None:
+    import papyra
+
+    assert papyra.__version__ == "0.3.0"
+    for name in papyra.__all__:
+        assert getattr(papyra, name) is not None
+    from papyra import ActorStopped
+    from papyra.exceptions import ActorStopped as ActorStoppedError
+
+    assert ActorStopped is ActorStoppedError  # the exception, not the event
+
+
+def test_importing_papyra_is_cheap() -> None:
+    code = (
+        "import sys, papyra; "
+        "heavy = [m for m in ('papyra.cli', 'papyra.system', 'click', 'redis', 'trio') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_root_attribute_raises_attribute_error() -> None:
+    import papyra
+
+    with pytest.raises(AttributeError):
+        papyra.DoesNotExist  # noqa: B018
