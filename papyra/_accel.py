@@ -33,6 +33,9 @@ else:
     else:
         EXTENSIONS_ACTIVE = True
 
+# NDJSON codec: always the reference for now; the compiled twin (ndjson_c.pyx) comes later.
+from papyra._speedups import ndjson_py as ndjson  # noqa: E402
+
 IMPLEMENTATION: str = "cython" if EXTENSIONS_ACTIVE else "python"
 
-__all__ = ("EXTENSIONS_ACTIVE", "IMPLEMENTATION", "NO_EXTENSIONS", "dispatch")
+__all__ = ("EXTENSIONS_ACTIVE", "IMPLEMENTATION", "NO_EXTENSIONS", "dispatch", "ndjson")

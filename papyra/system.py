@@ -54,6 +54,11 @@ Cell = Any  # dispatch.ActorCell of the selected twin
 
 log = logging.getLogger("papyra")
 
+_RECORD_METHODS = {
+    "event": "record_event",
+    "audit": "record_audit",
+    "dead_letter": "record_dead_letter",
+}
 _NAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.RESTART)
 _UNNAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.STOP)
 
@@ -731,7 +736,7 @@ class ActorSystem:
         self._call_hook("on_event", event)
         if self._outbox_open:
             self._persist(
-                "record_event",
+                "event",
                 PersistedEvent(
                     system_id=self.system_id,
                     actor_address=str(cell.address),
@@ -763,7 +768,7 @@ class ActorSystem:
             else:
                 target_text = None
             self._persist(
-                "record_dead_letter",
+                "dead_letter",
                 PersistedDeadLetter(
                     system_id=self.system_id,
                     target=target_text,
@@ -796,8 +801,8 @@ class ActorSystem:
         except Exception:
             log.debug("async hook failed", exc_info=True)
 
-    def _persist(self, method: str, record: Any) -> None:
-        self._outbox.append((method, record))
+    def _persist(self, kind: str, record: Any) -> None:
+        self._outbox.append((kind, record))
         waiter = self._outbox_waiter
         if waiter is not None:
             self._outbox_waiter = None
@@ -814,19 +819,21 @@ class ActorSystem:
                 waiter.set_result(None)
 
     async def _persistence_writer(self) -> None:
-        """Write queued records in emission order; backend errors are logged, never raised."""
+        """Write queued records in emission order; backend errors are logged, never raised.
+
+        Everything that accumulated while the previous write was in flight is handed over at
+        once: to ``backend.record_many`` when the backend has it (the file backends write such
+        a batch as one group commit), else one ``record_*`` call at a time.
+        """
         outbox = self._outbox
-        backend = self._persistence
         try:
             while True:
-                while outbox:
-                    method, record = outbox.popleft()
-                    try:
-                        await getattr(backend, method)(record)
-                    except self._cancelled_exc:
-                        raise
-                    except Exception:
-                        log.warning("persistence %s failed", method, exc_info=True)
+                if outbox:
+                    batch = list(outbox)
+                    outbox.clear()
+                    await self._write_batch(batch)
+                    batch.clear()  # do not keep the records alive while idle
+                    continue
                 if self._outbox_draining:
                     return
                 waiter = self._dispatch.create_future()
@@ -834,6 +841,25 @@ class ActorSystem:
                 await waiter
         finally:
             self._outbox_open = False
+
+    async def _write_batch(self, batch: list[tuple[str, Any]]) -> None:
+        backend = self._persistence
+        record_many = getattr(backend, "record_many", None)
+        if record_many is not None:
+            try:
+                await record_many(batch)
+            except self._cancelled_exc:
+                raise
+            except Exception:
+                log.warning("persisting %d records failed", len(batch), exc_info=True)
+            return
+        for kind, record in batch:
+            try:
+                await getattr(backend, _RECORD_METHODS[kind])(record)
+            except self._cancelled_exc:
+                raise
+            except Exception:
+                log.warning("persisting a %s record failed", kind, exc_info=True)
 
     # -- lookup ---------------------------------------------------------------------------------------
 
@@ -1001,7 +1027,7 @@ class ActorSystem:
         self._call_hook("on_audit", report)
         if self._outbox_open and not self._closed:
             self._persist(
-                "record_audit",
+                "audit",
                 PersistedAudit(
                     system_id=report.system_id,
                     timestamp=self._time_fn(),

@@ -48,6 +48,11 @@ API
     doubles or ``None``; ``tail``: offset of the first byte not in any line (``end`` when the
     range ends with ``b"\\n"`` or the scan was final).
 
+``line_ends(buf, start=0, end=-1, *, final=False) -> LineTable``
+    Line boundaries only, for a range whose lines were already judged by an earlier scan: the
+    same ``ends``/``tail``/``count`` as ``scan_lines``; flags carry only :data:`F_NOEOL`;
+    ``stamps`` is ``None``. No decoding: a twin should run at memchr speed.
+
 ``invalid_lines(table) -> array('q')``
     Indices of the lines without :data:`F_JSON`, in order, the ``F_NOEOL`` line excluded.
 
@@ -96,6 +101,7 @@ __all__ = (
     "encode_record",
     "encode_records",
     "invalid_lines",
+    "line_ends",
     "scan_lines",
     "select_lines",
     "spans",
@@ -214,7 +220,36 @@ def scan_lines(
     return LineTable(start, end, ends, flags, stamps, tail)
 
 
-def _marks(table: LineTable, mask: int, value: int) -> bytes:
+def line_ends(
+    buf: bytes | bytearray | memoryview, start: int = 0, end: int = -1, *, final: bool = False
+) -> LineTable:
+    size = len(buf)
+    if end < 0:
+        end = size
+    if not 0 <= start <= end <= size:
+        raise ValueError(f"invalid range [{start}:{end}] for a buffer of {size} bytes")
+    data = buf if isinstance(buf, (bytes, bytearray)) else bytes(buf)
+    find = data.find
+    ends: array[int] = array("q")
+    add = ends.append
+    pos = start
+    nl = find(b"\n", pos, end)
+    while nl >= 0:
+        pos = nl + 1
+        add(pos)
+        nl = find(b"\n", pos, end)
+    flags = bytearray(len(ends))
+    tail = pos
+    if pos < end and final:
+        add(end)
+        flags.append(F_NOEOL)
+        tail = end
+    elif pos == end:
+        tail = end
+    return LineTable(start, end, ends, flags, None, tail)
+
+
+def _marks(table: LineTable, mask: int, value: int) -> bytearray:
     # One byte per line: 1 where ``flags & mask == value``. bytes.translate and bytes.find keep
     # the per-line work in C even for a million lines.
     lut = bytes(1 if (f & mask) == value else 0 for f in range(256))

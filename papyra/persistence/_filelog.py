@@ -23,7 +23,7 @@ import errno
 import os
 import time
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -176,14 +176,17 @@ class AppendLog:
         the next write starts on a fresh line.
         """
         while True:
-            if self.fd is None or not self._current():
+            if self.fd is None:
                 self._open()
             fd = self.fd
             assert fd is not None
             _lock(fd, exclusive=False, blocking=blocking)
             try:
                 if not self._current():
-                    continue  # replaced while we waited for the lock: reopen, lock again
+                    # Replaced (or shrunk) since we opened it, possibly while we waited for the
+                    # lock: reopen and lock the new file. One stat per write is the whole cost.
+                    self._open()
+                    continue
                 if self._torn:
                     data = b"\n" + data
                 view = memoryview(data)
@@ -197,10 +200,11 @@ class AppendLog:
                         self._torn = True
                     raise
                 self._torn = False
-                self._size = os.fstat(fd).st_size
+                self._size += total  # a lower bound: other processes may append too
                 return total
             finally:
-                _unlock(fd)
+                if fd == self.fd:
+                    _unlock(fd)
 
     def sync(self) -> None:
         if self.fd is not None:
@@ -229,13 +233,26 @@ class AppendLog:
 
 
 class _Group:
-    __slots__ = ("done", "error", "lines", "synced")
+    """Lines written together. The event exists only if some caller has to wait for it."""
+
+    __slots__ = ("_event", "error", "finished", "lines")
 
     def __init__(self) -> None:
         self.lines: list[bytes] = []
-        self.done = anyio.Event()
         self.error: BaseException | None = None
-        self.synced = False
+        self.finished = False
+        self._event: anyio.Event | None = None
+
+    async def wait(self) -> None:
+        if not self.finished:
+            if self._event is None:
+                self._event = anyio.Event()
+            await self._event.wait()
+
+    def set(self) -> None:
+        self.finished = True
+        if self._event is not None:
+            self._event.set()
 
 
 class GroupCommitter:
@@ -273,16 +290,20 @@ class GroupCommitter:
         self._io_lock = io_lock
         self._open = _Group()
         self._leading = False
-        self._idle = anyio.Event()
+        self._idle: anyio.Event | None = None
         self._sync_error: OSError | None = None
         self.on_written: Callable[[int, int], None] = lambda records, nbytes: None
         self.on_failed: Callable[[int], None] = lambda records: None
 
     async def submit(self, line: bytes) -> None:
+        await self.submit_many((line,))
+
+    async def submit_many(self, lines: Sequence[bytes]) -> None:
+        """Submit several lines to the same group: they are written together, in order."""
         group = self._open
-        group.lines.append(line)
+        group.lines.extend(lines)
         if self._leading:
-            await group.done.wait()
+            await group.wait()
         else:
             await self._lead()
         if group.error is not None:
@@ -291,22 +312,67 @@ class GroupCommitter:
     async def drain(self) -> None:
         """Wait until no group is being written or waiting to be."""
         while self._leading:
+            if self._idle is None:
+                self._idle = anyio.Event()
             await self._idle.wait()
 
     async def _lead(self) -> None:
         self._leading = True
-        self._idle = anyio.Event()
         try:
             await anyio.lowlevel.checkpoint()  # let concurrent callers join this group
-            with anyio.CancelScope(shield=True):
-                while self._open.lines:
-                    group = self._open
-                    self._open = _Group()
+            while self._open.lines:
+                group = self._open
+                self._open = _Group()
+                # Fast path (the common case): lock free, nothing to wait for -> write inline,
+                # without a scheduler round trip per group.
+                if self._mode != "always" and self._sync_error is None:
+                    try:
+                        self._io_lock.acquire_nowait()
+                    except anyio.WouldBlock:
+                        pass
+                    else:
+                        try:
+                            done = self._commit_inline(group)
+                        finally:
+                            self._io_lock.release()
+                        if done:
+                            if self._mode == "batch":
+                                with anyio.CancelScope(shield=True):
+                                    async with self._io_lock:
+                                        await self._sync_after(group)
+                            continue
+                with anyio.CancelScope(shield=True):
                     async with self._io_lock:
                         await self._commit(group)
         finally:
             self._leading = False
-            self._idle.set()
+            idle, self._idle = self._idle, None
+            if idle is not None:
+                idle.set()
+
+    def _commit_inline(self, group: _Group) -> bool:
+        """Write ``group`` without waiting; False if the file lock is taken (then nothing was written)."""
+        lines = group.lines
+        try:
+            self._flush(lines, False)
+        except BlockingIOError:
+            return False
+        except Exception as exc:
+            group.error = exc
+            self.on_failed(len(lines))
+            group.set()
+            return True
+        self.on_written(len(lines), sum(map(len, lines)))
+        group.set()
+        return True
+
+    async def _sync_after(self, group: _Group) -> None:
+        if group.error is not None:
+            return
+        try:
+            await anyio.to_thread.run_sync(self._sync)
+        except OSError as exc:
+            self._sync_error = exc
 
     async def _commit(self, group: _Group) -> None:
         lines = group.lines
@@ -325,16 +391,13 @@ class GroupCommitter:
         except Exception as exc:
             group.error = exc
             self.on_failed(len(lines))
-            group.done.set()
+            group.set()
             return
         self.on_written(len(lines), sum(map(len, lines)))
-        group.done.set()
+        group.set()
         if self._mode == "batch":
             # The callers are released; the next group waits for this fsync (io_lock is held).
-            try:
-                await anyio.to_thread.run_sync(self._sync)
-            except OSError as exc:
-                self._sync_error = exc
+            await self._sync_after(group)
 
     def _flush_and_sync(self, lines: list[bytes]) -> None:
         self._flush(lines, True)
@@ -972,6 +1035,34 @@ class FileBackend(PersistenceBackend):
             self.metrics.write_errors += 1
             raise
         await self._get_committer().submit(line)
+
+    async def record_many(self, records: Iterable[tuple[str, Any]]) -> None:
+        """Append several ``(kind, record)`` pairs as one group, in order.
+
+        ``kind`` is ``"event"``, ``"audit"`` or ``"dead_letter"``. The actor system's writer
+        uses this to hand over everything that accumulated while the previous group was being
+        written. A record that cannot be encoded is counted as a write error and skipped (the
+        others are still written); its error is raised afterwards. Returns once the group is
+        written (``fsync="always"``: synced).
+        """
+        if self._closed:
+            await anyio.lowlevel.checkpoint()
+            return
+        lines: list[bytes] = []
+        first_error: Exception | None = None
+        for kind, record in records:
+            try:
+                lines.append(
+                    nd.encode_record(record_to_dict(kind, coerce(kind, record)), json_default)
+                )
+            except Exception as exc:
+                self.metrics.write_errors += 1
+                if first_error is None:
+                    first_error = exc
+        if lines:
+            await self._get_committer().submit_many(lines)
+        if first_error is not None:
+            raise first_error
 
     async def record_event(self, event: Any) -> None:
         """Append one event; returns once it is written (``fsync="always"``: synced)."""

@@ -1,0 +1,212 @@
+"""Persistence throughput beside same-run baselines (``pytest benchmarks --benchmark-only --benchmark-enable``).
+
+Each benchmark runs the Papyra operation and a plain baseline doing the least work that gives
+the same answer, and reports ``ratio = papyra / baseline`` (lower is better; 1.0 = as fast as
+the baseline) in ``benchmark.extra_info`` and on stdout, with the peak RSS of the process.
+
+* write: ``record_event`` of N records, one writer and 16 concurrent writers, every record
+  flushed to the OS before its call returns -- baseline: orjson encode + buffered write loop;
+* scan / repair of a 1,000,000-line log -- baseline: split + ``orjson.loads`` per line
+  (+ writing the kept lines, for repair);
+* compaction of that log to 100,000 records -- baseline: raw copy of the last N lines.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from papyra.persistence import _filelog  # noqa: E402
+from papyra.persistence.backends.retention import RetentionPolicy  # noqa: E402
+from papyra.persistence.json import JsonFilePersistence  # noqa: E402
+from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode  # noqa: E402
+from tests.filepersist.bigfile import write_big_log  # noqa: E402
+
+WRITES = 20_000
+KEEP = 100_000
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    best = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def report(benchmark: Any, name: str, baseline_s: float, units: int, unit: str) -> None:
+    ours = benchmark.stats.stats.min
+    ratio = ours / baseline_s
+    benchmark.extra_info.update(
+        baseline_s=round(baseline_s, 4),
+        ratio=round(ratio, 2),
+        rate=f"{units / ours:,.0f} {unit}/s",
+        baseline_rate=f"{units / baseline_s:,.0f} {unit}/s",
+        peak_rss_mb=round(peak_rss_mb(), 1),
+    )
+    print(
+        f"\n{name}: papyra {ours:.3f}s ({units / ours:,.0f} {unit}/s), "
+        f"baseline {baseline_s:.3f}s -> ratio {ratio:.2f}, peak RSS {peak_rss_mb():.0f} MB"
+    )
+
+
+@pytest.fixture(autouse=True)
+def use_twin(impl: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run Papyra's file layer on the requested NDJSON twin (skip a twin that is not built)."""
+    twin = getattr(impl, "ndjson", None)
+    if twin is None:
+        suffix = "py" if impl.name == "python" else "c"
+        try:
+            twin = import_module(f"papyra._speedups.ndjson_{suffix}")
+        except ImportError:
+            if os.environ.get("PAPYRA_REQUIRE_EXTENSIONS", "") not in ("", "0"):
+                raise
+            pytest.skip("papyra._speedups.ndjson_c is not built yet")
+    monkeypatch.setattr(_filelog, "nd", twin)
+    return impl
+
+
+@pytest.fixture(scope="session")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_big_log(tmp_path_factory.mktemp("bench") / "big.ndjson")
+
+
+RECORD = {
+    "system_id": "local",
+    "actor_address": "local:1",
+    "event_type": "ActorStarted",
+    "payload": {"n": 1, "note": "hello"},
+    "timestamp": 1763800000.0,
+}
+
+
+def baseline_writes(path: Path) -> None:
+    with open(path, "wb") as f:
+        for i in range(WRITES):
+            f.write(orjson.dumps({"kind": "event", **RECORD}, option=orjson.OPT_APPEND_NEWLINE))
+
+
+@pytest.mark.parametrize("writers", [1, 16])
+def test_write_records(benchmark: Any, tmp_path: Path, writers: int) -> None:
+    base = timed(lambda: baseline_writes(tmp_path / "base.ndjson"))
+    counter = iter(range(10**9))
+
+    def run() -> None:
+        backend = JsonFilePersistence(tmp_path / f"w{next(counter)}.ndjson")
+        per = WRITES // writers
+
+        async def writer() -> None:
+            for _ in range(per):
+                await backend.record_event(RECORD)
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+                for _ in range(writers):
+                    tg.start_soon(writer)
+            await backend.aclose()
+
+        anyio.run(main)
+
+    benchmark.group = f"write x{writers}"
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    report(benchmark, f"write {writers} writer(s)", base, WRITES, "records")
+
+
+def baseline_scan(path: Path) -> int:
+    bad = 0
+    with open(path, "rb") as f:
+        for line in f.read().split(b"\n"):
+            try:
+                orjson.loads(line)
+            except orjson.JSONDecodeError:
+                bad += 1
+    return bad
+
+
+def test_scan_1m(benchmark: Any, big_log: Path) -> None:
+    base = timed(lambda: baseline_scan(big_log))
+    backend = JsonFilePersistence(big_log)
+    benchmark.group = "scan 1M"
+    result = benchmark.pedantic(lambda: anyio.run(backend.scan), rounds=2, iterations=1)
+    assert len(result.anomalies) == 10
+    report(benchmark, "scan 1M lines", base, 1_000_000, "lines")
+
+
+def baseline_repair(src: Path, dst: Path) -> None:
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        for line in f.read().split(b"\n")[:-1]:
+            try:
+                if isinstance(orjson.loads(line), dict):
+                    out.write(line + b"\n")
+            except orjson.JSONDecodeError:
+                pass
+
+
+def test_repair_1m(benchmark: Any, big_log: Path, tmp_path: Path) -> None:
+    work = tmp_path / "repair.ndjson"
+    base = timed(lambda: baseline_repair(big_log, tmp_path / "base.out"))
+    config = PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR)
+
+    def setup() -> tuple[tuple[()], dict[str, Any]]:
+        shutil.copyfile(big_log, work)
+        return (), {}
+
+    def run() -> None:
+        report_ = anyio.run(JsonFilePersistence(work).recover, config)
+        assert report_.repaired_files
+
+    benchmark.group = "repair 1M"
+    benchmark.pedantic(run, setup=setup, rounds=2, iterations=1)
+    report(benchmark, "repair 1M lines", base, 1_000_000, "lines")
+
+
+def baseline_tail_copy(src: Path, dst: Path) -> None:
+    with open(src, "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    with open(dst, "wb") as out:
+        out.write(b"\n".join(lines[-KEEP - 1 : -1]) + b"\n")
+
+
+def test_compact_1m_to_100k(benchmark: Any, big_log: Path, tmp_path: Path) -> None:
+    work = tmp_path / "compact.ndjson"
+    base = timed(lambda: baseline_tail_copy(big_log, tmp_path / "base.out"))
+
+    def setup() -> tuple[tuple[()], dict[str, Any]]:
+        shutil.copyfile(big_log, work)
+        return (), {}
+
+    def run() -> None:
+        backend = JsonFilePersistence(work, RetentionPolicy(max_records=KEEP))
+        assert anyio.run(backend.compact).after_records == KEEP
+
+    benchmark.group = "compact 1M -> 100k"
+    benchmark.pedantic(run, setup=setup, rounds=2, iterations=1)
+    report(benchmark, "compact 1M -> 100k", base, 1_000_000, "lines")
+
+
+def test_list_tail_of_1m(benchmark: Any, big_log: Path) -> None:
+    backend = JsonFilePersistence(big_log)
+    base = timed(lambda: baseline_scan(big_log))
+    benchmark.group = "list_events(limit=10) of 1M"
+    result = benchmark.pedantic(lambda: anyio.run(lambda: backend.list_events(limit=10)), rounds=5, iterations=1)
+    assert len(result) == 10
+    report(benchmark, "list_events(limit=10) of 1M (baseline: full split+loads)", base, 10, "records")

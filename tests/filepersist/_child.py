@@ -1,0 +1,82 @@
+"""Child processes of the crash and cross-process tests (run as ``python _child.py MODE PATH``).
+
+``write``: 4 concurrent tasks record events with ``fsync="always"`` forever, printing each
+record id (flushed) once its ``record_event`` call has returned.
+``compact N``: N times, append a non-record line and compact the file (forcing a rewrite).
+``measure OP``: run one operation (scan, recover, compact, list) on the file and print
+``<baseline maxrss KiB> <peak maxrss KiB> <result>``: the peak RSS the operation added.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import anyio
+
+from papyra.persistence.json import JsonFilePersistence
+
+
+async def write(path: str, start: int) -> None:
+    backend = JsonFilePersistence(path, fsync="always")
+    out = sys.stdout
+
+    async def worker(w: int) -> None:
+        i = 0
+        while True:
+            rid = start + i * 4 + w
+            await backend.record_event(
+                {"event_type": "tick", "payload": {"id": rid, "pad": "x" * (rid % 300)}, "timestamp": float(rid)}
+            )
+            out.write(f"{rid}\n")
+            out.flush()
+            i += 1
+
+    async with anyio.create_task_group() as tg:
+        for w in range(4):
+            tg.start_soon(worker, w)
+
+
+async def compact(path: str, rounds: int) -> None:
+    backend = JsonFilePersistence(path)
+    for _ in range(rounds):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, b"[0]\n")
+        finally:
+            os.close(fd)
+        await backend.compact()
+    print("done", flush=True)
+
+
+async def measure(path: str, op: str) -> None:
+    import resource
+
+    from papyra.persistence.backends.retention import RetentionPolicy
+    from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
+
+    policy = RetentionPolicy(max_records=100_000) if op == "compact" else None
+    backend = JsonFilePersistence(path, policy)
+    await backend.list_events(limit=1)  # warm up imports and the worker thread pool
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if op == "scan":
+        result: object = len((await backend.scan()).anomalies)
+    elif op == "recover":
+        report = await backend.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
+        result = len(report.repaired_files)
+    elif op == "compact":
+        result = (await backend.compact()).after_records
+    else:
+        result = len(await backend.list_events(limit=10))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(baseline, peak, result, flush=True)
+
+
+if __name__ == "__main__":
+    mode, target = sys.argv[1], sys.argv[2]
+    if mode == "write":
+        anyio.run(write, target, int(sys.argv[3]))
+    elif mode == "measure":
+        anyio.run(measure, target, sys.argv[3])
+    else:
+        anyio.run(compact, target, int(sys.argv[3]))
