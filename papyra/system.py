@@ -54,6 +54,11 @@ Cell = Any  # dispatch.ActorCell of the selected twin
 
 log = logging.getLogger("papyra")
 
+# Payloads of the lifecycle events whose fields are constants (saves dataclass introspection).
+_NO_PAYLOAD: dict[str, object] = {}
+_STOPPED_PAYLOAD: dict[str, object] = {"reason": "stopped"}
+_RESTARTED_PAYLOAD: dict[str, object] = {"reason": "actor restarted"}
+
 _RECORD_METHODS = {
     "event": "record_event",
     "audit": "record_audit",
@@ -61,6 +66,19 @@ _RECORD_METHODS = {
 }
 _NAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.RESTART)
 _UNNAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.STOP)
+
+
+def _running_asyncio_loop() -> Any:
+    """The running asyncio loop when the current anyio backend is asyncio, else None."""
+    import asyncio
+
+    return asyncio._get_running_loop()
+
+
+def _overrides(actor: Any, hook: str) -> bool:
+    """False when ``actor`` keeps the base class's no-op ``on_start`` / ``on_stop``."""
+    method = getattr(type(actor), hook, None)
+    return method is not None and method is not getattr(Actor, hook)
 
 
 def _never_alive() -> bool:
@@ -167,6 +185,11 @@ class ActorSystem:
         self._terminated: deque[int] = deque()
         self._retain_terminated = retain_terminated
         self._running_actors = 0
+        # On asyncio, actor tasks are created with the loop directly (anyio's start_soon costs
+        # ~25 us per task); they are tracked here so they can be cancelled if shutdown is.
+        self._loop: Any = None
+        self._actor_tasks: dict[int, Any] = {}
+        self._actors_done: Any = None
 
         self._events: deque[ActorEvent] = deque(maxlen=max_events)
         self._events_total = 0
@@ -239,6 +262,7 @@ class ActorSystem:
                 raise ActorStopped("ActorSystem is closed.", reason="shutdown")
             return
         self._cancelled_exc = anyio.get_cancelled_exc_class()
+        self._loop = _running_asyncio_loop()
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
@@ -308,13 +332,22 @@ class ActorSystem:
             for cell in list(self._by_id.values()):
                 if cell.parent is None:
                     self._stop_tree(cell)
-            if self._running_actors == 0:
-                self._close_outbox()
+            interrupted = True
             try:
-                await tg.__aexit__(None, None, None)
+                if self._running_actors:
+                    self._actors_done = self._dispatch.create_future()
+                    await self._actors_done
+                interrupted = False
             finally:
-                self._tg = None
+                if interrupted:  # shutdown itself was cancelled: cancel the actors too
+                    for task in list(self._actor_tasks.values()):
+                        task.cancel()
+                    tg.cancel_scope.cancel()
                 self._close_outbox()
+                try:
+                    await tg.__aexit__(None, None, None)
+                finally:
+                    self._tg = None
         self._wake_event_waiters()
         try:
             await self._persistence.aclose()
@@ -376,13 +409,20 @@ class ActorSystem:
         self._spawned += 1
         self._by_id[rid] = cell
         if parent_cell is not None:
-            parent_cell.children.append(rid)
+            if parent_cell.children:
+                parent_cell.children.append(rid)
+            else:
+                parent_cell.children = [rid]
         if name is not None:
             self._names[name] = rid
         ref = self._ref(cell)
         self._inject(cell, actor, ref)
         self._running_actors += 1
-        self._tg.start_soon(self._actor_main, cell)
+        loop = self._loop
+        if loop is not None:
+            self._actor_tasks[rid] = loop.create_task(self._actor_main(cell))
+        else:
+            self._tg.start_soon(self._actor_main, cell)
         return ref
 
     def register(
@@ -456,29 +496,38 @@ class ActorSystem:
             if await self._first_start(cell):
                 await cell.run(self._cancelled_exc)
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._terminate(cell)
+            self._terminate_begin(cell)
+            if _overrides(cell.actor, "on_stop"):
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await cell.actor.on_stop()
+                    except Exception:
+                        log.debug("on_stop of %s failed", cell.address, exc_info=True)
+            self._terminate_end(cell)
+            self._actor_tasks.pop(cell.rid, None)
             self._running_actors -= 1
-            if self._closed and self._running_actors == 0:
-                self._close_outbox()
+            if self._running_actors == 0 and self._actors_done is not None:
+                if not self._actors_done.done():
+                    self._actors_done.set_result(None)
 
     async def _first_start(self, cell: Cell) -> bool:
         """Run the first ``on_start``; False if the actor must terminate without messages."""
-        try:
-            await cell.actor.on_start()
-        except self._cancelled_exc:
-            raise
-        except BaseException as exc:
-            error = RuntimeError("actor.on_start() failed")
-            error.__cause__ = exc
-            await self._handle_failure(cell, error)
-            if cell.abort or not cell.alive:
-                return False
-        self._emit(cell, ActorStarted(address=cell.address.to_dict()))
+        if _overrides(cell.actor, "on_start"):
+            try:
+                await cell.actor.on_start()
+            except self._cancelled_exc:
+                raise
+            except BaseException as exc:
+                error = RuntimeError("actor.on_start() failed")
+                error.__cause__ = exc
+                await self._handle_failure(cell, error)
+                if cell.abort or not cell.alive:
+                    return False
+        self._emit(cell, ActorStarted(address=cell.address.to_dict()), _NO_PAYLOAD)
         return True
 
-    async def _terminate(self, cell: Cell) -> None:
-        """The end of an actor: dead-letter leftovers, notify watchers, on_stop, ActorStopped."""
+    def _terminate_begin(self, cell: Cell) -> None:
+        """The end of an actor, before ``on_stop``: dead-letter leftovers, notify watchers."""
         cell.alive = False
         cell.restarting = False
         cell.refresh()
@@ -506,12 +555,15 @@ class ActorSystem:
                 watcher = self._by_id.get(watcher_rid)
                 if watcher is not None and watcher.accepting:
                     watcher.mailbox.force(note)
-            cell.watchers.clear()
-        try:
-            await cell.actor.on_stop()
-        except Exception:
-            log.debug("on_stop of %s failed", cell.address, exc_info=True)
-        self._emit(cell, ActorStoppedEvent(address=cell.address.to_dict(), reason="stopped"))
+            cell.watchers = ()
+
+    def _terminate_end(self, cell: Cell) -> None:
+        """The end of an actor, after ``on_stop``: ``ActorStopped``, then release the record."""
+        self._emit(
+            cell,
+            ActorStoppedEvent(address=cell.address.to_dict(), reason="stopped"),
+            _STOPPED_PAYLOAD,
+        )
         cell.terminated = True
         self._release(cell)
 
@@ -524,7 +576,7 @@ class ActorSystem:
             if old is None:
                 continue
             parent = old.parent
-            if parent is not None and not parent.terminated:
+            if parent is not None and not parent.terminated and parent.children:
                 try:
                     parent.children.remove(old.rid)
                 except ValueError:
@@ -659,12 +711,13 @@ class ActorSystem:
             cell.restarting = False
             self._abort(cell)
             return
-        try:
-            await cell.actor.on_stop()
-        except self._cancelled_exc:
-            raise
-        except BaseException:
-            log.debug("on_stop of %s failed during restart", cell.address, exc_info=True)
+        if _overrides(cell.actor, "on_stop"):
+            try:
+                await cell.actor.on_stop()
+            except self._cancelled_exc:
+                raise
+            except BaseException:
+                log.debug("on_stop of %s failed during restart", cell.address, exc_info=True)
         cell.restart_times.append(now)
         try:
             actor = cell.factory()
@@ -677,7 +730,8 @@ class ActorSystem:
         cell.actor_type = type(actor).__qualname__
         self._inject(cell, actor, self._ref(cell))
         try:
-            await actor.on_start()
+            if _overrides(actor, "on_start"):
+                await actor.on_start()
         except self._cancelled_exc:
             raise
         except BaseException as exc:
@@ -687,7 +741,11 @@ class ActorSystem:
             await self._handle_failure(cell, error)
             return
         cell.restarting = False
-        self._emit(cell, ActorRestarted(address=cell.address.to_dict(), reason="actor restarted"))
+        self._emit(
+            cell,
+            ActorRestarted(address=cell.address.to_dict(), reason="actor restarted"),
+            _RESTARTED_PAYLOAD,
+        )
 
     async def _run_proxy(self, cell: Cell, message: Any) -> Any:
         """Execute a proxy message on the current instance (inside the actor's loop)."""
@@ -720,17 +778,22 @@ class ActorSystem:
         watcher_cell = self._cell_of(watcher)
         target_cell = self._cell_of(target)
         if watcher_cell is not None and target_cell is not None:
-            target_cell.watchers.add(watcher_cell.rid)
+            if target_cell.watchers:
+                target_cell.watchers.add(watcher_cell.rid)
+            else:
+                target_cell.watchers = {watcher_cell.rid}
 
     def _unwatch(self, watcher: Any, target: Any) -> None:
         watcher_cell = self._cell_of(watcher)
         target_cell = self._cell_of(target)
         if watcher_cell is not None and target_cell is not None:
-            target_cell.watchers.discard(watcher_cell.rid)
+            if target_cell.watchers:
+                target_cell.watchers.discard(watcher_cell.rid)
 
     # -- facts: events, dead letters, hooks, persistence ----------------------------------------------
 
-    def _emit(self, cell: Cell, event: ActorEvent) -> None:
+    def _emit(self, cell: Cell, event: ActorEvent, payload: dict[str, object] | None = None) -> None:
+        """Record ``event``: log, hook, persistence, waiters. ``payload``: precomputed, if known."""
         self._events.append(event)
         self._events_total += 1
         self._call_hook("on_event", event)
@@ -741,7 +804,7 @@ class ActorSystem:
                     system_id=self.system_id,
                     actor_address=str(cell.address),
                     event_type=type(event).__name__,
-                    payload=event.payload,
+                    payload=event.payload if payload is None else dict(payload),
                     timestamp=self._time_fn(),
                 ),
             )

@@ -35,9 +35,9 @@ cdef class ActorCell:
     cdef public object parent
     cdef public object actor
     cdef public str actor_type
-    cdef public list children
-    cdef public set watchers
-    cdef public list restart_times
+    cdef public object children
+    cdef public object watchers
+    cdef public object restart_times
     cdef public bint alive
     cdef public bint stopping
     cdef public bint restarting

@@ -151,8 +151,9 @@ class Mailbox:
         self.capacity = capacity
         self._limit = -1 if capacity is None else capacity
         self._items: deque[Any] = deque()
-        self._getters: deque[Any] = deque()
-        self._putters: deque[Any] = deque()  # (future, item) of producers waiting for room
+        # Parked consumers / (future, item) of producers waiting for room; created on first use.
+        self._getters: deque[Any] | None = None
+        self._putters: deque[Any] | None = None
         self._closed = False
         self._receive_closed = False
 
@@ -219,6 +220,8 @@ class Mailbox:
 
     async def _wait_for_room(self, item: Any) -> None:
         fut = create_future()
+        if self._putters is None:
+            self._putters = deque()
         self._putters.append((fut, item))
         if self._limit == 0 and self._getters:
             _wake_first(self._getters, None)  # rendezvous: let the waiting consumer take it
@@ -269,6 +272,8 @@ class Mailbox:
         if self._items or self._closed or (self._limit == 0 and self._putters):
             return
         fut = create_future()
+        if self._getters is None:
+            self._getters = deque()
         self._getters.append(fut)
         try:
             await fut
@@ -358,9 +363,11 @@ class ActorCell:
         self.parent = parent
         self.actor: Any = None
         self.actor_type = ""
-        self.children: list[int] = []
-        self.watchers: set[int] = set()
-        self.restart_times: list[float] = []
+        # Created on first use (most actors never get children, watchers or restarts): an
+        # empty tuple until then, so an idle actor costs three container objects less.
+        self.children: list[int] | tuple[()] = ()
+        self.watchers: set[int] | tuple[()] = ()
+        self.restart_times: list[float] | tuple[()] = ()
         self.alive = True
         self.stopping = False
         self.restarting = False

@@ -258,3 +258,25 @@ async def test_on_stop_failure_does_not_prevent_termination(
     await system.stop(ref)
     event = await system.wait_for_event(lambda e: type(e).__name__ == "ActorStopped")
     assert event.address == {"system": "local", "actor_id": ref._rid}
+
+
+async def test_cancelled_shutdown_cancels_the_actors(impl: Any) -> None:
+    stuck = anyio.Event()
+
+    class Stuck(Actor):
+        async def receive(self, message: Any) -> Any:
+            stuck.set()
+            await anyio.Event().wait()  # never returns by itself
+
+    system = ActorSystem(_dispatch=impl.dispatch)
+    with pytest.raises(TimeoutError):
+        with anyio.fail_after(0.05):
+            async with system:
+                ref = system.spawn(Stuck)
+                await ref.tell("hang")
+                await stuck.wait()
+                # leaving the block waits for the stuck actor until the deadline cancels it
+    await anyio.wait_all_tasks_blocked()
+    assert system._running_actors == 0
+    assert not ref.is_alive()
+    assert [type(e).__name__ for e in system.events()] == ["ActorStarted", "ActorStopped"]

@@ -1,0 +1,1 @@
+"""``papyra doctor``: the command group is ``papyra.cli.doctor.app.doctor``."""

@@ -1,0 +1,1 @@
+"""``papyra inspect``: the command group is ``papyra.cli.inspect.app.inspect``."""

@@ -1,0 +1,1 @@
+"""``papyra metrics``: the command group is ``papyra.cli.metrics.app.metrics``."""

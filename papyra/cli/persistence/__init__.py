@@ -1,0 +1,1 @@
+"""``papyra persistence``: the command group is ``papyra.cli.persistence.app.persistence``."""

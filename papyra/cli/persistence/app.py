@@ -1,0 +1,315 @@
+"""``papyra persistence``: scan, recover, startup-check, compact and inspect a backend.
+
+Every command takes ``--path PATH`` (a ``JsonFilePersistence`` on that file) or, without it,
+uses the configured ``settings.persistence``. Exit codes: see ``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from papyra.cli._backend import (
+    open_backend,
+    parse_recovery_mode,
+    parse_startup_mode,
+    prepare_quarantine_dir,
+)
+from papyra.cli._base import (
+    COUNT,
+    PapyraGroup,
+    anomaly_line,
+    anomaly_to_json,
+    echo_json,
+    error,
+    fail,
+    info,
+    run_async,
+    success,
+)
+from papyra.cli._progress import tracked
+from papyra.persistence.contract import safe_metrics_snapshot
+from papyra.persistence.json import JsonFilePersistence
+from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
+from papyra.persistence.startup import PersistenceStartupMode
+
+__all__ = ("persistence",)
+
+#: Exit code of ``persistence scan`` when anomalies were found.
+EXIT_ANOMALIES = 2
+
+_PATH_HELP = "NDJSON file to use (a JsonFilePersistence); default: the configured settings.persistence."
+
+
+def _factory(path: str) -> Any:
+    # Looked up in this module when the command runs, so tests can substitute the class.
+    return JsonFilePersistence(path)
+
+
+def _label(verb: str, backend: Any) -> str:
+    path = getattr(backend, "path", None)
+    return f"{verb} {Path(path).name}" if path is not None else verb
+
+
+@click.group(cls=PapyraGroup)
+def persistence() -> None:
+    """Persistence Management CLI Module.
+
+    Scan, recover, compact and inspect the persistence backend (the file given with --path,
+    or the configured settings.persistence).
+    """
+
+
+# -- scan ---------------------------------------------------------------------------------------
+
+
+@persistence.command("scan")
+@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def scan(path: str | None, as_json: bool) -> None:
+    """Scan persistence for anomalies (read-only).
+
+    Exit codes: 0 healthy (or scanning unsupported), 2 anomalies found, 1 invalid input.
+    """
+    report = run_async(_scan, path)
+    anomalies = tuple(report.anomalies) if report is not None else ()
+    if as_json:
+        echo_json(
+            {
+                "backend": getattr(report, "backend", None),
+                "supported": report is not None,
+                "healthy": not anomalies,
+                "anomalies": [anomaly_to_json(a) for a in anomalies],
+            }
+        )
+    elif report is None:
+        info("Persistence backend does not support scanning.")
+    elif not anomalies:
+        success("Persistence is healthy.")
+    else:
+        error(f"Found {len(anomalies)} persistence anomalies:")
+        for anomaly in anomalies:
+            error(anomaly_line(anomaly))
+    if anomalies:
+        click.get_current_context().exit(EXIT_ANOMALIES)
+
+
+async def _scan(path: str | None) -> Any:
+    async with open_backend(path, _factory) as backend:
+        return await tracked(backend, _label("Scanning", backend), backend.scan)
+
+
+# -- recover ------------------------------------------------------------------------------------
+
+
+@persistence.command("recover")
+@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+@click.option(
+    "--mode",
+    default="repair",
+    show_default=True,
+    help="Recovery mode: ignore, repair, quarantine or rebuild (any case).",
+)
+@click.option(
+    "--quarantine-dir",
+    type=click.Path(readable=False),
+    default=None,
+    help="Directory for quarantined files (created if missing); required with --mode quarantine.",
+)
+def recover(path: str | None, mode: str, quarantine_dir: str | None) -> None:
+    """Recover from anomalies: drop damaged lines (repair), after moving the file aside (quarantine).
+
+    Exit codes: 0 completed (also when nothing needed repair), 1 invalid input.
+    """
+    recovery = parse_recovery_mode(mode)
+    if recovery is PersistenceRecoveryMode.QUARANTINE and not quarantine_dir:
+        fail("quarantine mode requires --quarantine-dir")
+    if quarantine_dir:
+        prepare_quarantine_dir(quarantine_dir)
+    config = PersistenceRecoveryConfig(mode=recovery, quarantine_dir=quarantine_dir or None)
+    report = run_async(_recover, path, config)
+    info("Recovery completed")
+    if report is None:
+        return
+    for name in getattr(report, "repaired_files", ()) or ():
+        info(f"repaired {name}")
+    for name in getattr(report, "quarantined_files", ()) or ():
+        info(f"quarantined {name}")
+
+
+async def _recover(path: str | None, config: PersistenceRecoveryConfig) -> Any:
+    async with open_backend(path, _factory, writes=True) as backend:
+        return await tracked(
+            backend, _label("Recovering", backend), lambda: backend.recover(config), passes=2
+        )
+
+
+# -- startup-check ------------------------------------------------------------------------------
+
+
+@persistence.command("startup-check")
+@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+@click.option(
+    "--mode",
+    default="fail_on_anomaly",
+    show_default=True,
+    help="Startup mode: ignore, scan_only, recover or fail_on_anomaly (any case).",
+)
+@click.option(
+    "--recovery-mode",
+    default=None,
+    help="Recovery mode for --mode recover: ignore, repair, quarantine or rebuild "
+    "(default: the backend's, which repairs nothing).",
+)
+def startup_check(path: str | None, mode: str, recovery_mode: str | None) -> None:
+    """Simulate the ActorSystem start-up check without starting anything.
+
+    Exit codes: 0 healthy / recovered / ignored, 1 anomalies with fail_on_anomaly or invalid input.
+    """
+    startup = parse_startup_mode(mode)
+    recovery = parse_recovery_mode(recovery_mode) if recovery_mode is not None else None
+    config = PersistenceRecoveryConfig(mode=recovery) if recovery is not None else None
+    outcome, anomalies = run_async(_startup_check, path, startup, config)
+    if outcome == "healthy":
+        info("Persistence is healthy")
+    elif outcome == "failed":
+        error(f"Persistence anomalies detected: {anomalies!r}")
+        click.get_current_context().exit(1)
+    elif outcome == "recovered":
+        info("Recovery successful")
+
+
+async def _startup_check(
+    path: str | None, mode: PersistenceStartupMode, config: PersistenceRecoveryConfig | None
+) -> tuple[str, tuple[Any, ...]]:
+    writes = mode is PersistenceStartupMode.RECOVER
+    async with open_backend(path, _factory, writes=writes) as backend:
+        report = await tracked(backend, _label("Scanning", backend), backend.scan)
+        if report is None or not report.anomalies:
+            return "healthy", ()
+        anomalies = tuple(report.anomalies)
+        if mode is PersistenceStartupMode.FAIL_ON_ANOMALY:
+            return "failed", anomalies
+        if mode is PersistenceStartupMode.RECOVER:
+            # As 0.3.0: no scan afterwards, so success is reported even when the backend's
+            # default recovery (IGNORE, without --recovery-mode) repaired nothing.
+            await tracked(
+                backend, _label("Recovering", backend), lambda: backend.recover(config), passes=2
+            )
+            return "recovered", anomalies
+        return "ignored", anomalies
+
+
+# -- compact ------------------------------------------------------------------------------------
+
+
+@persistence.command("compact")
+@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+def compact(path: str | None) -> None:
+    """Physically compact persistence: apply retention and drop unreadable lines.
+
+    Prints the compaction report. Exit codes: 0 done, 1 invalid input.
+    """
+    report = run_async(_compact, path)
+    info("Compaction completed")
+    fields: Mapping[str, Any] | None = None
+    if isinstance(report, Mapping):
+        fields = report
+    elif dataclasses.is_dataclass(report) and not isinstance(report, type):
+        fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+    for key, value in (fields or {}).items():
+        info(f"  {key}: {value}")
+
+
+async def _compact(path: str | None) -> Any:
+    async with open_backend(path, _factory, writes=True) as backend:
+        return await tracked(backend, _label("Compacting", backend), backend.compact, passes=2)
+
+
+# -- inspect ------------------------------------------------------------------------------------
+
+
+@persistence.command("inspect")
+@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+@click.option(
+    "--limit",
+    type=COUNT,
+    default=1000,
+    show_default=True,
+    help="Maximum records read per category.",
+)
+@click.option("--show-metrics", is_flag=True, help="Also print the backend's metrics snapshot.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def inspect_(path: str | None, limit: int, show_metrics: bool, as_json: bool) -> None:
+    """Show the backend, its retention policy and sampled record counts (read-only).
+
+    Exit code: 0 (1 for invalid input).
+    """
+    name, retention, counts, metrics = run_async(_inspect, path, limit, show_metrics)
+    if as_json:
+        document: dict[str, Any] = {
+            "backend": name,
+            "retention": retention,
+            "limit": limit,
+            "counts": None,
+        }
+        if counts is not None:
+            document["counts"] = {
+                kind: {"sampled": n, "capped": n == limit} for kind, n in counts.items()
+            }
+        if show_metrics:
+            document["metrics"] = metrics or None
+        echo_json(document)
+        return
+    click.echo("Persistence Inspect")
+    click.echo("-" * 18)
+    click.echo(f"backend: {name}")
+    if retention is None:
+        click.echo("retention: <none>")
+    else:
+        click.echo(
+            f"retention: max_records={retention['max_records']} "
+            f"max_age_seconds={retention['max_age_seconds']} "
+            f"max_total_bytes={retention['max_total_bytes']}"
+        )
+    if counts is None:
+        click.echo("counts: <unavailable>")
+    else:
+        for kind, n in counts.items():
+            click.echo(f"{kind}_sampled: {n}{' (capped)' if n == limit else ''}")
+    if show_metrics:
+        if metrics:
+            click.echo("metrics:")
+            for key, value in metrics.items():
+                click.echo(f"  {key}: {value}")
+        else:
+            click.echo("metrics: <unavailable>")
+
+
+async def _inspect(
+    path: str | None, limit: int, show_metrics: bool
+) -> tuple[str, dict[str, Any] | None, dict[str, int] | None, dict[str, Any]]:
+    async with open_backend(path, _factory) as backend:
+        policy = getattr(backend, "retention", None)
+        retention = None
+        if policy is not None:
+            retention = {
+                key: getattr(policy, key, None)
+                for key in ("max_records", "max_age_seconds", "max_total_bytes")
+            }
+        counts: dict[str, int] | None = None
+        try:
+            counts = {
+                "events": len(await backend.list_events(limit=limit)),
+                "audits": len(await backend.list_audits(limit=limit)),
+                "dead_letters": len(await backend.list_dead_letters(limit=limit)),
+            }
+        except Exception:
+            # A backend without the read API, or one that fails to read: no counts, no crash.
+            counts = None
+        metrics = dict(safe_metrics_snapshot(backend)) if show_metrics else {}
+        return type(backend).__name__, retention, counts, metrics
