@@ -111,15 +111,17 @@ class ActorRef:
         if already enqueued, is still processed; its reply is discarded). If the actor stops
         before processing the message, :class:`~papyra.exceptions.ActorStopped` is raised.
         """
-        fut = _create_future()
         if timeout is None:
             cell = self._cell
             try:
-                if cell is None or not cell.offer(message, fut):
+                fut = None if cell is None else cell.request(message)
+                if fut is None:
+                    fut = _create_future()
                     await self._enqueue(message, Envelope(message, fut), True)
             except MailboxClosed:
                 raise self._refuse(message, True) from None
             return await fut
+        fut = _create_future()
         with anyio.move_on_after(timeout):
             try:
                 cell = self._cell

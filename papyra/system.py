@@ -420,9 +420,9 @@ class ActorSystem:
         self._running_actors += 1
         loop = self._loop
         if loop is not None:
-            self._actor_tasks[rid] = loop.create_task(self._actor_main(cell))
+            self._actor_tasks[rid] = loop.create_task(cell.main())
         else:
-            self._tg.start_soon(self._actor_main, cell)
+            self._tg.start_soon(cell.main)
         return ref
 
     def register(
@@ -491,24 +491,21 @@ class ActorSystem:
 
     # -- the actor task --------------------------------------------------------------------------
 
-    async def _actor_main(self, cell: Cell) -> None:
-        try:
-            if await self._first_start(cell):
-                await cell.run(self._cancelled_exc)
-        finally:
-            self._terminate_begin(cell)
-            if _overrides(cell.actor, "on_stop"):
-                with anyio.CancelScope(shield=True):
-                    try:
-                        await cell.actor.on_stop()
-                    except Exception:
-                        log.debug("on_stop of %s failed", cell.address, exc_info=True)
-            self._terminate_end(cell)
-            self._actor_tasks.pop(cell.rid, None)
-            self._running_actors -= 1
-            if self._running_actors == 0 and self._actors_done is not None:
-                if not self._actors_done.done():
-                    self._actors_done.set_result(None)
+    async def _finish(self, cell: Cell) -> None:
+        """Terminate ``cell`` (runs in the actor's task, last, even when it is cancelled)."""
+        self._terminate_begin(cell)
+        if _overrides(cell.actor, "on_stop"):
+            with anyio.CancelScope(shield=True):
+                try:
+                    await cell.actor.on_stop()
+                except Exception:
+                    log.debug("on_stop of %s failed", cell.address, exc_info=True)
+        self._terminate_end(cell)
+        self._actor_tasks.pop(cell.rid, None)
+        self._running_actors -= 1
+        if self._running_actors == 0 and self._actors_done is not None:
+            if not self._actors_done.done():
+                self._actors_done.set_result(None)
 
     async def _first_start(self, cell: Cell) -> bool:
         """Run the first ``on_start``; False if the actor must terminate without messages."""

@@ -46,6 +46,7 @@ cdef class ActorCell:
     cdef public bint terminated
 
     cpdef bint offer(self, object message, object reply) except -1
+    cpdef object request(self, object message)
 
 
 cpdef bint _wake_first(object waiters, object value)

@@ -397,6 +397,33 @@ class ActorCell:
             return self.mailbox.offer(message)
         return self.mailbox.offer(Envelope(message, reply))
 
+    def request(self, message: Any) -> Any:
+        """The ask fast path: enqueue ``message`` with a fresh reply future and return it.
+
+        Returns None (enqueuing nothing) when not accepting or full: take the slow path.
+        Raises :class:`MailboxClosed` like :meth:`offer`.
+        """
+        if not self.accepting:
+            return None
+        loop = _get_running_loop()
+        fut = loop.create_future() if loop is not None else AnyioFuture()
+        if self.mailbox.offer(Envelope(message, fut)):
+            return fut
+        return None
+
+    async def main(self) -> None:
+        """The whole life of the actor's task: start, process messages, terminate.
+
+        Lives here (not in the system) so that the task drives the compiled loop directly;
+        starting and terminating are delegated to the system.
+        """
+        system = self.system
+        try:
+            if await system._first_start(self):
+                await self.run(system._cancelled_exc)
+        finally:
+            await system._finish(self)
+
     async def run(self, cancelled_exc: Any) -> None:
         """Process messages until a ``STOP``, an abort, or a closed and empty mailbox.
 
@@ -408,6 +435,9 @@ class ActorCell:
         """
         mailbox = self.mailbox
         system = self.system
+        loop = _get_running_loop()  # None on trio: park on an AnyioFuture instead
+        actor = None
+        receive = None
         budget = BATCH
         while not self.abort:
             item = mailbox.poll()
@@ -415,7 +445,19 @@ class ActorCell:
                 if mailbox._closed:
                     return
                 budget = BATCH
-                await mailbox.wait()
+                if mailbox._limit == 0 and mailbox._putters:
+                    continue  # rendezvous: a producer is waiting to hand over
+                # Park until an item arrives (Mailbox.wait, inlined: one future, no coroutine).
+                fut = loop.create_future() if loop is not None else AnyioFuture()
+                getters = mailbox._getters
+                if getters is None:
+                    getters = mailbox._getters = deque()
+                getters.append(fut)
+                try:
+                    await fut
+                except BaseException:
+                    fut.cancel()
+                    raise
                 continue
             if type(item) is Envelope:
                 message = item.message
@@ -429,7 +471,10 @@ class ActorCell:
                 if type(message) in _PROXY_TYPES:
                     value = await system._run_proxy(self, message)
                 else:
-                    value = await self.actor.receive(message)
+                    if self.actor is not actor:  # first message, or the actor was restarted
+                        actor = self.actor
+                        receive = actor.receive
+                    value = await receive(message)
             except cancelled_exc:
                 raise
             except BaseException as exc:
