@@ -507,19 +507,25 @@ class ActorSystem:
             if not self._actors_done.done():
                 self._actors_done.set_result(None)
 
+    def _start_now(self, cell: Cell) -> bool:
+        """Start an actor that has no ``on_start`` of its own (True); False: await ``_first_start``."""
+        if _overrides(cell.actor, "on_start"):
+            return False
+        self._emit(cell, ActorStarted(address=cell.address.to_dict()), _NO_PAYLOAD)
+        return True
+
     async def _first_start(self, cell: Cell) -> bool:
         """Run the first ``on_start``; False if the actor must terminate without messages."""
-        if _overrides(cell.actor, "on_start"):
-            try:
-                await cell.actor.on_start()
-            except self._cancelled_exc:
-                raise
-            except BaseException as exc:
-                error = RuntimeError("actor.on_start() failed")
-                error.__cause__ = exc
-                await self._handle_failure(cell, error)
-                if cell.abort or not cell.alive:
-                    return False
+        try:
+            await cell.actor.on_start()
+        except self._cancelled_exc:
+            raise
+        except BaseException as exc:
+            error = RuntimeError("actor.on_start() failed")
+            error.__cause__ = exc
+            await self._handle_failure(cell, error)
+            if cell.abort or not cell.alive:
+                return False
         self._emit(cell, ActorStarted(address=cell.address.to_dict()), _NO_PAYLOAD)
         return True
 

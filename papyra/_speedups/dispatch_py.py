@@ -419,7 +419,8 @@ class ActorCell:
         """
         system = self.system
         try:
-            if await system._first_start(self):
+            # Most actors have no on_start of their own: then starting needs no await.
+            if system._start_now(self) or await system._first_start(self):
                 await self.run(system._cancelled_exc)
         finally:
             await system._finish(self)

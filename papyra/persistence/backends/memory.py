@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from anyio.lowlevel import cancel_shielded_checkpoint
@@ -82,6 +82,31 @@ class InMemoryPersistence(PersistenceBackend):
             raise
         # Deliberately no checkpoint: the system's persistence writer awaits one call per
         # record, and a scheduler round trip per write would let it fall behind a busy system.
+
+    async def record_many(self, records: Iterable[tuple[str, Any]]) -> None:
+        """Store several ``(kind, record)`` pairs (``"event"``, ``"audit"``, ``"dead_letter"``).
+
+        The actor system's persistence writer hands over batches through this. Every record is
+        stored even if one fails to convert; the first such error is raised afterwards.
+        """
+        stores = {
+            "event": (self._events, coerce_event),
+            "audit": (self._audits, coerce_audit),
+            "dead_letter": (self._dead_letters, coerce_dead_letter),
+        }
+        metrics = self.metrics
+        first_error: Exception | None = None
+        for kind, record in records:
+            try:
+                store, coerce = stores[kind]
+                if self._append(store, coerce(record)):
+                    metrics.records_written += 1
+            except Exception as exc:
+                metrics.write_errors += 1
+                if first_error is None:
+                    first_error = exc
+        if first_error is not None:
+            raise first_error
 
     async def record_event(self, event: Any) -> None:
         """Store a ``PersistedEvent`` (or a mapping of its fields, or any object as given)."""
