@@ -437,8 +437,8 @@ class ActorCell:
         mailbox = self.mailbox
         system = self.system
         loop = _get_running_loop()  # None on trio: park on an AnyioFuture instead
-        actor = None
-        receive = None
+        actor: Any = None
+        receive: Any = None
         budget = BATCH
         while not self.abort:
             item = mailbox.poll()

@@ -89,7 +89,7 @@ class InMemoryPersistence(PersistenceBackend):
         The actor system's persistence writer hands over batches through this. Every record is
         stored even if one fails to convert; the first such error is raised afterwards.
         """
-        stores = {
+        stores: dict[str, tuple[list[Any], Callable[[Any], Any]]] = {
             "event": (self._events, coerce_event),
             "audit": (self._audits, coerce_audit),
             "dead_letter": (self._dead_letters, coerce_dead_letter),
