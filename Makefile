@@ -13,6 +13,7 @@ PYTEST_ARGS ?=
 
 demo: ext
 	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/quickstart_demo.py
 
 test: ext
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -33,7 +33,7 @@ import click
 
 from papyra.cli._backend import backend_files
 
-__all__ = ("MIN_BYTES", "TICK", "ProgressCallback", "tracked")
+__all__ = ("MIN_BYTES", "TICK", "ProgressCallback", "progress_label", "tracked")
 
 T = TypeVar("T")
 
@@ -143,6 +143,12 @@ class _Display:
             if self._bar.pos < length:
                 self._bar.update(length - self._bar.pos)
         self._bar.__exit__(None, None, None)
+
+
+def progress_label(verb: str, backend: Any) -> str:
+    """``"<verb> <file name>"`` for a file backend, else ``verb``."""
+    files = backend_files(backend)
+    return f"{verb} {files[0].name}" if files else verb
 
 
 async def tracked(

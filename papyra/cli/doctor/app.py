@@ -10,7 +10,6 @@ configuration; 2 recovery ran but anomalies remain.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -31,7 +30,7 @@ from papyra.cli._base import (
     info,
     run_async,
 )
-from papyra.cli._progress import tracked
+from papyra.cli._progress import progress_label, tracked
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
 from papyra.persistence.startup import PersistenceStartupMode
@@ -45,11 +44,6 @@ EXIT_RECOVERY_INCOMPLETE = 2
 def _factory(path: str) -> Any:
     # Looked up in this module when the command runs, so tests can substitute the class.
     return JsonFilePersistence(path)
-
-
-def _label(verb: str, backend: Any) -> str:
-    path = getattr(backend, "path", None)
-    return f"{verb} {Path(path).name}" if path is not None else verb
 
 
 @click.group(cls=PapyraGroup)
@@ -140,7 +134,7 @@ async def _run(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"anomalies": (), "recovery": None, "remaining": ()}
     async with open_backend(path, _factory, writes=config is not None) as backend:
-        report = await tracked(backend, _label("Scanning", backend), backend.scan)
+        report = await tracked(backend, progress_label("Scanning", backend), backend.scan)
         if report is None:
             return {**result, "status": "unsupported"}
         anomalies = tuple(report.anomalies)
@@ -155,14 +149,14 @@ async def _run(
         if config.quarantine_dir:
             prepare_quarantine_dir(config.quarantine_dir)
         recovered = await tracked(
-            backend, _label("Recovering", backend), lambda: backend.recover(config), passes=2
+            backend, progress_label("Recovering", backend), lambda: backend.recover(config), passes=2
         )
         result["recovery"] = {
             "mode": config.mode.value,
             "repaired_files": list(getattr(recovered, "repaired_files", ()) or ()),
             "quarantined_files": list(getattr(recovered, "quarantined_files", ()) or ()),
         }
-        post = await tracked(backend, _label("Verifying", backend), backend.scan)
+        post = await tracked(backend, progress_label("Verifying", backend), backend.scan)
         remaining = tuple(post.anomalies) if post is not None else ()
         result["remaining"] = remaining
         return {**result, "status": "recovery_incomplete" if remaining else "recovered"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import click
@@ -31,7 +30,7 @@ from papyra.cli._base import (
     run_async,
     success,
 )
-from papyra.cli._progress import tracked
+from papyra.cli._progress import progress_label, tracked
 from papyra.persistence.contract import safe_metrics_snapshot
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
@@ -48,11 +47,6 @@ _PATH_HELP = "NDJSON file to use (a JsonFilePersistence); default: the configure
 def _factory(path: str) -> Any:
     # Looked up in this module when the command runs, so tests can substitute the class.
     return JsonFilePersistence(path)
-
-
-def _label(verb: str, backend: Any) -> str:
-    path = getattr(backend, "path", None)
-    return f"{verb} {Path(path).name}" if path is not None else verb
 
 
 @click.group(cls=PapyraGroup)
@@ -100,7 +94,7 @@ def scan(path: str | None, as_json: bool) -> None:
 
 async def _scan(path: str | None) -> Any:
     async with open_backend(path, _factory) as backend:
-        return await tracked(backend, _label("Scanning", backend), backend.scan)
+        return await tracked(backend, progress_label("Scanning", backend), backend.scan)
 
 
 # -- recover ------------------------------------------------------------------------------------
@@ -128,8 +122,6 @@ def recover(path: str | None, mode: str, quarantine_dir: str | None) -> None:
     recovery = parse_recovery_mode(mode)
     if recovery is PersistenceRecoveryMode.QUARANTINE and not quarantine_dir:
         fail("quarantine mode requires --quarantine-dir")
-    if quarantine_dir:
-        prepare_quarantine_dir(quarantine_dir)
     config = PersistenceRecoveryConfig(mode=recovery, quarantine_dir=quarantine_dir or None)
     report = run_async(_recover, path, config)
     info("Recovery completed")
@@ -143,8 +135,11 @@ def recover(path: str | None, mode: str, quarantine_dir: str | None) -> None:
 
 async def _recover(path: str | None, config: PersistenceRecoveryConfig) -> Any:
     async with open_backend(path, _factory, writes=True) as backend:
+        if config.quarantine_dir:
+            # Created only once the --path has been accepted: bad input changes nothing.
+            prepare_quarantine_dir(config.quarantine_dir)
         return await tracked(
-            backend, _label("Recovering", backend), lambda: backend.recover(config), passes=2
+            backend, progress_label("Recovering", backend), lambda: backend.recover(config), passes=2
         )
 
 
@@ -188,7 +183,7 @@ async def _startup_check(
 ) -> tuple[str, tuple[Any, ...]]:
     writes = mode is PersistenceStartupMode.RECOVER
     async with open_backend(path, _factory, writes=writes) as backend:
-        report = await tracked(backend, _label("Scanning", backend), backend.scan)
+        report = await tracked(backend, progress_label("Scanning", backend), backend.scan)
         if report is None or not report.anomalies:
             return "healthy", ()
         anomalies = tuple(report.anomalies)
@@ -198,7 +193,7 @@ async def _startup_check(
             # As 0.3.0: no scan afterwards, so success is reported even when the backend's
             # default recovery (IGNORE, without --recovery-mode) repaired nothing.
             await tracked(
-                backend, _label("Recovering", backend), lambda: backend.recover(config), passes=2
+                backend, progress_label("Recovering", backend), lambda: backend.recover(config), passes=2
             )
             return "recovered", anomalies
         return "ignored", anomalies
@@ -227,7 +222,7 @@ def compact(path: str | None) -> None:
 
 async def _compact(path: str | None) -> Any:
     async with open_backend(path, _factory, writes=True) as backend:
-        return await tracked(backend, _label("Compacting", backend), backend.compact, passes=2)
+        return await tracked(backend, progress_label("Compacting", backend), backend.compact, passes=2)
 
 
 # -- inspect ------------------------------------------------------------------------------------
