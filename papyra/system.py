@@ -200,6 +200,12 @@ class ActorSystem:
         self._outbox_waiter: Any = None
         self._outbox_open = False
         self._outbox_draining = False
+        # Backends with record_nowait() take each fact synchronously, when it happens; the
+        # writer then only calls flush() to get them written (and their errors logged).
+        self._record_nowait: Callable[[str, Any], None] | None = getattr(
+            persistence, "record_nowait", None
+        )
+        self._unflushed = False
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -868,7 +874,18 @@ class ActorSystem:
             log.debug("async hook failed", exc_info=True)
 
     def _persist(self, kind: str, record: Any) -> None:
-        self._outbox.append((kind, record))
+        record_nowait = self._record_nowait
+        if record_nowait is not None:
+            try:
+                record_nowait(kind, record)
+            except Exception:
+                log.warning("persisting a %s record failed", kind, exc_info=True)
+                return
+            if self._unflushed:
+                return  # the writer was already woken for an earlier record
+            self._unflushed = True
+        else:
+            self._outbox.append((kind, record))
         waiter = self._outbox_waiter
         if waiter is not None:
             self._outbox_waiter = None
@@ -899,6 +916,15 @@ class ActorSystem:
                     outbox.clear()
                     await self._write_batch(batch)
                     batch.clear()  # do not keep the records alive while idle
+                    continue
+                if self._unflushed:
+                    self._unflushed = False
+                    try:
+                        await self._persistence.flush()  # type: ignore[attr-defined]
+                    except self._cancelled_exc:
+                        raise
+                    except Exception:
+                        log.warning("persisting records failed", exc_info=True)
                     continue
                 if self._outbox_draining:
                     return

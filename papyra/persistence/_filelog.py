@@ -298,6 +298,14 @@ class GroupCommitter:
     async def submit(self, line: bytes) -> None:
         await self.submit_many((line,))
 
+    def add_nowait(self, line: bytes) -> None:
+        """Put ``line`` in the open group without waiting; a later submit or flush writes it."""
+        self._open.lines.append(line)
+
+    async def flush(self) -> None:
+        """Write every line added so far (and raise the error of the group holding them)."""
+        await self.submit_many(())
+
     async def submit_many(self, lines: Sequence[bytes]) -> None:
         """Submit several lines to the same group: they are written together, in order."""
         group = self._open
@@ -1035,6 +1043,30 @@ class FileBackend(PersistenceBackend):
             self.metrics.write_errors += 1
             raise
         await self._get_committer().submit(line)
+
+    def record_nowait(self, kind: str, record: Any) -> None:
+        """Queue one record for writing, in call order, without waiting (see :meth:`flush`).
+
+        The actor system uses this so that its facts take their place in the file at the
+        moment they happen: a record an actor writes itself right after (``record_event``)
+        lands behind them. Encoding errors are raised here and counted; write errors surface
+        from the next :meth:`flush` or ``record_*`` call that writes the group.
+        """
+        if self._closed:
+            return
+        try:
+            line = nd.encode_record(record_to_dict(kind, coerce(kind, record)), json_default)
+        except Exception:
+            self.metrics.write_errors += 1
+            raise
+        self._get_committer().add_nowait(line)
+
+    async def flush(self) -> None:
+        """Write everything queued by :meth:`record_nowait` (synced per the fsync mode)."""
+        if self._closed or self._committer is None:
+            await anyio.lowlevel.checkpoint()
+            return
+        await self._committer.flush()
 
     async def record_many(self, records: Iterable[tuple[str, Any]]) -> None:
         """Append several ``(kind, record)`` pairs as one group, in order.

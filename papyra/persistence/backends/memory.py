@@ -26,6 +26,14 @@ from papyra.persistence.models import (
 __all__ = ("InMemoryPersistence",)
 
 
+# kind -> (the list attribute holding it, the mapping coercion)
+_STORES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "event": ("_events", coerce_event),
+    "audit": ("_audits", coerce_audit),
+    "dead_letter": ("_dead_letters", coerce_dead_letter),
+}
+
+
 class InMemoryPersistence(PersistenceBackend):
     """Keeps events, audits and dead letters in process memory, oldest first.
 
@@ -83,23 +91,36 @@ class InMemoryPersistence(PersistenceBackend):
         # Deliberately no checkpoint: the system's persistence writer awaits one call per
         # record, and a scheduler round trip per write would let it fall behind a busy system.
 
+    def record_nowait(self, kind: str, record: Any) -> None:
+        """Store one ``(kind, record)`` at once (``"event"``, ``"audit"``, ``"dead_letter"``).
+
+        The actor system stores its facts through this, so they are in the backend the moment
+        they happen, in order with records actors write themselves.
+        """
+        attribute, coerce = _STORES[kind]
+        try:
+            stored = self._append(getattr(self, attribute), coerce(record))
+        except Exception:
+            self.metrics.write_errors += 1
+            raise
+        if stored:
+            self.metrics.records_written += 1
+
+    async def flush(self) -> None:
+        """Nothing to do: every record is stored when it is handed over."""
+
     async def record_many(self, records: Iterable[tuple[str, Any]]) -> None:
         """Store several ``(kind, record)`` pairs (``"event"``, ``"audit"``, ``"dead_letter"``).
 
         The actor system's persistence writer hands over batches through this. Every record is
         stored even if one fails to convert; the first such error is raised afterwards.
         """
-        stores: dict[str, tuple[list[Any], Callable[[Any], Any]]] = {
-            "event": (self._events, coerce_event),
-            "audit": (self._audits, coerce_audit),
-            "dead_letter": (self._dead_letters, coerce_dead_letter),
-        }
         metrics = self.metrics
         first_error: Exception | None = None
         for kind, record in records:
             try:
-                store, coerce = stores[kind]
-                if self._append(store, coerce(record)):
+                attribute, coerce = _STORES[kind]
+                if self._append(getattr(self, attribute), coerce(record)):
                     metrics.records_written += 1
             except Exception as exc:
                 metrics.write_errors += 1
