@@ -24,6 +24,7 @@ import os
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -417,6 +418,12 @@ class GroupCommitter:
 # ----------------------------------------------------------------------------------------------
 
 
+#: Bytes-read reporter of the operation running in this context (see FileBackend.progress).
+_read_progress: ContextVar[Callable[[int], None] | None] = ContextVar(
+    "papyra_read_progress", default=None
+)
+
+
 def _file_size(f: Any) -> int:
     return os.fstat(f.fileno()).st_size
 
@@ -433,9 +440,12 @@ def iter_tables(
     f.seek(0)
     pos = 0
     carry = b""
+    report = _read_progress.get()
     while True:
         chunk = f.read(min(block, limit - pos)) if pos < limit else b""
         pos += len(chunk)
+        if report is not None and chunk:
+            report(len(chunk))
         final = not chunk or pos >= limit
         buf = carry + chunk if carry else chunk
         if validate:
@@ -969,6 +979,14 @@ class FileBackend(PersistenceBackend):
 
     _backend_name = "file"
 
+    #: Optional ``progress(done_bytes, total_bytes)`` callable, called from a worker thread
+    #: after every block that ``scan`` / ``recover`` / ``compact`` reads. ``total_bytes`` is
+    #: the size of the files times the passes the operation makes over them (a repairing
+    #: recovery or a rewriting compaction reads twice; ``done`` may stop short of ``total``
+    #: when the second pass is not needed). Exceptions it raises are ignored. The CLI sets it
+    #: to draw its progress bar.
+    progress: Callable[[int, int], None] | None = None
+
     def __init__(
         self, path: str | Path, *, fsync: FsyncMode, retention_policy: RetentionPolicy | None
     ) -> None:
@@ -1016,6 +1034,28 @@ class FileBackend(PersistenceBackend):
             committer.on_failed = failed
             self._committer = committer
         return self._committer
+
+    async def _in_worker(self, passes: int, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in a worker thread, reporting read progress when asked to."""
+        callback = self.progress
+        if callback is None:
+            return await anyio.to_thread.run_sync(fn, *args)
+        total = passes * sum(size for _, size in self._files())
+        done = 0
+
+        def report(nbytes: int) -> None:
+            nonlocal done
+            done += nbytes
+            try:
+                callback(done, total)
+            except Exception:
+                pass
+
+        token = _read_progress.set(report)
+        try:
+            return await anyio.to_thread.run_sync(fn, *args)
+        finally:
+            _read_progress.reset(token)
 
     # -- subclass hooks (sync; called with the io lock held) ------------------------------------
 

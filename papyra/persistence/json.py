@@ -117,7 +117,7 @@ class JsonFilePersistence(FileBackend):
                 files = self._files()  # a size snapshot between two of our own writes
             result = None
             if files:
-                result = await anyio.to_thread.run_sync(scan_file, self._path, files[0][1])
+                result = await self._in_worker(1, scan_file, self._path, files[0][1])
         except Exception:
             await self._metrics_on_scan_error()
             raise
@@ -140,8 +140,8 @@ class JsonFilePersistence(FileBackend):
             async with self._io_lock:
                 await self._metrics_on_scan_start()
                 try:
-                    result, repaired, quarantined = await anyio.to_thread.run_sync(
-                        self._recover_sync, mode, config.quarantine_dir
+                    result, repaired, quarantined = await self._in_worker(
+                        2, self._recover_sync, mode, config.quarantine_dir
                     )
                 except _ScanFailed as failed:
                     await self._metrics_on_scan_error()
@@ -193,7 +193,7 @@ class JsonFilePersistence(FileBackend):
         await self._metrics_on_compact_start()
         try:
             async with self._io_lock:
-                return await anyio.to_thread.run_sync(self._compact_sync)
+                return await self._in_worker(2, self._compact_sync)  # type: ignore[no-any-return]
         except Exception:
             await self._metrics_on_compact_error()
             raise

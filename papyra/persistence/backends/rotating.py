@@ -205,7 +205,7 @@ class RotatingFilePersistence(FileBackend):
     async def _counted_scan(self) -> PersistenceScanReport:
         await self._metrics_on_scan_start()
         try:
-            anomalies = await anyio.to_thread.run_sync(self._scan_sync)
+            anomalies = await self._in_worker(1, self._scan_sync)
         except Exception:
             await self._metrics_on_scan_error()
             raise
@@ -238,8 +238,8 @@ class RotatingFilePersistence(FileBackend):
                 if mode is PersistenceRecoveryMode.IGNORE or not report.anomalies:
                     return PersistenceRecoveryReport(backend="rotating", scan=report)
                 self._log.close()
-                repaired, quarantined = await anyio.to_thread.run_sync(
-                    self._rebuild, mode, config.quarantine_dir
+                repaired, quarantined = await self._in_worker(
+                    2, self._rebuild, mode, config.quarantine_dir
                 )
         except Exception:
             await self._metrics_on_recover_error()
@@ -299,7 +299,7 @@ class RotatingFilePersistence(FileBackend):
         try:
             async with self._io_lock:
                 self._log.close()
-                return await anyio.to_thread.run_sync(self._compact_sync)
+                return await self._in_worker(2, self._compact_sync)  # type: ignore[no-any-return]
         except Exception:
             await self._metrics_on_compact_error()
             raise
