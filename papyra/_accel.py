@@ -25,16 +25,17 @@ EXTENSIONS_ACTIVE: bool = False
 
 if TYPE_CHECKING or NO_EXTENSIONS:
     from papyra._speedups import dispatch_py as dispatch
+    from papyra._speedups import ndjson_py as ndjson
 else:
     try:
+        # All or nothing: one flag, so only two combinations ever run.
         from papyra._speedups import dispatch_c as dispatch
+        from papyra._speedups import ndjson_c as ndjson
     except ImportError:
         from papyra._speedups import dispatch_py as dispatch
+        from papyra._speedups import ndjson_py as ndjson
     else:
         EXTENSIONS_ACTIVE = True
-
-# NDJSON codec: always the reference for now; the compiled twin (ndjson_c.pyx) comes later.
-from papyra._speedups import ndjson_py as ndjson  # noqa: E402
 
 IMPLEMENTATION: str = "cython" if EXTENSIONS_ACTIVE else "python"
 

@@ -29,7 +29,7 @@ conversions take it back for a moment.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
+from cpython.bytearray cimport PyByteArray_FromStringAndSize
 from cpython.exc cimport PyErr_Clear, PyErr_Occurred
 from cpython.ref cimport PyObject
 from cpython cimport array
@@ -44,6 +44,66 @@ from papyra import _serial
 
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception)
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Index (0-7) of the first byte of the 8 at p that is special inside a JSON string
+       (< 0x20, '"', '\\' or >= 0x80), or 8 if none is.
+
+       SWAR: in (v - 0x20..), (v ^ '"'..) - 0x01.. and (v ^ '\\'..) - 0x01.. no borrow leaves
+       a plain byte (0x20-0x7F, not a quote or backslash), so every byte below the first special
+       one is computed exactly and has its top bit clear, and the first special byte has its top
+       bit set in one of the terms (or in v itself). Bytes above it may be flagged wrongly, which
+       is why only the lowest flag is used. */
+    static inline int papyra_nd_first_special(const unsigned char *p) {
+        uint64_t v, m;
+        memcpy(&v, p, 8);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+    #endif
+        m = ((v - 0x2020202020202020ULL)
+             | ((v ^ 0x2222222222222222ULL) - 0x0101010101010101ULL)
+             | ((v ^ 0x5C5C5C5C5C5C5C5CULL) - 0x0101010101010101ULL)
+             | v) & 0x8080808080808080ULL;
+        if (!m) return 8;
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctzll(m) >> 3;
+    #else
+        {
+            int i = 0;
+            while (!(m & 0x80)) { m >>= 8; i++; }
+            return i;
+        }
+    #endif
+    }
+
+    /* Number of ASCII digits (0-8) at the start of the 8 bytes at p. A byte is a digit when
+       its high nibble is 3 and adding 6 keeps it so; the only carries come from bytes >= 0xFA,
+       which are not digits, so the lowest flagged byte is exact (as above). */
+    static inline int papyra_nd_digit_run(const unsigned char *p) {
+        uint64_t v, m;
+        memcpy(&v, p, 8);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+    #endif
+        m = ((v & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL)
+            | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL);
+        if (!m) return 8;
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctzll(m) >> 3;
+    #else
+        {
+            int i = 0;
+            while (!(m & 0xFF)) { m >>= 8; i++; }
+            return i;
+        }
+    #endif
+    }
+    """
+    int papyra_nd_first_special(const unsigned char* p) noexcept nogil
+    int papyra_nd_digit_run(const unsigned char* p) noexcept nogil
 
 ctypedef unsigned char uchar
 
@@ -70,8 +130,6 @@ __all__ = (
     "spans",
 )
 
-DEF_F_JSON = 1
-
 cdef enum:
     C_F_JSON = 1
     C_F_OBJECT = 2
@@ -86,10 +144,6 @@ cdef enum:
     M_NONE = 0
     M_KIND = 1
     M_STAMP = 2
-    # Scanner states.
-    S_VALUE = 0
-    S_AFTER = 1
-    S_KEY = 2
     # _check_line result when an exact conversion ran out of memory.
     R_NOMEM = -1
 
@@ -143,13 +197,25 @@ POW10[:] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 
 
 
 cdef inline const uchar* _skip_ws(const uchar* p, const uchar* e) noexcept nogil:
-    while p < e and IS_WS[p[0]]:
+    while p < e and p[0] <= 0x20 and IS_WS[p[0]]:
         p += 1
     return p
 
 
 cdef inline bint _is_digit(uchar c) noexcept nogil:
     return <uchar>(c - 0x30) < 10
+
+
+cdef inline const uchar* _skip_digits(const uchar* p, const uchar* e) noexcept nogil:
+    cdef int k
+    while e - p >= 8:
+        k = papyra_nd_digit_run(p)
+        p += k
+        if k < 8:
+            return p
+    while p < e and _is_digit(p[0]):
+        p += 1
+    return p
 
 
 # ----------------------------------------------------------------------------------------------
@@ -171,21 +237,17 @@ cdef const uchar* _scan_string(const uchar* p, const uchar* e, bint* escaped) no
     ``escaped`` is set when the string holds a backslash (its text then differs from its bytes).
     """
     cdef uchar c, c1
-    cdef int cp, lo
-    cdef uint64_t v
+    cdef int cp, lo, k
     while True:
-        # Eight bytes at a time while none is special: a byte < 0x20, >= 0x80, '"' or '\\'.
-        # (SWAR "has byte less than" / "has zero byte" tests; exact as yes/no answers.)
+        # Eight bytes at a time up to the first special byte (< 0x20, >= 0x80, '"', '\\').
         while e - p >= 8:
-            memcpy(&v, p, 8)
-            if ((v - 0x2020202020202020ULL)
-                    | ((v ^ 0x2222222222222222ULL) - 0x0101010101010101ULL)
-                    | ((v ^ 0x5C5C5C5C5C5C5C5CULL) - 0x0101010101010101ULL)
-                    | v) & 0x8080808080808080ULL:
+            k = papyra_nd_first_special(p)
+            p += k
+            if k < 8:
                 break
-            p += 8
-        while p < e and STR_PLAIN[p[0]]:
-            p += 1
+        else:
+            while p < e and STR_PLAIN[p[0]]:
+                p += 1
         if p >= e:
             return NULL
         c = p[0]
@@ -403,16 +465,14 @@ cdef const uchar* _scan_number(const uchar* p, const uchar* e, bint* nomem) noex
         p += 1
     elif _is_digit(p[0]):
         q = p
-        while p < e and _is_digit(p[0]):
-            p += 1
+        p = _skip_digits(p + 1, e)
         int_digits = p - q
     else:
         return NULL
     if p < e and p[0] == 0x2E:  # '.'
         p += 1
         q = p
-        while p < e and _is_digit(p[0]):
-            p += 1
+        p = _skip_digits(p, e)
         if p == q:
             return NULL
     if p < e and (p[0] | 0x20) == 0x65:  # 'e' / 'E'
@@ -500,12 +560,17 @@ cdef int _check_line(
 ) noexcept nogil:
     """Flags of the line ``[p, e)`` (terminator excluded): 0 if it is not one JSON document.
 
-    ``stack`` has room for MAX_DEPTH + 1 bytes. ``stamp`` receives the timestamp when F_STAMP
-    is returned. R_NOMEM if an exact number conversion ran out of memory.
+    ``stack`` has room for MAX_DEPTH + 1 bytes (the open containers, '{' or '['). ``stamp``
+    receives the timestamp when F_STAMP is returned. R_NOMEM if an exact number conversion
+    ran out of memory.
+
+    Shape of the loop: each turn reads one value (preceded by its key inside an object); a
+    scalar value is followed by the closing brackets and the ',' after it in the same turn, so
+    the only dispatch is "does a key come first", which follows the container type.
     """
     cdef int depth = 0
-    cdef int state = S_VALUE
-    cdef int member = M_NONE
+    cdef bint want_key = False  # the next value is an object member: its key comes first
+    cdef int member = M_NONE    # which watched top-level member this value is
     cdef int kind = 0
     cdef bint has_stamp = False
     cdef bint top_object
@@ -514,107 +579,14 @@ cdef int _check_line(
     cdef const uchar* q
     cdef const uchar* r
     cdef uchar c
-    cdef int flags
 
     p = _skip_ws(p, e)
     if p >= e:
         return 0
     top_object = p[0] == 0x7B
     while True:
-        if state == S_VALUE:
-            # p is at a non-whitespace byte (or at e).
-            if p >= e:
-                return 0
-            c = p[0]
-            if c == 0x22:  # string
-                escaped = False
-                q = p + 1
-                r = _scan_string(q, e, &escaped)
-                if r == NULL:
-                    return 0
-                if member == M_KIND:
-                    kind = _kind_code(q, r - 1, escaped)
-                elif member == M_STAMP:
-                    has_stamp = False
-                p = r
-            elif c == 0x7B or c == 0x5B:  # '{' or '['
-                if member == M_KIND:
-                    kind = 0
-                elif member == M_STAMP:
-                    has_stamp = False
-                member = M_NONE
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return 0
-                stack[depth] = c
-                p = _skip_ws(p + 1, e)
-                if p >= e:
-                    return 0
-                if c == 0x7B:
-                    if p[0] == 0x7D:
-                        depth -= 1
-                        p += 1
-                        state = S_AFTER
-                    else:
-                        state = S_KEY
-                else:
-                    if p[0] == 0x5D:
-                        depth -= 1
-                        p += 1
-                        state = S_AFTER
-                continue
-            elif c == 0x2D or _is_digit(c):
-                q = p
-                p = _scan_number(p, e, &nomem)
-                if nomem:
-                    return R_NOMEM
-                if p == NULL:
-                    return 0
-                if member == M_KIND:
-                    kind = 0
-                elif member == M_STAMP:
-                    stamp[0] = _number_value(q, p, &nomem)
-                    if nomem:
-                        return R_NOMEM
-                    has_stamp = True
-            else:
-                if c == 0x74 and e - p >= 4 and memcmp(p, b"true", 4) == 0:
-                    p += 4
-                elif c == 0x66 and e - p >= 5 and memcmp(p, b"false", 5) == 0:
-                    p += 5
-                elif c == 0x6E and e - p >= 4 and memcmp(p, b"null", 4) == 0:
-                    p += 4
-                else:
-                    return 0
-                if member == M_KIND:
-                    kind = 0
-                elif member == M_STAMP:
-                    has_stamp = False
-            member = M_NONE
-            state = S_AFTER
-        elif state == S_AFTER:
-            p = _skip_ws(p, e)
-            if depth == 0:
-                if p != e:
-                    return 0  # content after the document
-                if not top_object:
-                    return C_F_JSON
-                flags = C_F_JSON | C_F_OBJECT | kind
-                if has_stamp:
-                    flags |= C_F_STAMP
-                return flags
-            if p >= e:
-                return 0
-            c = p[0]
-            if c == 0x2C:  # ','
-                p = _skip_ws(p + 1, e)
-                state = S_KEY if stack[depth] == 0x7B else S_VALUE
-            elif (c == 0x7D and stack[depth] == 0x7B) or (c == 0x5D and stack[depth] == 0x5B):
-                depth -= 1
-                p += 1
-            else:
-                return 0
-        else:  # S_KEY: p is at a non-whitespace byte (or at e)
+        # p is at a non-whitespace byte, or at e.
+        if want_key:
             if p >= e or p[0] != 0x22:
                 return 0  # also a trailing comma: '}' where a key must be
             escaped = False
@@ -622,13 +594,94 @@ cdef int _check_line(
             r = _scan_string(q, e, &escaped)
             if r == NULL:
                 return 0
-            if depth == 1 and top_object and want:
+            if depth == 1 and want and top_object:
                 member = _member(q, r - 1, escaped, want)
-            p = _skip_ws(r, e)
+            p = r if (r < e and r[0] == 0x3A) else _skip_ws(r, e)
             if p >= e or p[0] != 0x3A:  # ':'
                 return 0
             p = _skip_ws(p + 1, e)
-            state = S_VALUE
+            if p >= e:
+                return 0
+        elif p >= e:
+            return 0
+        c = p[0]
+        if c == 0x22:  # string
+            escaped = False
+            q = p + 1
+            r = _scan_string(q, e, &escaped)
+            if r == NULL:
+                return 0
+            if member == M_KIND:
+                kind = _kind_code(q, r - 1, escaped)
+            elif member == M_STAMP:
+                has_stamp = False
+            p = r
+        elif c == 0x7B or c == 0x5B:  # '{' or '['
+            if member == M_KIND:
+                kind = 0
+            elif member == M_STAMP:
+                has_stamp = False
+            member = M_NONE
+            depth += 1
+            if depth > MAX_DEPTH:
+                return 0
+            stack[depth] = c
+            p = _skip_ws(p + 1, e)
+            if p >= e:
+                return 0
+            if p[0] != c + 2:  # not empty: '{' + 2 == '}', '[' + 2 == ']'
+                want_key = c == 0x7B
+                continue
+            depth -= 1
+            p += 1
+        elif c == 0x2D or _is_digit(c):
+            q = p
+            p = _scan_number(p, e, &nomem)
+            if nomem:
+                return R_NOMEM
+            if p == NULL:
+                return 0
+            if member == M_KIND:
+                kind = 0
+            elif member == M_STAMP:
+                stamp[0] = _number_value(q, p, &nomem)
+                if nomem:
+                    return R_NOMEM
+                has_stamp = True
+        else:
+            if c == 0x74 and e - p >= 4 and memcmp(p, b"true", 4) == 0:
+                p += 4
+            elif c == 0x66 and e - p >= 5 and memcmp(p, b"false", 5) == 0:
+                p += 5
+            elif c == 0x6E and e - p >= 4 and memcmp(p, b"null", 4) == 0:
+                p += 4
+            else:
+                return 0
+            if member == M_KIND:
+                kind = 0
+            elif member == M_STAMP:
+                has_stamp = False
+        member = M_NONE
+        # After a complete value: close containers until a ',' (next value) or the end.
+        while True:
+            p = _skip_ws(p, e)
+            if depth == 0:
+                if p != e:
+                    return 0  # content after the document
+                if not top_object:
+                    return C_F_JSON
+                return C_F_JSON | C_F_OBJECT | kind | (C_F_STAMP if has_stamp else 0)
+            if p >= e:
+                return 0
+            c = p[0]
+            if c == 0x2C:  # ','
+                p = _skip_ws(p + 1, e)
+                want_key = stack[depth] == 0x7B
+                break
+            if c != stack[depth] + 2:  # the matching '}' or ']'
+                return 0
+            depth -= 1
+            p += 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -647,6 +700,9 @@ cdef struct Lines:
 cdef int _lines_init(Lines* out, Py_ssize_t cap, bint stamps) noexcept nogil:
     if cap < 16:
         cap = 16
+    out.ends = NULL
+    out.flags = NULL
+    out.stamps = NULL
     out.count = 0
     out.cap = cap
     out.ends = <int64_t*>malloc(cap * sizeof(int64_t))
@@ -802,9 +858,10 @@ def scan_lines(buf, start=0, end=-1, *, final=False, want=0):
     if hi > b.view.len:  # a multi-byte-item view is addressed in bytes, as the reference does
         raise ValueError(f"invalid range [{start}:{end}] for a buffer of {b.view.len} bytes")
     data = <const uchar*>b.view.buf
-    stack = <uchar*>malloc(MAX_DEPTH + 1)
     # ~150-byte records: guess the line count so that most scans never reallocate.
-    if stack == NULL or _lines_init(&out, (hi - lo) // 128 + 16, with_stamps) < 0:
+    failed = _lines_init(&out, (hi - lo) // 128 + 16, with_stamps)
+    stack = <uchar*>malloc(MAX_DEPTH + 1)
+    if failed or stack == NULL:
         free(stack)
         _lines_free(&out)
         raise MemoryError()

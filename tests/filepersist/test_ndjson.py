@@ -149,10 +149,15 @@ def test_crlf_and_spaced_layout_are_valid(impl: Any) -> None:
     assert list(table.stamps) == [1.0, 2.5]
 
 
-def test_accel_exposes_the_reference_until_the_twin_exists() -> None:
-    from papyra._speedups import ndjson_py
+def test_accel_selects_both_twins_together() -> None:
+    from papyra._speedups import dispatch_py, ndjson_py
 
-    assert _accel.ndjson is ndjson_py
+    if _accel.EXTENSIONS_ACTIVE:
+        assert _accel.ndjson.__name__ == "papyra._speedups.ndjson_c"
+        assert _accel.dispatch.__name__ == "papyra._speedups.dispatch_c"
+    else:
+        assert _accel.ndjson is ndjson_py
+        assert _accel.dispatch is dispatch_py
 
 
 def test_twins_agree(impl: Any) -> None:
