@@ -209,7 +209,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    terminalreporter.write_sep("=", "papyra runtime vs raw asyncio (mean of rounds; goals, not asserts)")
+    terminalreporter.write_sep(
+        "=", "papyra vs same-run baselines (throughput ratio, higher is better; goals, not asserts)"
+    )
     for n, line in enumerate(lines):
         cells = [
             text.ljust(width) if i < 2 else text.rjust(width)

@@ -52,9 +52,38 @@ def timed(fn: Callable[[], Any]) -> float:
     return best
 
 
+#: Goals of the issue, as throughput relative to the same-run baseline (higher is better).
+GOALS = {
+    "write 16 writer(s)": 0.5,
+    "scan 1M lines": 2.0,
+    "repair 1M lines": 1.0,
+    "compact 1M -> 100k": 0.5,
+}
+
+#: Where report() adds its summary row (set per test by the fixture below).
+_summary: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _summary_target(baselines: Any, impl: Any) -> None:
+    _summary["store"] = baselines
+    _summary["impl"] = impl.name
+
+
 def report(benchmark: Any, name: str, baseline_s: float, units: int, unit: str) -> None:
+    """Record ``papyra time / baseline time`` and add a row to the session's ratio table.
+
+    The table (benchmarks/conftest.py) states throughput relative to the baseline, like the
+    runtime rows: ``baseline time / papyra time``, higher is better.
+    """
     ours = benchmark.stats.stats.min
     ratio = ours / baseline_s
+    store = _summary.get("store")
+    if store is not None:
+        store.add_row(
+            name, _summary["impl"], unit, units / ours, units / baseline_s, baseline_s / ours,
+            GOALS.get(name),
+        )
     benchmark.extra_info.update(
         baseline_s=round(baseline_s, 4),
         ratio=round(ratio, 2),
