@@ -112,26 +112,35 @@ class ActorRef:
         before processing the message, :class:`~papyra.exceptions.ActorStopped` is raised.
         """
         if timeout is None:
-            cell = self._cell
-            try:
-                fut = None if cell is None else cell.request(message)
-                if fut is None:
-                    fut = _create_future()
-                    await self._enqueue(message, Envelope(message, fut), True)
-            except MailboxClosed:
-                raise self._refuse(message, True) from None
+            fut = self._request_now(message)
+            if fut is None:
+                fut = await self._request(message)
             return await fut
-        fut = _create_future()
+        fut = None
         with anyio.move_on_after(timeout):
-            try:
-                cell = self._cell
-                if cell is None or not cell.offer(message, fut):
-                    await self._enqueue(message, Envelope(message, fut), True)
-            except MailboxClosed:
-                raise self._refuse(message, True) from None
+            fut = self._request_now(message)
+            if fut is None:
+                fut = await self._request(message)
             return await fut
-        fut.cancel()
+        if fut is not None:
+            fut.cancel()  # the reply, if it ever comes, is dropped
         raise AskTimeout(f"ask() timed out after {timeout} seconds.")
+
+    def _request_now(self, message: Any) -> Any:
+        """The ask fast path: the reply future of ``message`` if it was enqueued right away."""
+        cell = self._cell
+        if cell is None:
+            return None
+        try:
+            return cell.request(message)
+        except MailboxClosed:
+            raise self._refuse(message, True) from None
+
+    async def _request(self, message: Any) -> Any:
+        """The ask slow path: liveness check and waiting for room; returns the reply future."""
+        fut = _create_future()
+        await self._enqueue(message, Envelope(message, fut), True)
+        return fut
 
     def proxy(self) -> ActorProxy:
         """A proxy that reads, writes and calls attributes of the actor inside its loop."""

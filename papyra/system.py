@@ -205,6 +205,9 @@ class ActorSystem:
         self._record_nowait: Callable[[str, Any], None] | None = getattr(
             persistence, "record_nowait", None
         )
+        self._flush: Callable[[], Any] | None = getattr(persistence, "flush", None)
+        if self._flush is None:
+            self._record_nowait = None
         self._unflushed = False
 
     # -- configuration ---------------------------------------------------------------------
@@ -554,10 +557,7 @@ class ActorSystem:
             self._dead_letter(DeadLetter(self._ref(cell), message, reply is not None))
             if reply is not None and not reply.done():
                 reply.set_exception(ActorStopped("Actor stopped before processing the message."))
-        for child_rid in cell.children:
-            child = self._by_id.get(child_rid)
-            if child is not None:
-                self._stop_tree(child)
+        self._stop_children(cell)
         if cell.watchers:
             note = ActorTerminated(ref=self._inert_ref(cell))
             for watcher_rid in cell.watchers:
@@ -614,10 +614,8 @@ class ActorSystem:
         cell.mailbox.close()
 
     def _stop_tree(self, cell: Cell) -> None:
-        for child_rid in tuple(cell.children):
-            child = self._by_id.get(child_rid)
-            if child is not None:
-                self._stop_tree(child)
+        """Graceful stop of ``cell``'s descendants (depth first), then of ``cell``."""
+        self._stop_children(cell)
         self._request_stop(cell)
 
     def _stop_children(self, cell: Cell) -> None:
@@ -904,9 +902,9 @@ class ActorSystem:
     async def _persistence_writer(self) -> None:
         """Write queued records in emission order; backend errors are logged, never raised.
 
-        Everything that accumulated while the previous write was in flight is handed over at
-        once: to ``backend.record_many`` when the backend has it (the file backends write such
-        a batch as one group commit), else one ``record_*`` call at a time.
+        A backend with ``record_nowait`` / ``flush`` (the built-in ones) already holds every
+        fact in order; the writer only calls ``flush()`` to get them written. For any other
+        backend, the records queued meanwhile are written one ``record_*`` call at a time.
         """
         outbox = self._outbox
         try:
@@ -917,10 +915,10 @@ class ActorSystem:
                     await self._write_batch(batch)
                     batch.clear()  # do not keep the records alive while idle
                     continue
-                if self._unflushed:
+                if self._unflushed and self._flush is not None:
                     self._unflushed = False
                     try:
-                        await self._persistence.flush()  # type: ignore[attr-defined]
+                        await self._flush()
                     except self._cancelled_exc:
                         raise
                     except Exception:
@@ -936,15 +934,6 @@ class ActorSystem:
 
     async def _write_batch(self, batch: list[tuple[str, Any]]) -> None:
         backend = self._persistence
-        record_many = getattr(backend, "record_many", None)
-        if record_many is not None:
-            try:
-                await record_many(batch)
-            except self._cancelled_exc:
-                raise
-            except Exception:
-                log.warning("persisting %d records failed", len(batch), exc_info=True)
-            return
         for kind, record in batch:
             try:
                 await getattr(backend, _RECORD_METHODS[kind])(record)

@@ -23,7 +23,7 @@ import errno
 import os
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
@@ -297,7 +297,9 @@ class GroupCommitter:
         self.on_failed: Callable[[int], None] = lambda records: None
 
     async def submit(self, line: bytes) -> None:
-        await self.submit_many((line,))
+        """Add ``line`` to the open group and return once that group is written."""
+        self._open.lines.append(line)
+        await self.flush()
 
     def add_nowait(self, line: bytes) -> None:
         """Put ``line`` in the open group without waiting; a later submit or flush writes it."""
@@ -305,12 +307,7 @@ class GroupCommitter:
 
     async def flush(self) -> None:
         """Write every line added so far (and raise the error of the group holding them)."""
-        await self.submit_many(())
-
-    async def submit_many(self, lines: Sequence[bytes]) -> None:
-        """Submit several lines to the same group: they are written together, in order."""
         group = self._open
-        group.lines.extend(lines)
         if self._leading:
             await group.wait()
         else:
@@ -1073,16 +1070,19 @@ class FileBackend(PersistenceBackend):
 
     # -- writes ---------------------------------------------------------------------------------
 
+    def _encode(self, kind: str, record: Any) -> bytes:
+        """The record's line; a record that cannot be encoded counts as a write error."""
+        try:
+            return nd.encode_record(record_to_dict(kind, coerce(kind, record)), json_default)
+        except Exception:
+            self.metrics.write_errors += 1
+            raise
+
     async def _record(self, kind: str, record: Any) -> None:
         if self._closed:
             await anyio.lowlevel.checkpoint()
             return
-        try:
-            line = nd.encode_record(record_to_dict(kind, coerce(kind, record)), json_default)
-        except Exception:
-            self.metrics.write_errors += 1
-            raise
-        await self._get_committer().submit(line)
+        await self._get_committer().submit(self._encode(kind, record))
 
     def record_nowait(self, kind: str, record: Any) -> None:
         """Queue one record for writing, in call order, without waiting (see :meth:`flush`).
@@ -1094,12 +1094,7 @@ class FileBackend(PersistenceBackend):
         """
         if self._closed:
             return
-        try:
-            line = nd.encode_record(record_to_dict(kind, coerce(kind, record)), json_default)
-        except Exception:
-            self.metrics.write_errors += 1
-            raise
-        self._get_committer().add_nowait(line)
+        self._get_committer().add_nowait(self._encode(kind, record))
 
     async def flush(self) -> None:
         """Write everything queued by :meth:`record_nowait` (synced per the fsync mode)."""
@@ -1107,34 +1102,6 @@ class FileBackend(PersistenceBackend):
             await anyio.lowlevel.checkpoint()
             return
         await self._committer.flush()
-
-    async def record_many(self, records: Iterable[tuple[str, Any]]) -> None:
-        """Append several ``(kind, record)`` pairs as one group, in order.
-
-        ``kind`` is ``"event"``, ``"audit"`` or ``"dead_letter"``. The actor system's writer
-        uses this to hand over everything that accumulated while the previous group was being
-        written. A record that cannot be encoded is counted as a write error and skipped (the
-        others are still written); its error is raised afterwards. Returns once the group is
-        written (``fsync="always"``: synced).
-        """
-        if self._closed:
-            await anyio.lowlevel.checkpoint()
-            return
-        lines: list[bytes] = []
-        first_error: Exception | None = None
-        for kind, record in records:
-            try:
-                lines.append(
-                    nd.encode_record(record_to_dict(kind, coerce(kind, record)), json_default)
-                )
-            except Exception as exc:
-                self.metrics.write_errors += 1
-                if first_error is None:
-                    first_error = exc
-        if lines:
-            await self._get_committer().submit_many(lines)
-        if first_error is not None:
-            raise first_error
 
     async def record_event(self, event: Any) -> None:
         """Append one event; returns once it is written (``fsync="always"``: synced)."""

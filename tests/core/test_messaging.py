@@ -12,6 +12,7 @@ from papyra._envelope import DeadLetter
 from papyra.actor import Actor
 from papyra.exceptions import ActorStopped, AskTimeout
 from papyra.system import ActorSystem
+from tests_support import Gate
 
 pytestmark = pytest.mark.anyio
 
@@ -27,33 +28,6 @@ class Recorder(Actor):
             raise message
         self.seen.append(message)
         return message
-
-
-class Gate(Actor):
-    """Blocks on the first message until ``release`` is set: lets tests fill its mailbox."""
-
-    entered: anyio.Event
-    release: anyio.Event
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-
-    async def receive(self, message: Any) -> Any:
-        if message == "block":
-            Gate.entered.set()
-            await Gate.release.wait()
-            return None
-        if message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
-        return message
-
-
-@pytest.fixture
-def gate() -> type[Gate]:
-    Gate.entered = anyio.Event()
-    Gate.release = anyio.Event()
-    return Gate
 
 
 async def test_tell_is_processed_in_enqueue_order(make_system: Callable[..., Any]) -> None:

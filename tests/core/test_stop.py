@@ -12,6 +12,7 @@ from papyra._envelope import STOP
 from papyra.actor import Actor
 from papyra.exceptions import ActorStopped
 from papyra.system import ActorSystem
+from tests_support import Gate
 
 pytestmark = pytest.mark.anyio
 
@@ -39,31 +40,13 @@ def _reset_log() -> None:
     Log.stopped_with = []
 
 
-class Blocker(Actor):
-    entered: anyio.Event
-    release: anyio.Event
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-
-    async def receive(self, message: Any) -> Any:
-        if message == "block":
-            Blocker.entered.set()
-            await Blocker.release.wait()
-            return None
-        if message == "crash":
-            raise RuntimeError("crash")
-        self.seen.append(message)
-        return message
-
+class Blocker(Gate):
     async def on_stop(self) -> None:
         Log.stopped_with.append(list(self.seen))
 
 
 @pytest.fixture
-def blocker() -> type[Blocker]:
-    Blocker.entered = anyio.Event()
-    Blocker.release = anyio.Event()
+def blocker(gate: type[Gate]) -> type[Blocker]:
     return Blocker
 
 

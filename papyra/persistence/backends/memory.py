@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from anyio.lowlevel import cancel_shielded_checkpoint
@@ -108,26 +108,6 @@ class InMemoryPersistence(PersistenceBackend):
 
     async def flush(self) -> None:
         """Nothing to do: every record is stored when it is handed over."""
-
-    async def record_many(self, records: Iterable[tuple[str, Any]]) -> None:
-        """Store several ``(kind, record)`` pairs (``"event"``, ``"audit"``, ``"dead_letter"``).
-
-        The actor system's persistence writer hands over batches through this. Every record is
-        stored even if one fails to convert; the first such error is raised afterwards.
-        """
-        metrics = self.metrics
-        first_error: Exception | None = None
-        for kind, record in records:
-            try:
-                attribute, coerce = _STORES[kind]
-                if self._append(getattr(self, attribute), coerce(record)):
-                    metrics.records_written += 1
-            except Exception as exc:
-                metrics.write_errors += 1
-                if first_error is None:
-                    first_error = exc
-        if first_error is not None:
-            raise first_error
 
     async def record_event(self, event: Any) -> None:
         """Store a ``PersistedEvent`` (or a mapping of its fields, or any object as given)."""
