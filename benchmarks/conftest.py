@@ -1,4 +1,4 @@
-"""Benchmark fixtures: both dispatch twins, same-session baselines, and a ratio summary.
+"""Benchmark fixtures: same-session baselines and a ratio summary (``impl``: the root conftest).
 
 Run with ``make bench`` (``pytest benchmarks --benchmark-only --benchmark-enable``); see
 docs/benchmarks.md. Nothing here asserts a timing: goals are printed, never enforced.
@@ -13,52 +13,13 @@ If a baseline was deselected (``-k cython``), it is timed on demand the same way
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
-REQUIRE_EXTENSIONS = os.environ.get("PAPYRA_REQUIRE_EXTENSIONS", "") not in ("", "0")
-NO_EXTENSIONS = os.environ.get("PAPYRA_NO_EXTENSIONS", "") not in ("", "0")
-
-
-# -- the twins ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(
-    scope="session",
-    params=["python", pytest.param("cython", marks=pytest.mark.speedups)],
-)
-def impl(request: pytest.FixtureRequest) -> Any:
-    """One implementation's twins: ``impl.name``, ``impl.dispatch`` and, when built, ``impl.ndjson``.
-
-    The compiled twin is skipped when it is not built (an error under
-    ``PAPYRA_REQUIRE_EXTENSIONS=1``) or when ``PAPYRA_NO_EXTENSIONS`` is set.
-    """
-    name = str(request.param)
-    if name == "cython" and NO_EXTENSIONS:
-        pytest.skip("compiled speedups disabled (PAPYRA_NO_EXTENSIONS)")
-    suffix = "py" if name == "python" else "c"
-    try:
-        twins = SimpleNamespace(
-            name=name, dispatch=import_module(f"papyra._speedups.dispatch_{suffix}")
-        )
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            raise
-        pytest.skip("compiled speedups are not built")
-    try:  # optional here: a benchmark that needs a missing twin imports (or skips) itself
-        twins.ndjson = import_module(f"papyra._speedups.ndjson_{suffix}")
-    except ImportError:
-        pass
-    return twins
-
 
 # -- baselines and results ------------------------------------------------------------------------
 

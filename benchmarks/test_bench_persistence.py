@@ -33,7 +33,6 @@ from papyra.persistence import _filelog  # noqa: E402
 from papyra.persistence.backends.retention import RetentionPolicy  # noqa: E402
 from papyra.persistence.json import JsonFilePersistence  # noqa: E402
 from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode  # noqa: E402
-from tests.filepersist.bigfile import write_big_log  # noqa: E402
 
 WRITES = 20_000
 KEEP = 100_000
@@ -111,11 +110,6 @@ def use_twin(impl: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
             pytest.skip("papyra._speedups.ndjson_c is not built yet")
     monkeypatch.setattr(_filelog, "nd", twin)
     return impl
-
-
-@pytest.fixture(scope="session")
-def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_big_log(tmp_path_factory.mktemp("bench") / "big.ndjson")
 
 
 RECORD = {

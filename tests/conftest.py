@@ -1,82 +1,90 @@
-"""Shared fixtures: both anyio backends, and both twins of every hot path."""
+"""Fixtures of the test suite: started systems on the twin under test, gates and a clock.
+
+``impl`` and ``anyio_backend`` come from the root ``conftest.py`` (shared with the benchmarks),
+so every async test that builds a system runs four times: {asyncio, trio} x {python, cython}.
+Systems are closed in the reverse order of their creation (their task groups nest), in the
+test's own task.
+"""
 
 from __future__ import annotations
 
-import os
-from importlib import import_module
-from types import SimpleNamespace
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
 
-REQUIRE_EXTENSIONS = os.environ.get("PAPYRA_REQUIRE_EXTENSIONS", "") not in ("", "0")
-NO_EXTENSIONS = os.environ.get("PAPYRA_NO_EXTENSIONS", "") not in ("", "0")
+from papyra.system import ActorSystem
+from tests.support import Gate, ManualClock
+
+MakeSystem = Callable[..., Awaitable[ActorSystem]]
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--no-extensions",
-        action="store_true",
-        default=False,
-        help="deselect the tests that run against the compiled twins",
-    )
+@pytest.fixture
+async def make_system(impl: Any) -> AsyncIterator[MakeSystem]:
+    """Factory: ``await make_system(time_fn=..., hooks=..., start=False, ...)``.
 
+    Keyword arguments go to ``ActorSystem`` (``_dispatch`` defaults to the twin under test).
+    The system is started unless ``start=False``. Every system made is closed at teardown.
+    """
+    created: list[ActorSystem] = []
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not (config.getoption("--no-extensions") or NO_EXTENSIONS):
-        return
-    skip = pytest.mark.skip(reason="compiled speedups disabled (PAPYRA_NO_EXTENSIONS)")
-    for item in items:
-        if "speedups" in item.keywords:
-            item.add_marker(skip)
+    async def make(*, start: bool = True, **kwargs: Any) -> ActorSystem:
+        kwargs.setdefault("_dispatch", impl.dispatch)
+        system = ActorSystem(**kwargs)
+        created.append(system)
+        if start:
+            await system.start()
+        return system
 
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-class _Twins(SimpleNamespace):
-    """``impl.<hot path>``; a twin that is not built yet skips only the tests that touch it."""
-
-    def __getattr__(self, name: str) -> Any:
-        missing = self.__dict__.get("_missing", {})
-        if name in missing:
-            if REQUIRE_EXTENSIONS:
-                raise missing[name]
-            pytest.skip(f"papyra._speedups.{name}_c is not built ({missing[name]})")
-        raise AttributeError(name)
-
-
-def _load_twins(suffix: str) -> SimpleNamespace:
-    twins = _Twins(
-        name="python" if suffix == "py" else "cython",
-        dispatch=import_module(f"papyra._speedups.dispatch_{suffix}"),
-    )
-    # Hot paths whose compiled twin may not exist yet: the python param always has the
-    # reference; the cython param skips (or fails under PAPYRA_REQUIRE_EXTENSIONS) on access.
-    missing: dict[str, ImportError] = {}
-    for stem in ("ndjson",):
-        try:
-            setattr(twins, stem, import_module(f"papyra._speedups.{stem}_{suffix}"))
-        except ImportError as exc:
-            if suffix == "py":
-                raise
-            missing[stem] = exc
-    twins._missing = missing
-    return twins
-
-
-@pytest.fixture(
-    scope="session",
-    params=["python", pytest.param("cython", marks=pytest.mark.speedups)],
-)
-def impl(request: pytest.FixtureRequest) -> Any:
-    """The twins of one implementation: ``impl.dispatch``, ``impl.ndjson`` (and more as hot paths are added)."""
-    suffix = "py" if request.param == "python" else "c"
     try:
-        return _load_twins(suffix)
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            raise
-        pytest.skip("compiled speedups are not built")
+        yield make
+    finally:
+        for system in reversed(created):
+            await system.aclose()
+
+
+@pytest.fixture
+async def system(make_system: MakeSystem) -> ActorSystem:
+    """A started ``ActorSystem`` with default arguments (closed by ``make_system``'s teardown)."""
+    return await make_system()
+
+
+@pytest.fixture
+async def make_gate(make_system: MakeSystem) -> AsyncIterator[Callable[[], anyio.Event]]:
+    """Factory of ``anyio.Event`` gates that actors block on until the test opens them.
+
+    Every gate is set at teardown, before the systems close (this fixture depends on
+    ``make_system``), so a test that fails while an actor is blocked fails instead of hanging
+    in ``aclose()``.
+    """
+    gates: list[anyio.Event] = []
+
+    def make() -> anyio.Event:
+        gate = anyio.Event()
+        gates.append(gate)
+        return gate
+
+    try:
+        yield make
+    finally:
+        for gate in gates:
+            gate.set()
+
+
+@pytest.fixture
+def gate(make_system: MakeSystem) -> Iterator[type[Gate]]:
+    """The :class:`~tests.support.Gate` actor class, with fresh events for this test.
+
+    Its release event is set at teardown, before the systems close, like ``make_gate``'s.
+    """
+    Gate.entered = anyio.Event()
+    Gate.release = anyio.Event()
+    yield Gate
+    Gate.release.set()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A manual clock starting at t=1000.0, to inject as ``time_fn``."""
+    return ManualClock()

@@ -21,7 +21,7 @@ from papyra.persistence.models import (
 )
 
 CHILD = Path(__file__).with_name("_child.py")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def spawn(*args: str) -> subprocess.Popen[bytes]:

@@ -14,18 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from .bigfile import write_big_log
-
 CHILD = Path(__file__).with_name("_child.py")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LIMIT_KIB = 64 * 1024
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_big_log(tmp_path_factory.mktemp("big") / "big.ndjson")
 
 
 def measure(path: Path, op: str) -> tuple[int, str]:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests_support import REPO_ROOT
+from tests.support import REPO_ROOT
 
 MODULE_MAP = {
     "papyra.actor": ["Actor"],

@@ -12,7 +12,7 @@ from papyra._envelope import DeadLetter
 from papyra.actor import Actor
 from papyra.exceptions import ActorStopped, AskTimeout
 from papyra.system import ActorSystem
-from tests_support import Gate
+from tests.support import Gate
 
 pytestmark = pytest.mark.anyio
 

@@ -1,3 +1,5 @@
+"""Helpers shared by the test packages (imported as ``tests.support``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,14 +9,27 @@ import anyio
 
 from papyra.actor import Actor
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ManualClock:
+    """A time function the test moves by hand: ``clock()`` returns ``clock.now``."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class Gate(Actor):
     """Blocks on ``"block"`` until ``Gate.release`` is set, so tests can fill its mailbox.
 
     ``"seen"`` returns what it recorded, ``"crash"`` raises; anything else is recorded.
-    The ``gate`` fixture (conftest) gives every test fresh ``entered`` / ``release`` events.
+    The ``gate`` fixture gives every test fresh ``entered`` / ``release`` events.
     """
 
     entered: anyio.Event

@@ -12,7 +12,7 @@ from papyra._envelope import STOP
 from papyra.actor import Actor
 from papyra.exceptions import ActorStopped
 from papyra.system import ActorSystem
-from tests_support import Gate
+from tests.support import Gate
 
 pytestmark = pytest.mark.anyio
 
