@@ -1068,6 +1068,14 @@ class FileBackend(PersistenceBackend):
     def _files(self) -> list[tuple[Path, int]]:
         raise NotImplementedError
 
+    def files(self) -> list[Path]:
+        """Every file of this backend's set, in read order (oldest first), existing or not.
+
+        Read-only: nothing is opened or created. The JSON backend has its one path; the
+        rotating backend the slots it owns, ``.{max_files-1}`` … ``.1`` then the active file.
+        """
+        raise NotImplementedError
+
     # -- writes ---------------------------------------------------------------------------------
 
     def _encode(self, kind: str, record: Any) -> bytes:

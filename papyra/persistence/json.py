@@ -82,6 +82,10 @@ class JsonFilePersistence(FileBackend):
     def _close_files(self) -> None:
         self._log.close()
 
+    def files(self) -> list[Path]:
+        """The one file of this backend (whether or not it exists yet)."""
+        return [self._path]
+
     def _files(self) -> list[tuple[Path, int]]:
         try:
             return [(self._path, os.stat(self._path).st_size)]

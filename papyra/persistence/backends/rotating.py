@@ -90,6 +90,10 @@ class RotatingFilePersistence(FileBackend):
         """The rotation set, oldest first: ``.{max_files-1}`` … ``.1``, active."""
         return [self._slot(i) for i in range(self._max_files - 1, -1, -1)]
 
+    def files(self) -> list[Path]:
+        """The slots of the set, oldest first (``.{max_files-1}`` … ``.1``, active), existing or not."""
+        return self._set_paths()
+
     def _files(self) -> list[tuple[Path, int]]:
         files = []
         for p in self._set_paths():

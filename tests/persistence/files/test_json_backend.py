@@ -52,6 +52,16 @@ async def test_constructor_does_no_io(tmp_path: Path) -> None:
         JsonFilePersistence(tmp_path / "x", fsync="sometimes")  # type: ignore[arg-type]
 
 
+async def test_files_is_the_one_path_whether_or_not_it_exists(tmp_path: Path) -> None:
+    p = tmp_path / "a" / "b.ndjson"
+    b = JsonFilePersistence(p)
+    assert b.files() == [p]
+    assert not p.parent.exists()  # read-only: nothing created
+    await b.record_event(event(1))
+    assert b.files() == [p]
+    await b.aclose()
+
+
 async def test_line_format_is_compact_kind_first(tmp_path: Path, codec: str) -> None:
     p = tmp_path / "e.ndjson"
     b = JsonFilePersistence(p)

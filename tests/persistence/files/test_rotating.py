@@ -184,3 +184,16 @@ async def test_clear_removes_the_set(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
     await b.record_event(rec(9))
     assert [e.event_type for e in await b.list_events()] == ["e9"]
+
+
+async def test_files_lists_every_slot_in_read_order_without_io(tmp_path: Path) -> None:
+    p = tmp_path / "d" / "r.ndjson"
+    b = RotatingFilePersistence(p, max_bytes=LINE + 5, max_files=3)
+    expected = [p.with_name("r.ndjson.2"), p.with_name("r.ndjson.1"), p]
+    assert b.files() == expected
+    assert not p.parent.exists()  # read-only: nothing created
+    for i in range(2):
+        await b.record_event(rec(i))
+    assert b.files() == expected  # ".2" still missing, still listed
+    assert RotatingFilePersistence(p, max_files=1).files() == [p]
+    await b.aclose()
