@@ -8,17 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from papyra._accel import dispatch
+from papyra import _accel
 from papyra._envelope import DeadLetter, Envelope
 from papyra.exceptions import ActorStopped, AskTimeout, MailboxClosed
 
 if TYPE_CHECKING:
+    from papyra._speedups.dispatch_py import ActorCell
     from papyra.address import ActorAddress
     from papyra.proxy import ActorProxy
 
 __all__ = ("ActorRef",)
-
-_create_future = dispatch.create_future
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -36,7 +35,7 @@ class ActorRef:
     _dead_letter: Callable[[DeadLetter], Any] | None = None
     _address: ActorAddress | None = None
     # The runtime record, when the ref was made by a system: enables the allocation-free path.
-    _cell: Any = field(default=None, compare=False)
+    _cell: ActorCell | None = field(default=None, compare=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ActorRef):
@@ -138,7 +137,8 @@ class ActorRef:
 
     async def _request(self, message: Any) -> Any:
         """The ask slow path: liveness check and waiting for room; returns the reply future."""
-        fut = _create_future()
+        cell = self._cell
+        fut = _accel.dispatch.create_future() if cell is None else cell.reply_future()
         await self._enqueue(message, Envelope(message, fut), True)
         return fut
 

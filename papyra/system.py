@@ -1,16 +1,21 @@
-"""The actor system: spawning, supervision, lookup, dead letters, events and shutdown.
+"""The actor system: the public face of the runtime.
 
-Everything here runs on one event loop (any anyio backend) and is not thread-safe. The
-per-message path lives in the dispatch twin (:mod:`papyra._accel`); this module holds the rare
-paths (lifecycle, failures, proxies) and the bookkeeping.
+``ActorSystem`` holds the configuration and the public API (start and close, spawn and lookup,
+stop, audit, events). The work is done by two private parts it owns:
+
+* :class:`papyra._lifecycle.Lifecycle` -- the cell table and every actor's state machine:
+  start, supervision, stop and termination (the dispatch kernel's host);
+* :class:`papyra._facts.Facts` -- events, hooks, dead letters and their hand-off to the
+  persistence backend.
+
+The per-message path lives in the dispatch twin (:mod:`papyra._accel`). Everything here runs on
+one event loop (any anyio backend) and is not thread-safe.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,22 +24,22 @@ import anyio
 
 from papyra import _accel
 from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope, Reply
+from papyra._facts import Facts
+from papyra._lifecycle import Lifecycle
 from papyra.actor import Actor
 from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
 from papyra.clock import SystemClock
-from papyra.context import ActorContext
-from papyra.events import ActorCrashed, ActorEvent, ActorRestarted, ActorStarted
-from papyra.events import ActorStopped as ActorStoppedEvent
-from papyra.exceptions import ActorStopped, MailboxClosed
-from papyra.hooks import DefaultHooks, FailureInfo, SystemHooks
-from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
-from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
+from papyra.events import ActorEvent
+from papyra.exceptions import ActorStopped
+from papyra.hooks import DefaultHooks, SystemHooks
 from papyra.ref import ActorRef
-from papyra.supervision import Strategy, SupervisionPolicy
-from papyra.supervisor import SupervisorDecision
+from papyra.supervision import SupervisionPolicy
 
 if TYPE_CHECKING:
+    import anyio.abc
+
+    from papyra._speedups.dispatch_py import ActorCell as Cell
     from papyra.persistence.base import PersistenceBackend
     from papyra.persistence.models import PersistenceRecoveryConfig
     from papyra.persistence.startup import PersistenceStartupConfig
@@ -50,22 +55,8 @@ __all__ = (
 )
 
 A = TypeVar("A", bound=Actor)
-Cell = Any  # dispatch.ActorCell of the selected twin
 
 log = logging.getLogger("papyra")
-
-# Payloads of the lifecycle events whose fields are constants (saves dataclass introspection).
-_NO_PAYLOAD: dict[str, object] = {}
-_STOPPED_PAYLOAD: dict[str, object] = {"reason": "stopped"}
-_RESTARTED_PAYLOAD: dict[str, object] = {"reason": "actor restarted"}
-
-_RECORD_METHODS = {
-    "event": "record_event",
-    "audit": "record_audit",
-    "dead_letter": "record_dead_letter",
-}
-_NAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.RESTART)
-_UNNAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.STOP)
 
 
 def _running_asyncio_loop() -> Any:
@@ -73,20 +64,6 @@ def _running_asyncio_loop() -> Any:
     import asyncio
 
     return asyncio._get_running_loop()
-
-
-def _overrides(actor: Any, hook: str) -> bool:
-    """False when ``actor`` keeps the base class's no-op ``on_start`` / ``on_stop``."""
-    method = getattr(type(actor), hook, None)
-    return method is not None and method is not getattr(Actor, hook)
-
-
-def _never_alive() -> bool:
-    return False
-
-
-async def _closed_put(env: Envelope) -> None:
-    raise MailboxClosed("Mailbox is closed.")
 
 
 class DeadLetterMailbox:
@@ -163,6 +140,7 @@ class ActorSystem:
             from papyra.persistence.backends.memory import InMemoryPersistence
 
             persistence = InMemoryPersistence()
+        dispatch: ModuleType = _accel.dispatch if _dispatch is None else _dispatch
         self.system_id = system_id
         self.dead_letters = DeadLetterMailbox(on_dead_letter=on_dead_letter, maxlen=max_dead_letters)
         self._hooks: Any = DefaultHooks() if hooks is None else hooks
@@ -171,49 +149,38 @@ class ActorSystem:
         self._persistence: PersistenceBackend = persistence
         self._persistence_recovery = persistence_recovery
         self._persistence_startup = persistence_startup
-        self._dispatch: Any = _accel.dispatch if _dispatch is None else _dispatch
-
+        self._dispatch = dispatch
         self._started = False
-        self._closed = False
-        self._tg: Any = None
-        self._cancelled_exc: Any = BaseException
-        self._next_rid = 1
-        self._spawned = 0
-        self._by_id: dict[int, Cell] = {}
-        self._names: dict[str, int] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
         self._registrations: dict[str, tuple[Any, int | None, SupervisionPolicy | None]] = {}
-        self._terminated: deque[int] = deque()
-        self._retain_terminated = retain_terminated
-        self._running_actors = 0
-        # On asyncio, actor tasks are created with the loop directly (anyio's start_soon costs
-        # ~25 us per task); they are tracked here so they can be cancelled if shutdown is.
-        self._loop: Any = None
-        self._actor_tasks: dict[int, Any] = {}
-        self._actors_done: Any = None
-
-        self._events: deque[ActorEvent] = deque(maxlen=max_events)
-        self._events_total = 0
-        self._event_waiters: list[Any] = []
-
-        # Persisted records go through one writer task, in emission order.
-        self._outbox: deque[tuple[str, Any]] = deque()
-        self._outbox_waiter: Any = None
-        self._outbox_open = False
-        self._outbox_draining = False
-        # Backends with record_nowait() take each fact synchronously, when it happens; the
-        # writer then only calls flush() to get them written (and their errors logged).
-        self._record_nowait: Callable[[str, Any], None] | None = getattr(
-            persistence, "record_nowait", None
+        self._facts = Facts(
+            system_id=system_id,
+            hooks=self._hooks,
+            time_fn=self._time_fn,
+            dead_letters=self.dead_letters,
+            persistence=persistence,
+            max_events=max_events,
+            create_future=dispatch.create_future,
         )
-        self._flush: Callable[[], Any] | None = getattr(persistence, "flush", None)
-        if self._flush is None:
-            self._record_nowait = None
-        self._unflushed = False
+        self._lifecycle = Lifecycle(self, self._facts, dispatch, retain_terminated=retain_terminated)
+        # Semi-private names that upstream-style tests read (spec README): the same objects.
+        self._by_id: dict[int, Cell] = self._lifecycle.by_id
+        self._names: dict[str, int] = self._lifecycle.names
+
+    @property
+    def _actors(self) -> list[Cell]:
+        """The runtime records still held, in spawn order (each has ``.actor``)."""
+        return list(self._by_id.values())
+
+    @property
+    def _closed(self) -> bool:
+        return self._lifecycle.closed
 
     # -- configuration ---------------------------------------------------------------------
 
     @property
     def persistence(self) -> PersistenceBackend:
+        """The backend given to the constructor (the very object), or the in-memory default."""
         return self._persistence
 
     @property
@@ -264,20 +231,19 @@ class ActorSystem:
         try:
             await self._run_startup_checks()
         except BaseException:
-            self._closed = True
+            self._lifecycle.closed = True
             raise
         if self._closed or self._started:  # closed or started while we were checking
             if self._closed:
                 raise ActorStopped("ActorSystem is closed.", reason="shutdown")
             return
-        self._cancelled_exc = anyio.get_cancelled_exc_class()
-        self._loop = _running_asyncio_loop()
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
         self._started = True
-        self._outbox_open = True
-        tg.start_soon(self._persistence_writer)
+        self._lifecycle.open(tg, _running_asyncio_loop())
+        self._facts.open(tg, self._lifecycle.cancelled_exc)
+        tg.start_soon(self._facts.run_writer)
 
     async def _run_startup_checks(self) -> None:
         config = self._persistence_startup
@@ -295,7 +261,7 @@ class ActorSystem:
         backend = self._persistence
         scan = await backend.scan()
         if scan is not None:
-            await self._call_startup_hook("on_persistence_scan", scan)
+            await self._facts.call_hook_now("on_persistence_scan", scan)
         if scan is None or not scan.has_anomalies:
             return
         mode = config.mode
@@ -306,23 +272,12 @@ class ActorSystem:
         recovery = config.recovery if config.recovery is not None else self._persistence_recovery
         report = await backend.recover(recovery)
         if report is not None:
-            await self._call_startup_hook("on_persistence_recovery", report)
+            await self._facts.call_hook_now("on_persistence_recovery", report)
         post = await backend.scan()
         if post is not None:
-            await self._call_startup_hook("on_persistence_scan", post)
+            await self._facts.call_hook_now("on_persistence_scan", post)
             if post.has_anomalies:
                 raise RuntimeError("Persistence recovery completed but anomalies still exist")
-
-    async def _call_startup_hook(self, name: str, report: Any) -> None:
-        fn = getattr(self._hooks, name, None)
-        if fn is None:
-            return
-        try:
-            result = fn(report)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            log.debug("hook %s failed", name, exc_info=True)
 
     async def aclose(self) -> None:
         """Stop every actor gracefully, wait for them, flush persistence, close the backend.
@@ -333,31 +288,24 @@ class ActorSystem:
         """
         if self._closed:
             return
-        self._closed = True
+        lifecycle = self._lifecycle
+        lifecycle.close()
         tg = self._tg
         if tg is not None:
-            for cell in list(self._by_id.values()):
-                cell.refresh()
-            for cell in list(self._by_id.values()):
-                if cell.parent is None:
-                    self._stop_tree(cell)
             interrupted = True
             try:
-                if self._running_actors:
-                    self._actors_done = self._dispatch.create_future()
-                    await self._actors_done
+                await lifecycle.wait_all_finished()
                 interrupted = False
             finally:
                 if interrupted:  # shutdown itself was cancelled: cancel the actors too
-                    for task in list(self._actor_tasks.values()):
-                        task.cancel()
+                    lifecycle.cancel_all()
                     tg.cancel_scope.cancel()
-                self._close_outbox()
+                self._facts.close_writer()
                 try:
                     await tg.__aexit__(None, None, None)
                 finally:
                     self._tg = None
-        self._wake_event_waiters()
+        self._facts.wake_event_waiters()
         try:
             await self._persistence.aclose()
         except Exception:
@@ -398,41 +346,10 @@ class ActorSystem:
                 raise ValueError(f"Actor name '{name}' already exists.")
         if policy is not None and not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, not {type(policy).__name__}.")
-        mailbox = self._dispatch.Mailbox(mailbox_capacity)
-        parent_cell = self._cell_of(parent)
-        rid = self._next_rid
-        self._next_rid = rid + 1
-        actor = actor_factory()
-        if not callable(getattr(actor, "receive", None)):
-            raise TypeError(
-                f"The actor factory returned {type(actor).__name__!r}, which has no receive()."
-            )
-        if policy is None:
-            policy = _NAMED_DEFAULT if name is not None else _UNNAMED_DEFAULT
-        cell = self._dispatch.ActorCell(
-            self, rid, ActorAddress(self.system_id, rid), name, actor_factory, mailbox, policy,
-            parent_cell,
+        return self._lifecycle.spawn(
+            actor_factory, mailbox_capacity=mailbox_capacity, policy=policy, parent=parent,
+            name=name,
         )
-        cell.actor = actor
-        cell.actor_type = type(actor).__qualname__
-        self._spawned += 1
-        self._by_id[rid] = cell
-        if parent_cell is not None:
-            if parent_cell.children:
-                parent_cell.children.append(rid)
-            else:
-                parent_cell.children = [rid]
-        if name is not None:
-            self._names[name] = rid
-        ref = self._ref(cell)
-        self._inject(cell, actor, ref)
-        self._running_actors += 1
-        loop = self._loop
-        if loop is not None:
-            self._actor_tasks[rid] = loop.create_task(cell.main())
-        else:
-            self._tg.start_soon(cell.main)
-        return ref
 
     def register(
         self,
@@ -468,7 +385,7 @@ class ActorSystem:
         if rid is not None:
             cell = self._by_id.get(rid)
             if cell is not None and cell.alive and not cell.stopping:
-                return self._ref(cell)
+                return self._lifecycle.ref(cell)
         registration = self._registrations.get(name)
         if registration is None:
             raise ActorStopped(f"Actor with name '{name}' does not exist.", reason="shutdown")
@@ -478,151 +395,7 @@ class ActorSystem:
         factory, capacity, policy = registration
         return self.spawn(factory, name=name, mailbox_capacity=capacity, policy=policy)
 
-    def _inject(self, cell: Cell, actor: Any, ref: ActorRef) -> None:
-        parent = cell.parent
-        actor._context = ActorContext(
-            system=self, self_ref=ref, parent=None if parent is None else self._ref(parent)
-        )
-
-    def _ref(self, cell: Cell) -> ActorRef:
-        return ActorRef(
-            cell.rid, cell.mailbox.put, cell.is_alive, self._dead_letter, cell.address, cell
-        )
-
-    def _inert_ref(self, cell: Cell) -> ActorRef:
-        return ActorRef(cell.rid, _closed_put, _never_alive, self._dead_letter, cell.address)
-
-    def _cell_of(self, target: Any) -> Cell | None:
-        rid = getattr(target, "_rid", None)
-        if type(rid) is not int:
-            return None
-        return self._by_id.get(rid)
-
-    # -- the actor task --------------------------------------------------------------------------
-
-    async def _finish(self, cell: Cell) -> None:
-        """Terminate ``cell`` (runs in the actor's task, last, even when it is cancelled)."""
-        self._terminate_begin(cell)
-        if _overrides(cell.actor, "on_stop"):
-            with anyio.CancelScope(shield=True):
-                try:
-                    await cell.actor.on_stop()
-                except Exception:
-                    log.debug("on_stop of %s failed", cell.address, exc_info=True)
-        self._terminate_end(cell)
-        self._actor_tasks.pop(cell.rid, None)
-        self._running_actors -= 1
-        if self._running_actors == 0 and self._actors_done is not None:
-            if not self._actors_done.done():
-                self._actors_done.set_result(None)
-
-    def _start_now(self, cell: Cell) -> bool:
-        """Start an actor that has no ``on_start`` of its own (True); False: await ``_first_start``."""
-        if _overrides(cell.actor, "on_start"):
-            return False
-        self._emit(cell, ActorStarted(address=cell.address.to_dict()), _NO_PAYLOAD)
-        return True
-
-    async def _first_start(self, cell: Cell) -> bool:
-        """Run the first ``on_start``; False if the actor must terminate without messages."""
-        try:
-            await cell.actor.on_start()
-        except self._cancelled_exc:
-            raise
-        except BaseException as exc:
-            error = RuntimeError("actor.on_start() failed")
-            error.__cause__ = exc
-            await self._handle_failure(cell, error)
-            if cell.abort or not cell.alive:
-                return False
-        self._emit(cell, ActorStarted(address=cell.address.to_dict()), _NO_PAYLOAD)
-        return True
-
-    def _terminate_begin(self, cell: Cell) -> None:
-        """The end of an actor, before ``on_stop``: dead-letter leftovers, notify watchers."""
-        cell.alive = False
-        cell.restarting = False
-        cell.refresh()
-        mailbox = cell.mailbox
-        mailbox.close()
-        if cell.name is not None and self._names.get(cell.name) == cell.rid:
-            del self._names[cell.name]
-        for item in mailbox.drain():
-            if type(item) is Envelope:
-                message, reply = item.message, item.reply
-            else:
-                message, reply = item, None
-            if message is STOP:
-                continue
-            self._dead_letter(DeadLetter(self._ref(cell), message, reply is not None))
-            if reply is not None and not reply.done():
-                reply.set_exception(ActorStopped("Actor stopped before processing the message."))
-        self._stop_children(cell)
-        if cell.watchers:
-            note = ActorTerminated(ref=self._inert_ref(cell))
-            for watcher_rid in cell.watchers:
-                watcher = self._by_id.get(watcher_rid)
-                if watcher is not None and watcher.accepting:
-                    watcher.mailbox.force(note)
-            cell.watchers = ()
-
-    def _terminate_end(self, cell: Cell) -> None:
-        """The end of an actor, after ``on_stop``: ``ActorStopped``, then release the record."""
-        self._emit(
-            cell,
-            ActorStoppedEvent(address=cell.address.to_dict(), reason="stopped"),
-            _STOPPED_PAYLOAD,
-        )
-        cell.terminated = True
-        self._release(cell)
-
-    def _release(self, cell: Cell) -> None:
-        """Forget the oldest terminated records beyond ``retain_terminated``."""
-        terminated = self._terminated
-        terminated.append(cell.rid)
-        while len(terminated) > self._retain_terminated:
-            old = self._by_id.pop(terminated.popleft(), None)
-            if old is None:
-                continue
-            parent = old.parent
-            if parent is not None and not parent.terminated and parent.children:
-                try:
-                    parent.children.remove(old.rid)
-                except ValueError:
-                    pass
-            old.parent = None
-
-    # -- stopping ----------------------------------------------------------------------------------
-
-    def _request_stop(self, cell: Cell) -> None:
-        """Graceful: everything already queued is processed, then the actor terminates."""
-        if not cell.alive or cell.stopping:
-            return
-        cell.stopping = True
-        cell.refresh()
-        cell.mailbox.force(STOP)
-        cell.mailbox.close()
-
-    def _abort(self, cell: Cell) -> None:
-        """Failure-driven: the actor terminates right after the message in progress."""
-        if cell.terminated:
-            return
-        cell.abort = True
-        cell.stopping = True
-        cell.refresh()
-        cell.mailbox.force(STOP)  # wakes a loop waiting on an empty mailbox
-        cell.mailbox.close()
-
-    def _stop_tree(self, cell: Cell) -> None:
-        """Graceful stop of ``cell``'s descendants (depth first), then of ``cell``."""
-        self._stop_children(cell)
-        self._request_stop(cell)
-
-    def _stop_children(self, cell: Cell) -> None:
-        for child_rid in tuple(cell.children):
-            child = self._by_id.get(child_rid)
-            if child is not None:
-                self._stop_tree(child)
+    # -- stopping and watching -----------------------------------------------------------------
 
     async def stop(self, ref: Any) -> None:
         """Request a graceful stop of ``ref``'s actor and, first, of all its descendants.
@@ -632,315 +405,20 @@ class ActorSystem:
         """
         if self._closed:
             return
-        cell = self._cell_of(ref)
+        cell = self._lifecycle.cell_of(ref)
         if cell is not None:
-            self._stop_tree(cell)
+            self._lifecycle.stop_tree(cell)
 
     async def stop_all(self) -> None:
         """Gracefully stop every root actor (and so every actor); the system stays open."""
-        for cell in list(self._by_id.values()):
-            if cell.parent is None:
-                try:
-                    self._stop_tree(cell)
-                except Exception:
-                    log.debug("stop of %s failed", cell.address, exc_info=True)
-
-    # -- failures and supervision -----------------------------------------------------------------
-
-    async def _handle_failure(self, cell: Cell, exc: BaseException) -> None:
-        if cell.stopping:
-            cell.abort = True  # already on its way out: just do not process anything else
-            return
-        self._call_hook("on_failure", FailureInfo(cell.address, exc, cell.policy.strategy, None))
-        self._emit(
-            cell,
-            ActorCrashed(
-                address=cell.address.to_dict(), error=exc, reason=f"{type(exc).__name__}: {exc}"
-            ),
-        )
-        parent = cell.parent
-        if parent is not None and parent.terminated:
-            parent = None
-        if parent is not None:
-            decision = await self._ask_parent(parent, cell, exc)
-            if decision is not None:
-                self._call_hook(
-                    "on_failure", FailureInfo(cell.address, exc, cell.policy.strategy, decision)
-                )
-                if decision is SupervisorDecision.RESTART:
-                    await self._restart(cell)
-                elif decision is SupervisorDecision.ESCALATE:
-                    await self._handle_failure(parent, exc)
-                    self._stop_children(cell)
-                    self._abort(cell)
-                else:  # STOP, and IGNORE (there is no resuming a failed message)
-                    self._stop_children(cell)
-                    self._abort(cell)
-                return
-        strategy = cell.policy.strategy
-        self._stop_children(cell)
-        if strategy == Strategy.RESTART:
-            await self._restart(cell)
-        elif strategy == Strategy.ESCALATE and parent is not None:
-            await self._handle_failure(parent, exc)
-            self._abort(cell)
-        else:
-            self._abort(cell)
-
-    async def _ask_parent(
-        self, parent: Cell, cell: Cell, exc: BaseException
-    ) -> SupervisorDecision | None:
-        handler = getattr(parent.actor, "on_child_failure", None)
-        if handler is None:
-            return None
-        try:
-            decision = await handler(self._ref(cell), exc)
-        except self._cancelled_exc:
-            raise
-        except BaseException:
-            log.debug("on_child_failure of %s failed", parent.address, exc_info=True)
-            return None
-        if decision is None:
-            return None
-        try:
-            return SupervisorDecision(decision)
-        except ValueError:
-            log.warning("on_child_failure returned %r, not a SupervisorDecision", decision)
-            return None
-
-    async def _restart(self, cell: Cell) -> None:
-        """Replace the instance, within the policy's restart budget; else stop for good."""
-        policy = cell.policy
-        now = self.now()
-        cell.restarting = True
-        cell.restart_times = [t for t in cell.restart_times if now - t <= policy.within_seconds]
-        if len(cell.restart_times) >= policy.max_restarts:
-            cell.restarting = False
-            self._abort(cell)
-            return
-        if _overrides(cell.actor, "on_stop"):
-            try:
-                await cell.actor.on_stop()
-            except self._cancelled_exc:
-                raise
-            except BaseException:
-                log.debug("on_stop of %s failed during restart", cell.address, exc_info=True)
-        cell.restart_times.append(now)
-        try:
-            actor = cell.factory()
-        except Exception:
-            log.exception("actor factory of %s failed during restart", cell.address)
-            cell.restarting = False
-            self._abort(cell)
-            return
-        cell.actor = actor
-        cell.actor_type = type(actor).__qualname__
-        self._inject(cell, actor, self._ref(cell))
-        try:
-            if _overrides(actor, "on_start"):
-                await actor.on_start()
-        except self._cancelled_exc:
-            raise
-        except BaseException as exc:
-            cell.restarting = False
-            error = RuntimeError("actor.on_start() failed")
-            error.__cause__ = exc
-            await self._handle_failure(cell, error)
-            return
-        cell.restarting = False
-        self._emit(
-            cell,
-            ActorRestarted(address=cell.address.to_dict(), reason="actor restarted"),
-            _RESTARTED_PAYLOAD,
-        )
-
-    async def _run_proxy(self, cell: Cell, message: Any) -> Any:
-        """Execute a proxy message on the current instance (inside the actor's loop)."""
-        path = message.attr_path
-        if any(part.startswith("_") for part in path):
-            raise AttributeError(
-                f"Actor proxy does not expose private attribute '{'.'.join(path)}'"
-            )
-        target = cell.actor
-        if type(message) is ProxySetAttr:
-            if not path:
-                raise AttributeError("Actor proxy cannot set an empty attribute path")
-            for part in path[:-1]:
-                target = getattr(target, part)
-            setattr(target, path[-1], message.value)
-            return None
-        for part in path:
-            target = getattr(target, part)
-        if type(message) is ProxyGetAttr:
-            return target
-        assert type(message) is ProxyCall
-        result = target(*message.args, **(message.kwargs or {}))
-        if inspect.isawaitable(result):
-            result = await result
-        return result
-
-    # -- watch --------------------------------------------------------------------------------------
+        self._lifecycle.stop_roots()
 
     def _watch(self, watcher: Any, target: Any) -> None:
-        watcher_cell = self._cell_of(watcher)
-        target_cell = self._cell_of(target)
-        if watcher_cell is not None and target_cell is not None:
-            if target_cell.watchers:
-                target_cell.watchers.add(watcher_cell.rid)
-            else:
-                target_cell.watchers = {watcher_cell.rid}
+        self._lifecycle.watch(watcher, target)
 
     def _unwatch(self, watcher: Any, target: Any) -> None:
-        watcher_cell = self._cell_of(watcher)
-        target_cell = self._cell_of(target)
-        if watcher_cell is not None and target_cell is not None:
-            if target_cell.watchers:
-                target_cell.watchers.discard(watcher_cell.rid)
+        self._lifecycle.unwatch(watcher, target)
 
-    # -- facts: events, dead letters, hooks, persistence ----------------------------------------------
-
-    def _emit(self, cell: Cell, event: ActorEvent, payload: dict[str, object] | None = None) -> None:
-        """Record ``event``: log, hook, persistence, waiters. ``payload``: precomputed, if known."""
-        self._events.append(event)
-        self._events_total += 1
-        self._call_hook("on_event", event)
-        if self._outbox_open:
-            self._persist(
-                "event",
-                PersistedEvent(
-                    system_id=self.system_id,
-                    actor_address=str(cell.address),
-                    event_type=type(event).__name__,
-                    payload=event.payload if payload is None else dict(payload),
-                    timestamp=self._time_fn(),
-                ),
-            )
-        if self._event_waiters:
-            self._wake_event_waiters()
-
-    def _wake_event_waiters(self) -> None:
-        waiters, self._event_waiters = self._event_waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    def _dead_letter(self, dl: DeadLetter) -> None:
-        """The dead-letter sink of every ref this system hands out."""
-        self.dead_letters.push(dl)
-        self._call_hook("on_dead_letter", dl)
-        if self._outbox_open:
-            target = dl.target
-            address = getattr(target, "_address", None)
-            if address is not None:
-                target_text: str | None = str(address)
-            elif isinstance(target, (str, dict)):
-                target_text = str(target)
-            else:
-                target_text = None
-            self._persist(
-                "dead_letter",
-                PersistedDeadLetter(
-                    system_id=self.system_id,
-                    target=target_text,
-                    message_type=type(dl.message).__name__,
-                    payload=dl.message,
-                    timestamp=self._time_fn(),
-                ),
-            )
-
-    def _call_hook(self, name: str, argument: Any) -> None:
-        fn = getattr(self._hooks, name, None)
-        if fn is None:
-            return
-        try:
-            result = fn(argument)
-        except Exception:
-            log.debug("hook %s failed", name, exc_info=True)
-            return
-        if result is None or not inspect.isawaitable(result):
-            return
-        if self._tg is not None and self._outbox_open:
-            self._tg.start_soon(self._await_quietly, result)
-        elif inspect.iscoroutine(result):
-            result.close()
-
-    @staticmethod
-    async def _await_quietly(awaitable: Any) -> None:
-        try:
-            await awaitable
-        except Exception:
-            log.debug("async hook failed", exc_info=True)
-
-    def _persist(self, kind: str, record: Any) -> None:
-        record_nowait = self._record_nowait
-        if record_nowait is not None:
-            try:
-                record_nowait(kind, record)
-            except Exception:
-                log.warning("persisting a %s record failed", kind, exc_info=True)
-                return
-            if self._unflushed:
-                return  # the writer was already woken for an earlier record
-            self._unflushed = True
-        else:
-            self._outbox.append((kind, record))
-        waiter = self._outbox_waiter
-        if waiter is not None:
-            self._outbox_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def _close_outbox(self) -> None:
-        """Let the writer finish once it has written everything queued so far."""
-        self._outbox_draining = True
-        waiter = self._outbox_waiter
-        if waiter is not None:
-            self._outbox_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def _persistence_writer(self) -> None:
-        """Write queued records in emission order; backend errors are logged, never raised.
-
-        A backend with ``record_nowait`` / ``flush`` (the built-in ones) already holds every
-        fact in order; the writer only calls ``flush()`` to get them written. For any other
-        backend, the records queued meanwhile are written one ``record_*`` call at a time.
-        """
-        outbox = self._outbox
-        try:
-            while True:
-                if outbox:
-                    batch = list(outbox)
-                    outbox.clear()
-                    await self._write_batch(batch)
-                    batch.clear()  # do not keep the records alive while idle
-                    continue
-                if self._unflushed and self._flush is not None:
-                    self._unflushed = False
-                    try:
-                        await self._flush()
-                    except self._cancelled_exc:
-                        raise
-                    except Exception:
-                        log.warning("persisting records failed", exc_info=True)
-                    continue
-                if self._outbox_draining:
-                    return
-                waiter = self._dispatch.create_future()
-                self._outbox_waiter = waiter
-                await waiter
-        finally:
-            self._outbox_open = False
-
-    async def _write_batch(self, batch: list[tuple[str, Any]]) -> None:
-        backend = self._persistence
-        for kind, record in batch:
-            try:
-                await getattr(backend, _RECORD_METHODS[kind])(record)
-            except self._cancelled_exc:
-                raise
-            except Exception:
-                log.warning("persisting a %s record failed", kind, exc_info=True)
 
     # -- lookup ---------------------------------------------------------------------------------------
 
@@ -957,7 +435,7 @@ class ActorSystem:
             raise ActorStopped("Actor does not exist.", reason="shutdown")
         if not cell.alive or cell.stopping:
             raise ActorStopped("Actor is not running.", reason="shutdown")
-        return self._ref(cell)
+        return self._lifecycle.ref(cell)
 
     def ref_for_name(self, name: str) -> ActorRef:
         """A fresh ref to the actor registered under ``name`` (no liveness check)."""
@@ -965,7 +443,7 @@ class ActorSystem:
         cell = None if rid is None else self._by_id.get(rid)
         if cell is None:
             raise ActorStopped(f"Actor with name '{name}' does not exist.", reason="shutdown")
-        return self._ref(cell)
+        return self._lifecycle.ref(cell)
 
     def list_names(self) -> dict[str, ActorAddress]:
         return {
@@ -981,7 +459,7 @@ class ActorSystem:
 
     def refs(self, *, alive_only: bool = True) -> tuple[ActorRef, ...]:
         return tuple(
-            self._ref(cell)
+            self._lifecycle.ref(cell)
             for cell in self._by_id.values()
             if not alive_only or (cell.alive and not cell.stopping)
         )
@@ -991,7 +469,7 @@ class ActorSystem:
     ) -> tuple[ActorRef, ...]:
         matches = _type_matcher(actor_type)
         return tuple(
-            self._ref(cell)
+            self._lifecycle.ref(cell)
             for cell in self._by_id.values()
             if (not alive_only or (cell.alive and not cell.stopping)) and matches(cell.actor)
         )
@@ -1095,7 +573,7 @@ class ActorSystem:
         )
         report = AuditReport(
             system_id=self.system_id,
-            total_actors=self._spawned,
+            total_actors=self._lifecycle.spawned,
             alive_actors=sum(1 for c in cells if c.alive and not c.stopping),
             stopping_actors=sum(1 for c in cells if c.stopping),
             restarting_actors=sum(1 for c in cells if c.restarting),
@@ -1105,28 +583,12 @@ class ActorSystem:
             dead_letters_count=len(self.dead_letters.messages),
             actors=tuple(self._info(c) for c in cells) if include_actor_details else (),
         )
-        self._call_hook("on_audit", report)
-        if self._outbox_open and not self._closed:
-            self._persist(
-                "audit",
-                PersistedAudit(
-                    system_id=report.system_id,
-                    timestamp=self._time_fn(),
-                    total_actors=report.total_actors,
-                    alive_actors=report.alive_actors,
-                    stopping_actors=report.stopping_actors,
-                    restarting_actors=report.restarting_actors,
-                    registry_size=report.registry_size,
-                    registry_orphans=report.registry_orphans,
-                    registry_dead=report.registry_dead,
-                    dead_letters_count=report.dead_letters_count,
-                ),
-            )
+        self._facts.audit(report, persist=not self._closed)
         return report
 
     def events(self) -> tuple[ActorEvent, ...]:
         """The retained lifecycle events (the newest ``max_events``), oldest first."""
-        return tuple(self._events)
+        return tuple(self._facts.events)
 
     async def wait_for_event(
         self,
@@ -1151,25 +613,11 @@ class ActorSystem:
         else:
             matches = predicate  # type: ignore[assignment]
 
-        async def scan() -> ActorEvent:
-            index = max(start_index, 0)
-            while True:
-                events = self._events
-                total = self._events_total
-                base = total - len(events)
-                for i in range(max(index, base), total):
-                    event = events[i - base]
-                    if matches(event):
-                        return event
-                index = total
-                waiter = self._dispatch.create_future()
-                self._event_waiters.append(waiter)
-                await waiter
-
+        next_matching = self._facts.next_matching
         if timeout is None:
-            return await scan()
+            return await next_matching(matches, start_index)
         with anyio.fail_after(timeout):
-            return await scan()
+            return await next_matching(matches, start_index)
 
     async def compact(self) -> Any:
         """Compact the persistence backend; ``None`` if it failed."""

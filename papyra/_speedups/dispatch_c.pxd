@@ -25,7 +25,7 @@ cdef class Mailbox:
 
 
 cdef class ActorCell:
-    cdef public object system
+    cdef public object host
     cdef public Py_ssize_t rid
     cdef public object address
     cdef public object name
@@ -47,6 +47,7 @@ cdef class ActorCell:
 
     cpdef bint offer(self, object message, object reply) except -1
     cpdef object request(self, object message)
+    cpdef object reply_future(self)
 
 
 cpdef bint _wake_first(object waiters, object value)

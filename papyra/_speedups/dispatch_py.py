@@ -16,15 +16,20 @@ Design (numbers are what the layout saves per message, measured on CPython 3.11)
 * :meth:`ActorCell.run` drains queued messages back to back without a scheduler round trip per
   message; it yields to the event loop only when the mailbox is empty or every
   :data:`BATCH` messages, so one busy actor cannot starve the others.
-* Everything rare (failures, supervision, proxies, lifecycle) is delegated to the system object,
-  in plain Python: only the loop and the queue are hot.
+* Everything rare (starting, failures and supervision, proxies, termination) is delegated to
+  the cell's *host*, in plain Python: only the loop and the queue are hot. :class:`CellHost`
+  declares every call the kernel makes back into the runtime, and nothing else; the runtime's
+  implementation is :class:`papyra._lifecycle.Lifecycle`.
+* :class:`Mailbox` and :class:`ActorCell` have ``__slots__`` here and are cdef classes in the
+  compiled twin, so both twins reject an attribute that is not declared.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -32,6 +37,48 @@ import anyio.lowlevel
 from papyra._envelope import STOP, Envelope
 from papyra.exceptions import MailboxClosed
 from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from papyra.address import ActorAddress
+    from papyra.supervision import SupervisionPolicy
+
+    class CellHost(Protocol):
+        """What the kernel calls back into: the runtime behind every :class:`ActorCell`.
+
+        The kernel calls nothing else on its host. Calls happen in the actor's own task:
+        ``has_on_start`` then ``started`` or ``first_start`` once, at the beginning;
+        ``run_proxy`` for each proxy message; ``handle_failure`` when handling a message
+        raised; ``finish`` exactly once, last, even when the task is cancelled.
+        """
+
+        @property
+        def closed(self) -> bool:
+            """True once the system is closing: no cell accepts messages any more."""
+
+        @property
+        def cancelled_exc(self) -> type[BaseException]:
+            """The running backend's cancellation exception (propagated untouched)."""
+
+        def has_on_start(self, cell: ActorCell) -> bool:
+            """True when the actor defines its own ``on_start`` (then ``first_start`` runs it)."""
+
+        def started(self, cell: ActorCell) -> None:
+            """Record that an actor without ``on_start`` has started (no await needed)."""
+
+        async def first_start(self, cell: ActorCell) -> bool:
+            """Run the first ``on_start``; False when the actor must end without messages."""
+
+        async def run_proxy(self, cell: ActorCell, message: Any) -> Any:
+            """Execute a proxy message on the current instance; its value is the reply."""
+
+        async def handle_failure(self, cell: ActorCell, exc: BaseException) -> None:
+            """Supervise a failure of ``cell`` (restart, stop or escalate) before the reply."""
+
+        async def finish(self, cell: ActorCell) -> None:
+            """Terminate ``cell``: dead-letter leftovers, ``on_stop``, events, release."""
+
 
 __all__ = ("BATCH", "EMPTY", "ActorCell", "AnyioFuture", "Mailbox", "create_future", "yield_now")
 
@@ -144,6 +191,10 @@ class Mailbox:
     waiting and future puts with :class:`~papyra.MailboxClosed`; items already queued can still
     be taken, then ``get`` raises ``anyio.EndOfStream``.
     """
+
+    __slots__ = (
+        "_closed", "_getters", "_items", "_limit", "_putters", "_receive_closed", "capacity",
+    )
 
     def __init__(self, capacity: int | None = 1024) -> None:
         if capacity is not None and (type(capacity) is not int or capacity < 0):
@@ -338,22 +389,29 @@ class ActorCell:
     The flags follow actors.md: ``alive`` until termination, ``stopping`` once a stop was
     requested (kept afterwards), ``restarting`` during a restart. ``accepting`` caches
     "system running and alive and not stopping" for the send fast path and is kept current
-    by the system through :meth:`refresh`. ``abort`` asks the loop to leave after the message
+    by the host through :meth:`refresh`. ``abort`` asks the loop to leave after the message
     in progress (failure-driven stops) instead of draining up to the stop request.
+    ``terminated`` is set once the actor has fully ended (after ``on_stop``).
     """
+
+    __slots__ = (
+        "abort", "accepting", "actor", "actor_type", "address", "alive", "children", "factory",
+        "host", "mailbox", "name", "parent", "policy", "restart_times", "restarting", "rid",
+        "stopping", "terminated", "watchers",
+    )
 
     def __init__(
         self,
-        system: Any,
+        host: CellHost,
         rid: int,
-        address: Any,
+        address: ActorAddress,
         name: str | None,
-        factory: Any,
+        factory: Callable[[], Any],
         mailbox: Mailbox,
-        policy: Any,
+        policy: SupervisionPolicy,
         parent: ActorCell | None,
     ) -> None:
-        self.system = system
+        self.host = host
         self.rid = rid
         self.address = address
         self.name = name
@@ -380,7 +438,7 @@ class ActorCell:
 
     def refresh(self) -> None:
         """Recompute :attr:`accepting` after a flag or the system state changed."""
-        self.accepting = self.alive and not self.stopping and not self.system._closed
+        self.accepting = self.alive and not self.stopping and not self.host.closed
 
     def is_alive(self) -> bool:
         return self.accepting
@@ -411,31 +469,39 @@ class ActorCell:
             return fut
         return None
 
+    def reply_future(self) -> Any:
+        """A fresh reply future of this twin, for an ``ask`` that has to wait for room."""
+        return create_future()
+
     async def main(self) -> None:
         """The whole life of the actor's task: start, process messages, terminate.
 
-        Lives here (not in the system) so that the task drives the compiled loop directly;
-        starting and terminating are delegated to the system.
+        Lives here (not in the host) so that the task drives the compiled loop directly;
+        starting and terminating are delegated to the host.
         """
-        system = self.system
+        host = self.host
         try:
             # Most actors have no on_start of their own: then starting needs no await.
-            if system._start_now(self) or await system._first_start(self):
-                await self.run(system._cancelled_exc)
+            if host.has_on_start(self):
+                if not await host.first_start(self):
+                    return
+            else:
+                host.started(self)
+            await self.run(host.cancelled_exc)
         finally:
-            await system._finish(self)
+            await host.finish(self)
 
-    async def run(self, cancelled_exc: Any) -> None:
+    async def run(self, cancelled_exc: type[BaseException]) -> None:
         """Process messages until a ``STOP``, an abort, or a closed and empty mailbox.
 
         Messages are handled strictly one at a time in FIFO order. Proxy messages are executed
-        by the system; anything else goes to ``actor.receive``. On failure the system's
+        by the host; anything else goes to ``actor.receive``. On failure the host's
         supervision runs *before* the error is handed to an ``ask`` caller, so the caller
         observes the post-failure state. A reply nobody waits for any more is dropped.
         Cancellation (``cancelled_exc``) propagates untouched.
         """
         mailbox = self.mailbox
-        system = self.system
+        host = self.host
         loop = _get_running_loop()  # None on trio: park on an AnyioFuture instead
         actor: Any = None
         receive: Any = None
@@ -470,7 +536,7 @@ class ActorCell:
                 return
             try:
                 if type(message) in _PROXY_TYPES:
-                    value = await system._run_proxy(self, message)
+                    value = await host.run_proxy(self, message)
                 else:
                     if self.actor is not actor:  # first message, or the actor was restarted
                         actor = self.actor
@@ -479,7 +545,7 @@ class ActorCell:
             except cancelled_exc:
                 raise
             except BaseException as exc:
-                await system._handle_failure(self, exc)
+                await host.handle_failure(self, exc)
                 if reply is not None and not reply.done():
                     deliver_error(reply, exc)
                 continue

@@ -25,14 +25,14 @@ class Echo(Actor):
 
 async def _spawn_and_stop(system: ActorSystem, count: int, *, remaining: int = 0) -> None:
     """Spawn and stop ``count`` actors, returning once only ``remaining`` actors still run."""
-    start = system._events_total
+    start = system._facts.events_total
     for _ in range(count):
         await system.stop(system.spawn(Echo))
-    while system._running_actors > remaining:
+    while system._lifecycle.running > remaining:
         await system.wait_for_event(
             lambda e: type(e).__name__ == "ActorStopped", start_index=start, timeout=30
         )
-        start = system._events_total
+        start = system._facts.events_total
 
 
 async def test_event_log_keeps_the_newest(make_system: Callable[..., Any]) -> None:
@@ -102,7 +102,7 @@ async def test_children_lists_do_not_grow_with_short_lived_children(
     parent = system.spawn(Parent)
     for _ in range(10):
         await parent.ask("spawn a child")
-    while system._running_actors > 1:
+    while system._lifecycle.running > 1:
         await anyio.wait_all_tasks_blocked()
     assert len(system.actor_info(parent).children_rids) <= 2
 

@@ -260,6 +260,6 @@ async def test_cancelled_shutdown_cancels_the_actors(impl: Any) -> None:
                 await stuck.wait()
                 # leaving the block waits for the stuck actor until the deadline cancels it
     await anyio.wait_all_tasks_blocked()
-    assert system._running_actors == 0
+    assert system._lifecycle.running == 0
     assert not ref.is_alive()
     assert [type(e).__name__ for e in system.events()] == ["ActorStarted", "ActorStopped"]
