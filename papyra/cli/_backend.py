@@ -19,7 +19,6 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 from typing import Any
 
 from papyra import conf
@@ -46,7 +45,7 @@ def parse_recovery_mode(value: str) -> PersistenceRecoveryMode:
 
 
 def parse_startup_mode(value: str, *, label: str = "startup mode") -> PersistenceStartupMode:
-    """``ignore`` / ``scan_only`` / ``recover`` / ``fail_on_anomaly``, any case (``-`` for ``_``)."""
+    """``ignore`` / ``scan_only`` / ``recover`` / ``fail_on_anomaly``, any case, ``-`` for ``_``."""
     try:
         return PersistenceStartupMode(value.strip().lower().replace("-", "_"))
     except ValueError:
@@ -125,8 +124,9 @@ async def open_backend(
 ) -> AsyncIterator[Any]:
     """The backend for one command; OS errors while using it become one-line errors (exit 1).
 
-    ``factory`` builds the backend for ``--path`` (the command module passes its own
-    ``JsonFilePersistence`` name, looked up when the command runs).
+    ``factory`` builds the backend for ``--path``: the commands pass the class
+    ``JsonFilePersistence`` itself, looked up in their module when they run (so a test can
+    substitute it there).
     """
     if path is not None:
         check_path(path, writes=writes)
@@ -142,15 +142,3 @@ async def open_backend(
         if path is not None:
             await backend.aclose()
 
-
-def backend_files(backend: Any) -> list[Path]:
-    """The files behind a file backend (active file, then rotated ones), for progress totals."""
-    path = getattr(backend, "path", None)
-    if not isinstance(path, (str, os.PathLike)):
-        return []
-    active = Path(path)
-    files = [active]
-    max_files = getattr(backend, "max_files", None)
-    if isinstance(max_files, int) and max_files > 1:
-        files.extend(active.with_name(f"{active.name}.{i}") for i in range(1, max_files))
-    return files

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json  # display only (indented documents for people and scripts); records use _serial
 import math
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-import functools
 from functools import partial
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar

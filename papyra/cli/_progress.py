@@ -1,8 +1,9 @@
 """A progress bar for long persistence work (``scan``, ``recover``, ``compact``), driven by bytes.
 
-Drawn on stderr only when stderr is a terminal and the files involved hold at least
+Drawn on stderr only when stderr is a terminal and the backend's files hold at least
 :data:`MIN_BYTES`; silent otherwise (pipes, tests, CI), so stdout stays exactly the documented
-output.
+output. The files are the backend's own list (``files()``, as the file backends offer); a
+backend without it that has a ``path`` counts as that one file; anything else has no bar.
 
 Where the byte counts come from, best first:
 
@@ -10,11 +11,13 @@ Where the byte counts come from, best first:
    default) gets a callable ``progress(done: int, total: int) -> None`` assigned for the
    duration of the call and restored afterwards. The backend calls it, from any thread, with
    the bytes processed so far in this operation and the operation's total (a recovery or
-   compaction that reads the file twice reports ``total = 2 * size``). The callable only stores
-   the two numbers -- it is cheap enough to call per block -- and never raises.
+   compaction that reads the file twice reports ``total = 2 * size``); the bar takes both
+   numbers as they come. The callable only stores them -- it is cheap enough to call per
+   block -- and never raises.
 2. **The process's read counter** (Linux ``/proc/self/io``, ``rchar``): file backends without
    the hook read their file in blocks in a worker thread, so the bytes this process reads
-   during the call track the work. The total is an estimate (file size × passes); the bar is
+   during the call track the work. The total is an estimate: one read of the files (or
+   ``passes`` reads), grown by one more read each time the count passes it; the bar is
    completed when the call returns.
 3. Neither: no bar.
 
@@ -27,13 +30,14 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 
-from papyra.cli._backend import backend_files
+from papyra.persistence.startup import StartupStep, StepLabel
 
-__all__ = ("MIN_BYTES", "TICK", "ProgressCallback", "progress_label", "tracked")
+__all__ = ("MIN_BYTES", "TICK", "ProgressCallback", "progress_label", "startup_step", "tracked")
 
 T = TypeVar("T")
 
@@ -71,7 +75,19 @@ def _bytes_read() -> int | None:
     return None
 
 
-def _size(files: list[Any]) -> int:
+def _files(backend: Any) -> list[Path]:
+    """The files behind ``backend``: its ``files()``, else its ``path``, else none."""
+    listing = getattr(backend, "files", None)
+    if callable(listing):
+        try:
+            return [Path(f) for f in listing()]
+        except Exception:  # a bar is never worth a failure
+            return []
+    path = getattr(backend, "path", None)
+    return [Path(path)] if isinstance(path, (str, os.PathLike)) else []
+
+
+def _size(files: list[Path]) -> int:
     total = 0
     for f in files:
         try:
@@ -95,11 +111,15 @@ class _Display:
         backend: Any,
         stream: TextIO,
         label: str,
-        total: int,
+        size: int,
+        passes: int,
         read_counter: Callable[[], int | None] | None,
     ) -> None:
         self._backend = backend
+        self._size = size
+        total = size * max(passes, 1)
         self._counts = _Counts(total)
+        self._estimate = total  # read-counter mode only (the ticker thread owns it)
         self._read_counter = read_counter
         self._base = read_counter() if read_counter is not None else None
         self._hooked = read_counter is None
@@ -121,7 +141,9 @@ class _Display:
         else:
             now = self._read_counter() if self._read_counter is not None else None
             done = 0 if now is None or self._base is None else now - self._base
-            total = self._counts.value[1]
+            if done > self._estimate:  # the estimate was short: one more read of the files
+                self._estimate += self._size * (1 + (done - self._estimate - 1) // self._size)
+            total = self._estimate
         total = max(total, 1)
         if total != self._bar.length:
             self._bar.length = total
@@ -146,9 +168,22 @@ class _Display:
 
 
 def progress_label(verb: str, backend: Any) -> str:
-    """``"<verb> <file name>"`` for a file backend, else ``verb``."""
-    files = backend_files(backend)
-    return f"{verb} {files[0].name}" if files else verb
+    """``"<verb> <file name>"`` for a backend with a ``path``, else ``verb``."""
+    path = getattr(backend, "path", None)
+    return f"{verb} {Path(path).name}" if isinstance(path, (str, os.PathLike)) else verb
+
+
+_STEP_VERBS: dict[str, str] = {"scan": "Scanning", "recover": "Recovering", "verify": "Verifying"}
+
+
+def startup_step(backend: Any) -> StartupStep:
+    """A :class:`~papyra.persistence.startup.StartupStep` that shows each call of a startup
+    check (``Scanning``, ``Recovering``, ``Verifying``) with :func:`tracked`."""
+
+    async def step(label: StepLabel, call: Callable[[], Awaitable[T]], /) -> T:
+        return await tracked(backend, progress_label(_STEP_VERBS[label], backend), call)
+
+    return step
 
 
 async def tracked(
@@ -163,8 +198,9 @@ async def tracked(
 ) -> T:
     """``await call()``, with a progress bar on ``stream`` (default: stderr) when it helps.
 
-    ``passes``: how many times the operation reads the files when the backend has no progress
-    hook (scan 1, recover and compact 2). ``min_bytes`` (default :data:`MIN_BYTES`) and
+    ``passes``: the first estimate of how many times the operation reads the files; a backend
+    with a progress hook replaces it with its own total at its first report, and without the
+    hook the estimate grows as the reads exceed it. ``min_bytes`` (default :data:`MIN_BYTES`) and
     ``read_counter`` (default: ``/proc/self/io``) are for tests. The bar never changes what
     ``call`` returns or raises.
     """
@@ -177,12 +213,12 @@ async def tracked(
     except (AttributeError, ValueError):
         tty = False
     if tty:
-        size = _size(backend_files(backend))
+        size = _size(_files(backend))
         if size and size >= threshold:
             if _has_hook(backend):
-                display = _Display(backend, out, label, size * passes, None)
+                display = _Display(backend, out, label, size, passes, None)
             elif counter() is not None:
-                display = _Display(backend, out, label, size * passes, counter)
+                display = _Display(backend, out, label, size, passes, counter)
     if display is None:
         return await call()
     try:

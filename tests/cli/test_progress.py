@@ -144,3 +144,68 @@ def test_cli_draws_nothing_when_stderr_is_not_a_terminal(tmp_path: Path, monkeyp
         result = CliRunner().invoke(app, ["persistence", command, "--path", str(path)])
         assert result.exit_code == 0
         assert result.stderr == ""
+
+
+async def test_files_come_from_the_backend(tmp_path: Path) -> None:
+    from papyra.persistence.backends.rotating import RotatingFilePersistence
+
+    rotating = RotatingFilePersistence(tmp_path / "ev.ndjson", max_files=3)
+    assert _progress._files(rotating) == rotating.files()
+    assert _progress.progress_label("Scanning", rotating) == "Scanning ev.ndjson"  # the active file
+    assert _progress._files(HookedBackend(tmp_path / "x.ndjson")) == [tmp_path / "x.ndjson"]
+    assert _progress._files(object()) == []
+    assert _progress.progress_label("Scanning", object()) == "Scanning"
+    await rotating.aclose()
+
+
+async def test_rotated_files_count_towards_the_bar(tmp_path: Path) -> None:
+    from papyra.persistence.backends.rotating import RotatingFilePersistence
+
+    active = tmp_path / "ev.ndjson"
+    active.write_bytes(GOOD)
+    (tmp_path / "ev.ndjson.1").write_bytes(GOOD * 2000)  # the bulk sits in a rotated slot
+    backend = RotatingFilePersistence(active, max_files=2)
+    out = Terminal()
+    report = await tracked(
+        backend, "Scanning ev.ndjson", backend.scan, stream=out, min_bytes=len(GOOD) * 2
+    )
+    assert report.anomalies == ()
+    assert "Scanning ev.ndjson" in out.getvalue() and "100%" in out.getvalue()
+    await backend.aclose()
+
+
+async def test_read_counter_estimate_grows_past_one_read(log: Path) -> None:
+    backend = HookedBackend(log)
+    del backend.progress  # no hook: the read counter drives the bar
+    size = log.stat().st_size
+    reads = iter([0, 0])  # the probe and the baseline, then one and a half reads of the file
+
+    def counter() -> int:
+        return next(reads, size + size // 2)
+
+    out = Terminal()
+
+    async def work() -> None:
+        await wait_for(out, "75%")  # 1.5 reads of an estimate grown to 2
+
+    await tracked(backend, "Recovering", work, stream=out, min_bytes=0, read_counter=counter)
+    before, _, after = out.getvalue().partition("75%")
+    assert "100%" not in before  # never claimed done before it was
+    assert "100%" in after  # completed when the call returned
+
+
+async def test_startup_step_labels_each_call(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
+    seen: list[str] = []
+
+    async def fake_tracked(backend: Any, label: str, call: Any, **kwargs: Any) -> Any:
+        seen.append(label)
+        return await call()
+
+    monkeypatch.setattr(_progress, "tracked", fake_tracked)
+    step = _progress.startup_step(HookedBackend(log))
+
+    async def answer() -> int:
+        return 42
+
+    assert [await step(label, answer) for label in ("scan", "recover", "verify")] == [42, 42, 42]
+    assert seen == ["Scanning ev.ndjson", "Recovering ev.ndjson", "Verifying ev.ndjson"]

@@ -1,4 +1,5 @@
-"""The persistence startup sequence inside ActorSystem.start() (persistence.md §10-§11)."""
+"""The persistence startup sequence inside ActorSystem.start() (persistence.md §10-§11), and
+``run_startup_check``, the one procedure behind it and the CLI's startup-check and doctor run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from papyra.actor import Actor
 from papyra.exceptions import ActorStopped
 from papyra.persistence.backends.memory import InMemoryPersistence
+from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.models import (
     PersistenceAnomaly,
     PersistenceAnomalyType,
@@ -17,7 +19,12 @@ from papyra.persistence.models import (
     PersistenceRecoveryReport,
     PersistenceScanReport,
 )
-from papyra.persistence.startup import PersistenceStartupConfig, PersistenceStartupMode
+from papyra.persistence.startup import (
+    PersistenceStartupConfig,
+    PersistenceStartupMode,
+    StartupStatus,
+    run_startup_check,
+)
 from papyra.system import ActorSystem
 
 pytestmark = pytest.mark.anyio
@@ -194,3 +201,166 @@ async def test_startup_timeout_is_enforced() -> None:
         await system.start()
     with pytest.raises(ActorStopped, match="ActorSystem is closed."):
         await system.start()
+
+
+# -- run_startup_check: the one procedure behind start(), startup-check and doctor run -----------
+
+
+class Steps:
+    """A ``step`` that records each label with the result of the call it wrapped."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+
+    async def __call__(self, label: str, call: Any) -> Any:
+        result = await call()
+        self.seen.append((label, result))
+        return result
+
+
+class Unsupported(PersistenceBackend):
+    """The no-op base: ``scan()`` and ``recover()`` return ``None``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[Any] = []
+
+    async def scan(self) -> PersistenceScanReport | None:
+        self.calls.append("scan")
+        return None
+
+
+class ScanGoesAway(Damaged):
+    """Finds damage, then cannot scan any more (the verifying scan returns ``None``)."""
+
+    async def scan(self) -> PersistenceScanReport | None:
+        report = await super().scan()
+        return report if len(self.calls) == 1 else None
+
+
+REPAIR = PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR)
+
+
+async def test_check_unsupported_and_healthy_touch_nothing_else() -> None:
+    backend = Unsupported()
+    outcome = await run_startup_check(backend, PersistenceStartupMode.RECOVER, REPAIR)
+    assert (outcome.status, outcome.scan, outcome.anomalies, outcome.ok) == (
+        StartupStatus.UNSUPPORTED, None, (), True
+    )
+    assert backend.calls == ["scan"]
+    clean = Damaged()
+    clean.damaged = False
+    outcome = await run_startup_check(clean, "fail_on_anomaly", raise_on_failure=True)
+    assert outcome.status is StartupStatus.HEALTHY and outcome.status == "healthy"
+    assert outcome.mode is PersistenceStartupMode.FAIL_ON_ANOMALY
+    assert clean.calls == ["scan"]
+
+
+@pytest.mark.parametrize(
+    "mode", [PersistenceStartupMode.IGNORE, "ignore", PersistenceStartupMode.SCAN_ONLY, "scan_only"]
+)
+async def test_check_scan_only_is_ignore(mode: Any) -> None:
+    backend = Damaged()
+    outcome = await run_startup_check(backend, mode, REPAIR, raise_on_failure=True)
+    assert (outcome.status, outcome.anomalies, outcome.recovery, outcome.ok) == (
+        StartupStatus.IGNORED, (ANOMALY,), None, True
+    )
+    assert backend.calls == ["scan"]
+
+
+async def test_check_fail_on_anomaly_returns_or_raises() -> None:
+    backend = Damaged()
+    outcome = await run_startup_check(backend, PersistenceStartupMode.FAIL_ON_ANOMALY, REPAIR)
+    assert (outcome.status, outcome.anomalies, outcome.ok) == (
+        StartupStatus.FAILED, (ANOMALY,), False
+    )
+    assert backend.calls == ["scan"]
+    steps = Steps()
+    with pytest.raises(RuntimeError) as raised:
+        await run_startup_check(Damaged(), "fail_on_anomaly", step=steps, raise_on_failure=True)
+    assert str(raised.value) == f"Persistence anomalies detected at startup: {(ANOMALY,)}"
+    assert [label for label, _ in steps.seen] == ["scan"]  # the step saw the scan before the raise
+
+
+async def test_check_recover_verifies_by_default() -> None:
+    backend, steps = Damaged(), Steps()
+    outcome = await run_startup_check(backend, "recover", REPAIR, step=steps)
+    assert outcome.status is StartupStatus.RECOVERED and outcome.ok
+    assert backend.calls == ["scan", ("recover", REPAIR), "scan"]
+    assert [label for label, _ in steps.seen] == ["scan", "recover", "verify"]
+    assert outcome.scan is steps.seen[0][1] and outcome.anomalies == (ANOMALY,)
+    assert outcome.recovery is steps.seen[1][1]
+    assert outcome.verification is steps.seen[2][1] and outcome.remaining == ()
+
+
+async def test_check_recovery_incomplete_returns_or_raises() -> None:
+    backend = Damaged(repairable=False)
+    outcome = await run_startup_check(backend, PersistenceStartupMode.RECOVER, REPAIR)
+    assert (outcome.status, outcome.remaining, outcome.ok) == (
+        StartupStatus.RECOVERY_INCOMPLETE, (ANOMALY,), False
+    )
+    with pytest.raises(RuntimeError) as raised:
+        await run_startup_check(Damaged(repairable=False), "recover", REPAIR, raise_on_failure=True)
+    assert str(raised.value) == "Persistence recovery completed but anomalies still exist"
+
+
+async def test_check_without_verify_trusts_the_recovery() -> None:
+    # persistence startup-check (0.3.0): no second scan, so the backend default (recovery=None,
+    # which repairs nothing) still ends as RECOVERED.
+    backend = Damaged()
+    outcome = await run_startup_check(backend, "recover", verify=False, raise_on_failure=True)
+    assert (outcome.status, outcome.verification, outcome.remaining) == (
+        StartupStatus.RECOVERED, None, ()
+    )
+    assert backend.calls == ["scan", ("recover", None)]
+    assert backend.damaged
+
+
+async def test_check_verifying_scan_unsupported_counts_as_recovered() -> None:
+    backend = ScanGoesAway(repairable=False)
+    outcome = await run_startup_check(backend, "recover", REPAIR, raise_on_failure=True)
+    assert (outcome.status, outcome.verification) == (StartupStatus.RECOVERED, None)
+    assert backend.calls == ["scan", ("recover", REPAIR), "scan"]
+
+
+@pytest.mark.parametrize("mode", ["RECOVER", "Scan_Only", "later", ""])
+async def test_check_refuses_other_mode_strings_before_scanning(mode: str) -> None:
+    backend = Damaged()
+    with pytest.raises(ValueError, match="Invalid persistence startup mode"):
+        await run_startup_check(backend, mode)
+    assert backend.calls == []
+
+
+async def test_check_step_sees_none_results_and_its_errors_end_the_check() -> None:
+    backend, steps = Unsupported(), Steps()
+    await run_startup_check(backend, "recover", step=steps)
+    assert steps.seen == [("scan", None)]
+
+    async def failing(label: str, call: Any) -> Any:
+        result = await call()
+        if label == "recover":
+            raise OSError("disk gone")
+        return result
+
+    damaged = Damaged()
+    with pytest.raises(OSError, match="disk gone"):
+        await run_startup_check(damaged, "recover", REPAIR, step=failing)
+    assert damaged.calls == ["scan", ("recover", REPAIR)]  # no verifying scan
+
+
+async def test_check_with_a_hook_step_as_the_system_uses_it() -> None:
+    """The shape of ``ActorSystem``'s step: hooks get every non-``None`` report, in order."""
+    hooks = Hooks()
+
+    async def step(label: str, call: Any) -> Any:
+        report = await call()
+        name = "on_persistence_recovery" if label == "recover" else "on_persistence_scan"
+        if report is not None:
+            result = getattr(hooks, name)(report)
+            if result is not None:
+                await result
+        return report
+
+    await run_startup_check(Damaged(), "recover", REPAIR, step=step, raise_on_failure=True)
+    assert [kind for kind, _ in hooks.seen] == ["scan", "recovery", "scan"]
+    assert not hooks.seen[2][1].has_anomalies

@@ -1,1 +1,3 @@
 """``papyra doctor``: the command group is ``papyra.cli.doctor.app.doctor``."""
+
+__all__ = ()

@@ -1,8 +1,8 @@
 """``papyra doctor run``: the persistence start-up check, as an operator command.
 
-Scans the backend (``--path`` or ``settings.persistence``) without starting any actor and acts
-on anomalies by ``--mode``, like ``ActorSystem.start()`` with a ``PersistenceStartupConfig``:
-report them, fail, or recover and verify with a second scan.
+Runs the check of ``ActorSystem.start()`` (``run_startup_check``) on the backend (``--path`` or
+``settings.persistence``) without starting any actor: scan, then by ``--mode`` report the
+anomalies, fail, or recover and verify with a second scan.
 
 Exit codes: 0 healthy / ignored / recovered; 1 anomalies with ``fail_on_anomaly`` or invalid
 configuration; 2 recovery ran but anomalies remain.
@@ -10,7 +10,8 @@ configuration; 2 recovery ran but anomalies remain.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -30,20 +31,30 @@ from papyra.cli._base import (
     info,
     run_async,
 )
-from papyra.cli._progress import progress_label, tracked
+from papyra.cli._progress import startup_step
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
-from papyra.persistence.startup import PersistenceStartupMode
+from papyra.persistence.startup import (
+    PersistenceStartupMode,
+    StartupOutcome,
+    StartupStatus,
+    StepLabel,
+    run_startup_check,
+)
 
-__all__ = ("doctor",)
+__all__ = ("EXIT_FAILED", "EXIT_RECOVERY_INCOMPLETE", "doctor", "run")
+
+_T = TypeVar("_T")
 
 EXIT_FAILED = 1
 EXIT_RECOVERY_INCOMPLETE = 2
 
-
-def _factory(path: str) -> Any:
-    # Looked up in this module when the command runs, so tests can substitute the class.
-    return JsonFilePersistence(path)
+_EXIT_CODES = {
+    StartupStatus.FAILED: EXIT_FAILED,
+    StartupStatus.RECOVERY_INCOMPLETE: EXIT_RECOVERY_INCOMPLETE,
+}
+_HEALTHY = (StartupStatus.HEALTHY, StartupStatus.UNSUPPORTED, StartupStatus.RECOVERED)
+_RECOVERY_RAN = (StartupStatus.RECOVERED, StartupStatus.RECOVERY_INCOMPLETE)
 
 
 @click.group(cls=PapyraGroup)
@@ -56,7 +67,8 @@ def doctor() -> None:
     "--path",
     type=click.Path(readable=False),
     default=None,
-    help="NDJSON file to check (a JsonFilePersistence); default: the configured settings.persistence.",
+    help="NDJSON file to check (a JsonFilePersistence); "
+    "default: the configured settings.persistence.",
 )
 @click.option(
     "--mode",
@@ -73,7 +85,8 @@ def doctor() -> None:
     "--quarantine-dir",
     type=click.Path(readable=False),
     default=None,
-    help="Directory for quarantined files (created if missing); required with --recovery-mode quarantine.",
+    help="Directory for quarantined files (created if missing); "
+    "required with --recovery-mode quarantine.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 def run(
@@ -97,66 +110,56 @@ def run(
         config = PersistenceRecoveryConfig(mode=recovery, quarantine_dir=quarantine_dir or None)
     elif recovery_mode is not None:
         parse_recovery_mode(recovery_mode)  # a bad value is refused even when unused
-    result = run_async(_run, path, startup, config)
-    status = result["status"]
-    anomalies = result["anomalies"]
-    code = {"failed": EXIT_FAILED, "recovery_incomplete": EXIT_RECOVERY_INCOMPLETE}.get(status, 0)
+    outcome = run_async(_run, path, startup, config)
+    status = outcome.status
     if as_json:
+        recovery_doc: dict[str, Any] | None = None
+        if config is not None and status in _RECOVERY_RAN:
+            report = outcome.recovery
+            recovery_doc = {
+                "mode": config.mode.value,
+                "repaired_files": list(getattr(report, "repaired_files", ()) or ()),
+                "quarantined_files": list(getattr(report, "quarantined_files", ()) or ()),
+            }
         echo_json(
             {
                 "mode": startup.value,
-                "status": status,
-                "healthy": status in ("healthy", "unsupported", "recovered"),
-                "anomalies": [anomaly_to_json(a) for a in anomalies],
-                "recovery": result["recovery"],
-                "remaining_anomalies": [anomaly_to_json(a) for a in result["remaining"]],
+                "status": status.value,
+                "healthy": status in _HEALTHY,
+                "anomalies": [anomaly_to_json(a) for a in outcome.anomalies],
+                "recovery": recovery_doc,
+                "remaining_anomalies": [anomaly_to_json(a) for a in outcome.remaining],
             }
         )
-    elif status == "unsupported":
+    elif status is StartupStatus.UNSUPPORTED:
         info("Persistence scan not supported by backend.")
-    elif status == "healthy":
+    elif status is StartupStatus.HEALTHY:
         info("Persistence is healthy")
-    elif status in ("ignored", "failed"):
-        suffix = " (ignored)" if status == "ignored" else ""
-        error(f"Persistence anomalies detected{suffix}: {anomalies!r}")
-        for anomaly in anomalies:
+    elif status in (StartupStatus.IGNORED, StartupStatus.FAILED):
+        suffix = " (ignored)" if status is StartupStatus.IGNORED else ""
+        error(f"Persistence anomalies detected{suffix}: {outcome.anomalies!r}")
+        for anomaly in outcome.anomalies:
             error(anomaly_line(anomaly))
-    elif status == "recovery_incomplete":
+    elif status is StartupStatus.RECOVERY_INCOMPLETE:
         error("Recovery attempted but anomalies still exist")
     else:
         info("Recovery successful")
+    code = _EXIT_CODES.get(status, 0)
     if code:
         click.get_current_context().exit(code)
 
 
 async def _run(
     path: str | None, mode: PersistenceStartupMode, config: PersistenceRecoveryConfig | None
-) -> dict[str, Any]:
-    result: dict[str, Any] = {"anomalies": (), "recovery": None, "remaining": ()}
-    async with open_backend(path, _factory, writes=config is not None) as backend:
-        report = await tracked(backend, progress_label("Scanning", backend), backend.scan)
-        if report is None:
-            return {**result, "status": "unsupported"}
-        anomalies = tuple(report.anomalies)
-        result["anomalies"] = anomalies
-        if not anomalies:
-            return {**result, "status": "healthy"}
-        if mode in (PersistenceStartupMode.IGNORE, PersistenceStartupMode.SCAN_ONLY):
-            # 0.3.0 let scan_only fall through to recovery; it reports, as ignore does.
-            return {**result, "status": "ignored"}
-        if mode is PersistenceStartupMode.FAIL_ON_ANOMALY or config is None:
-            return {**result, "status": "failed"}
-        if config.quarantine_dir:
-            prepare_quarantine_dir(config.quarantine_dir)
-        recovered = await tracked(
-            backend, progress_label("Recovering", backend), lambda: backend.recover(config), passes=2
-        )
-        result["recovery"] = {
-            "mode": config.mode.value,
-            "repaired_files": list(getattr(recovered, "repaired_files", ()) or ()),
-            "quarantined_files": list(getattr(recovered, "quarantined_files", ()) or ()),
-        }
-        post = await tracked(backend, progress_label("Verifying", backend), backend.scan)
-        remaining = tuple(post.anomalies) if post is not None else ()
-        result["remaining"] = remaining
-        return {**result, "status": "recovery_incomplete" if remaining else "recovered"}
+) -> StartupOutcome:
+    async with open_backend(path, JsonFilePersistence, writes=config is not None) as backend:
+        bar = startup_step(backend)
+
+        async def step(label: StepLabel, call: Callable[[], Awaitable[_T]], /) -> _T:
+            if label == "recover" and config is not None and config.quarantine_dir:
+                # Created only once anomalies call for the recovery.
+                prepare_quarantine_dir(config.quarantine_dir)
+            return await bar(label, call)
+
+        # scan_only reports like ignore (0.3.0 let it fall through to recovery).
+        return await run_startup_check(backend, mode, config, step=step)

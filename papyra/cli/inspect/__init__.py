@@ -1,1 +1,3 @@
 """``papyra inspect``: the command group is ``papyra.cli.inspect.app.inspect``."""
+
+__all__ = ()

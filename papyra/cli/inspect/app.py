@@ -13,7 +13,7 @@ import click
 from papyra.cli._backend import open_backend
 from papyra.cli._base import COUNT, PapyraGroup, echo_json, info, jsonable, run_async
 
-__all__ = ("inspect",)
+__all__ = ("audits", "dead_letters", "events", "inspect", "summary")
 
 _LIMIT = click.option(
     "--limit",
@@ -27,7 +27,9 @@ _SINCE = click.option(
     default=None,
     help="Only records with timestamp >= T (epoch seconds).",
 )
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+_JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document instead of text."
+)
 
 
 def _no_path(path: str) -> Any:  # pragma: no cover - inspect commands never take --path
@@ -103,7 +105,11 @@ def audits(limit: int | None, since: float | None, as_json: bool) -> None:
 @_LIMIT
 @_SINCE
 @click.option("--reverse", is_flag=True, help="Newest first.")
-@click.option("--target", default=None, help="Only dead letters for this address, e.g. local:2 (after --limit).")
+@click.option(
+    "--target",
+    default=None,
+    help="Only dead letters for this address, e.g. local:2 (after --limit).",
+)
 @_JSON
 def dead_letters(
     limit: int | None, since: float | None, reverse: bool, target: str | None, as_json: bool

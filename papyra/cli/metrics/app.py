@@ -15,7 +15,7 @@ from papyra.cli._backend import configured_backend
 from papyra.cli._base import PapyraGroup, echo_json, info
 from papyra.persistence.contract import safe_metrics_snapshot
 
-__all__ = ("metrics", "render_table")
+__all__ = ("metrics", "persistence", "render_table", "reset")
 
 
 def render_table(title: str, rows: Mapping[str, Any]) -> list[str]:

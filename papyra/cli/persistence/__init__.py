@@ -1,1 +1,3 @@
 """``papyra persistence``: the command group is ``papyra.cli.persistence.app.persistence``."""
+
+__all__ = ()

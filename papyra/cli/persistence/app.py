@@ -30,23 +30,33 @@ from papyra.cli._base import (
     run_async,
     success,
 )
-from papyra.cli._progress import progress_label, tracked
+from papyra.cli._progress import progress_label, startup_step, tracked
 from papyra.persistence.contract import safe_metrics_snapshot
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
-from papyra.persistence.startup import PersistenceStartupMode
+from papyra.persistence.startup import (
+    PersistenceStartupMode,
+    StartupOutcome,
+    StartupStatus,
+    run_startup_check,
+)
 
-__all__ = ("persistence",)
+__all__ = (
+    "EXIT_ANOMALIES",
+    "compact",
+    "inspect_",
+    "persistence",
+    "recover",
+    "scan",
+    "startup_check",
+)
 
 #: Exit code of ``persistence scan`` when anomalies were found.
 EXIT_ANOMALIES = 2
 
-_PATH_HELP = "NDJSON file to use (a JsonFilePersistence); default: the configured settings.persistence."
-
-
-def _factory(path: str) -> Any:
-    # Looked up in this module when the command runs, so tests can substitute the class.
-    return JsonFilePersistence(path)
+_PATH_HELP = (
+    "NDJSON file to use (a JsonFilePersistence); default: the configured settings.persistence."
+)
 
 
 @click.group(cls=PapyraGroup)
@@ -93,7 +103,7 @@ def scan(path: str | None, as_json: bool) -> None:
 
 
 async def _scan(path: str | None) -> Any:
-    async with open_backend(path, _factory) as backend:
+    async with open_backend(path, JsonFilePersistence) as backend:
         return await tracked(backend, progress_label("Scanning", backend), backend.scan)
 
 
@@ -115,7 +125,8 @@ async def _scan(path: str | None) -> Any:
     help="Directory for quarantined files (created if missing); required with --mode quarantine.",
 )
 def recover(path: str | None, mode: str, quarantine_dir: str | None) -> None:
-    """Recover from anomalies: drop damaged lines (repair), after moving the file aside (quarantine).
+    """Recover from anomalies: drop damaged lines (repair), after moving the file aside
+    (quarantine).
 
     Exit codes: 0 completed (also when nothing needed repair), 1 invalid input.
     """
@@ -134,12 +145,12 @@ def recover(path: str | None, mode: str, quarantine_dir: str | None) -> None:
 
 
 async def _recover(path: str | None, config: PersistenceRecoveryConfig) -> Any:
-    async with open_backend(path, _factory, writes=True) as backend:
+    async with open_backend(path, JsonFilePersistence, writes=True) as backend:
         if config.quarantine_dir:
             # Created only once the --path has been accepted: bad input changes nothing.
             prepare_quarantine_dir(config.quarantine_dir)
         return await tracked(
-            backend, progress_label("Recovering", backend), lambda: backend.recover(config), passes=2
+            backend, progress_label("Recovering", backend), lambda: backend.recover(config)
         )
 
 
@@ -168,35 +179,26 @@ def startup_check(path: str | None, mode: str, recovery_mode: str | None) -> Non
     startup = parse_startup_mode(mode)
     recovery = parse_recovery_mode(recovery_mode) if recovery_mode is not None else None
     config = PersistenceRecoveryConfig(mode=recovery) if recovery is not None else None
-    outcome, anomalies = run_async(_startup_check, path, startup, config)
-    if outcome == "healthy":
+    outcome = run_async(_startup_check, path, startup, config)
+    if outcome.status in (StartupStatus.HEALTHY, StartupStatus.UNSUPPORTED):
         info("Persistence is healthy")
-    elif outcome == "failed":
-        error(f"Persistence anomalies detected: {anomalies!r}")
+    elif outcome.status is StartupStatus.FAILED:
+        error(f"Persistence anomalies detected: {outcome.anomalies!r}")
         click.get_current_context().exit(1)
-    elif outcome == "recovered":
+    elif outcome.status is StartupStatus.RECOVERED:
         info("Recovery successful")
 
 
 async def _startup_check(
     path: str | None, mode: PersistenceStartupMode, config: PersistenceRecoveryConfig | None
-) -> tuple[str, tuple[Any, ...]]:
+) -> StartupOutcome:
     writes = mode is PersistenceStartupMode.RECOVER
-    async with open_backend(path, _factory, writes=writes) as backend:
-        report = await tracked(backend, progress_label("Scanning", backend), backend.scan)
-        if report is None or not report.anomalies:
-            return "healthy", ()
-        anomalies = tuple(report.anomalies)
-        if mode is PersistenceStartupMode.FAIL_ON_ANOMALY:
-            return "failed", anomalies
-        if mode is PersistenceStartupMode.RECOVER:
-            # As 0.3.0: no scan afterwards, so success is reported even when the backend's
-            # default recovery (IGNORE, without --recovery-mode) repaired nothing.
-            await tracked(
-                backend, progress_label("Recovering", backend), lambda: backend.recover(config), passes=2
-            )
-            return "recovered", anomalies
-        return "ignored", anomalies
+    async with open_backend(path, JsonFilePersistence, writes=writes) as backend:
+        # verify=False, as 0.3.0: success is reported without a second scan, even when the
+        # backend's default recovery (IGNORE, without --recovery-mode) repaired nothing.
+        return await run_startup_check(
+            backend, mode, config, verify=False, step=startup_step(backend)
+        )
 
 
 # -- compact ------------------------------------------------------------------------------------
@@ -221,8 +223,8 @@ def compact(path: str | None) -> None:
 
 
 async def _compact(path: str | None) -> Any:
-    async with open_backend(path, _factory, writes=True) as backend:
-        return await tracked(backend, progress_label("Compacting", backend), backend.compact, passes=2)
+    async with open_backend(path, JsonFilePersistence, writes=True) as backend:
+        return await tracked(backend, progress_label("Compacting", backend), backend.compact)
 
 
 # -- inspect ------------------------------------------------------------------------------------
@@ -288,7 +290,7 @@ def inspect_(path: str | None, limit: int, show_metrics: bool, as_json: bool) ->
 async def _inspect(
     path: str | None, limit: int, show_metrics: bool
 ) -> tuple[str, dict[str, Any] | None, dict[str, int] | None, dict[str, Any]]:
-    async with open_backend(path, _factory) as backend:
+    async with open_backend(path, JsonFilePersistence) as backend:
         policy = getattr(backend, "retention", None)
         retention = None
         if policy is not None:
