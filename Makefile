@@ -8,8 +8,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.papyra-installed
 PYTEST_ARGS ?=
+# `make test` type-checks after the tests; `make test TYPECHECK=0` skips it (CI runs the suite
+# twice and mypy once: its result does not depend on which twin is loaded).
+TYPECHECK := 1
 
-.PHONY: demo test bench typecheck ext clean
+.PHONY: demo test bench typecheck lint ext clean
 
 demo: ext
 	$(BIN)/python examples/demo.py
@@ -17,13 +20,19 @@ demo: ext
 
 test: ext
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+ifneq ($(filter-out 0,$(TYPECHECK)),)
 	$(BIN)/python -m mypy
+endif
 
 bench: ext
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
 
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
+
+# ruff: lint and import order (configured in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

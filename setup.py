@@ -3,7 +3,8 @@
 Metadata lives in pyproject.toml; this file only decides which Cython extensions to build.
 
 * ``papyra/_speedups/dispatch_py.py`` is compiled a second time, unchanged, as
-  ``papyra._speedups.dispatch_c`` with the types of ``dispatch_c.pxd``.
+  ``papyra._speedups.dispatch_c``: Cython applies the types of ``dispatch_c.pxd``, the
+  ``.pxd`` of the module name it is given.
 * Every ``papyra/_speedups/*_c.pyx`` is compiled as it is.
 
 A missing compiler, a missing Cython or a failing build produce a pure-Python install (with a
@@ -14,7 +15,6 @@ turns every build failure into an error (CI, wheels, benchmarks).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -33,27 +33,22 @@ NO_EXTENSIONS = (
 REQUIRE_EXTENSIONS = os.environ.get("PAPYRA_REQUIRE_EXTENSIONS", "") not in _OFF
 BUILD_ERRORS = (CCompilerError, ExecError, PlatformError, OSError)
 
-# Compiled twins of pure-Python references: (reference module, compiled module name).
+# Compiled twins of pure-Python references: (reference module, compiled module name). Given
+# the twin's module name, Cython pairs the reference with papyra/_speedups/<twin>.pxd.
 COMPILED_PY = [("dispatch_py", "dispatch_c")]
+CYTHON_BUILD_DIR = "build/cython-c"
+DIRECTIVES = {"language_level": "3", "annotation_typing": False}
 
 
-def _stage_compiled_py() -> list[str]:
-    """Copy each ``*_py.py`` reference beside its ``.pxd`` under build/ with the twin's name.
+def _pxd_changed(ref: str, twin: str) -> bool:
+    """Whether ``<twin>.pxd`` is newer than the C file generated from ``<ref>.py``.
 
-    Cython pairs a ``.py`` with the ``.pxd`` of the same stem, and the copy must not sit in the
-    package itself (a plain ``dispatch_c.py`` there would import as if compiled).
+    Cython finds a ``.py``'s own ``.pxd`` by the source's file name when it decides what is up
+    to date, so it would not regenerate the twin after an edit to the ``.pxd`` alone.
     """
-    stage = HERE / "build" / "cython-src"
-    pkg = stage / "papyra" / "_speedups"
-    pkg.mkdir(parents=True, exist_ok=True)
-    for init in (stage / "papyra" / "__init__.py", pkg / "__init__.py"):
-        init.touch()
-    sources = []
-    for ref, twin in COMPILED_PY:
-        shutil.copyfile(SPEEDUPS / f"{ref}.py", pkg / f"{twin}.py")
-        shutil.copyfile(SPEEDUPS / f"{twin}.pxd", pkg / f"{twin}.pxd")
-        sources.append(str((pkg / f"{twin}.py").relative_to(HERE)))
-    return sources
+    c_file = HERE / CYTHON_BUILD_DIR / "papyra" / "_speedups" / f"{ref}.c"
+    pxd = SPEEDUPS / f"{twin}.pxd"
+    return c_file.exists() and pxd.stat().st_mtime > c_file.stat().st_mtime
 
 
 def _extensions() -> list[object]:
@@ -67,22 +62,17 @@ def _extensions() -> list[object]:
             raise
         warnings.warn("Cython is not installed: building pure-Python Papyra.", stacklevel=1)
         return []
-    exts = [
-        Extension(f"papyra._speedups.{twin}", [src])
-        for (_, twin), src in zip(COMPILED_PY, _stage_compiled_py())
+    twins = [
+        Extension(f"papyra._speedups.{twin}", [f"papyra/_speedups/{ref}.py"])
+        for ref, twin in COMPILED_PY
     ]
-    exts += [
-        Extension(f"papyra._speedups.{pyx.stem}", [str(pyx.relative_to(HERE))])
-        for pyx in sorted(SPEEDUPS.glob("*_c.pyx"))
+    pyx = [
+        Extension(f"papyra._speedups.{path.stem}", [str(path.relative_to(HERE))])
+        for path in sorted(SPEEDUPS.glob("*_c.pyx"))
     ]
-    return list(
-        cythonize(
-            exts,
-            compiler_directives={"language_level": "3", "annotation_typing": False},
-            build_dir="build/cython-c",
-            quiet=True,
-        )
-    )
+    options = {"compiler_directives": DIRECTIVES, "build_dir": CYTHON_BUILD_DIR, "quiet": True}
+    force = any(_pxd_changed(ref, twin) for ref, twin in COMPILED_PY)
+    return [*cythonize(twins, force=force, **options), *cythonize(pyx, **options)]
 
 
 class OptionalBuildExt(build_ext):

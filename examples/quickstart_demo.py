@@ -146,8 +146,8 @@ async def main(workdir: Path) -> None:
 
     step(4, "simulate corruption")
     print("""$ echo '{"kind":"event"' >> events.ndjson""")
-    with open(log, "a", encoding="utf-8") as f:
-        f.write('{"kind":"event"\n')
+    async with await anyio.open_file(log, "a", encoding="utf-8") as f:
+        await f.write('{"kind":"event"\n')
 
     step(5, "the doctor finds it (operator)")
     operator.run("papyra doctor run", expect=1)

@@ -13,7 +13,7 @@ import threading
 from abc import ABC, abstractmethod
 from typing import Any
 
-__all__ = ("LoggerProxy", "LoggingConfig", "logger", "setup_logging")
+__all__ = ("InvalidLoggingLevel", "LoggerProxy", "LoggingConfig", "logger", "setup_logging")
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

@@ -67,7 +67,7 @@ class SerializerConfig(ABC):
         self.skip_setup_configure = skip_setup_configure
         self.options: dict[str, Any] = options
 
-    def configure(self) -> None:
+    def configure(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Global one-time setup; does nothing by default."""
 
     @abstractmethod

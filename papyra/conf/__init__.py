@@ -8,12 +8,14 @@ object, whatever it is at that moment: the class named by ``PAPYRA_SETTINGS_MODU
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from papyra.conf._manager import ImproperlyConfigured, SettingsImportError, SettingsManager
 
 __all__ = (
+    "DEFAULT_SETTINGS_PATH",
+    "SETTINGS_ENV_VAR",
     "ImproperlyConfigured",
     "SettingsForward",
     "SettingsImportError",
@@ -29,7 +31,7 @@ DEFAULT_SETTINGS_PATH = "papyra.conf.global_settings.Settings"
 monkay = SettingsManager(env_var=SETTINGS_ENV_VAR, default_path=DEFAULT_SETTINGS_PATH)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_papyra_monkay() -> SettingsManager:
     """Return :data:`monkay` after loading the settings once (import errors propagate).
 

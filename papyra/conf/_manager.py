@@ -19,7 +19,8 @@ import inspect
 import os
 import threading
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ("ImproperlyConfigured", "SettingsImportError", "SettingsManager")
 
@@ -136,7 +137,7 @@ class SettingsManager:
         """
         del ignore_preload_import_errors, onetime
         try:
-            self.settings
+            _ = self.settings  # builds and caches them on first access
         except SettingsImportError:
             if ignore_import_errors:
                 return False

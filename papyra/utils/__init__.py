@@ -1,1 +1,3 @@
 """Small helpers that are not part of the actor runtime (see :mod:`papyra.utils.logging`)."""
+
+__all__ = ()

@@ -8,7 +8,7 @@ from typing import Any
 
 from papyra.logging import LoggingConfig
 
-__all__ = ("StandardLoggingConfig",)
+__all__ = ("DEFAULT_FORMAT", "StandardLoggingConfig")
 
 DEFAULT_FORMAT = "[%(asctime)s] %(levelname)s in %(module)s: %(message)s"
 

@@ -212,4 +212,6 @@ def test_proxy_satisfies_the_logger_protocol() -> None:
 
 
 def test_module_exports() -> None:
-    assert papyra_logging.__all__ == ("LoggerProxy", "LoggingConfig", "logger", "setup_logging")
+    assert papyra_logging.__all__ == (
+        "InvalidLoggingLevel", "LoggerProxy", "LoggingConfig", "logger", "setup_logging",
+    )

@@ -23,7 +23,9 @@ from papyra.conf import (
 from papyra.conf.global_settings import Settings
 from papyra.persistence.backends.memory import InMemoryPersistence
 
-ENV_NAMES = ("PAPYRA_SETTINGS_MODULE", "DEBUG", "VERSION", "SECRET_KEY", "LOGGING_LEVEL", "PERSISTENCE")
+ENV_NAMES = (
+    "PAPYRA_SETTINGS_MODULE", "DEBUG", "VERSION", "SECRET_KEY", "LOGGING_LEVEL", "PERSISTENCE",
+)
 
 WriteModule = Callable[[str], str]
 
@@ -269,13 +271,13 @@ def test_assigned_path_is_imported_lazily(write_module: WriteModule) -> None:
 
 def test_assigned_path_errors_name_the_path() -> None:
     monkay.settings = "no_such_papyra_pkg.Prod"
-    with pytest.raises(SettingsImportError, match="'no_such_papyra_pkg.Prod'"):
+    with pytest.raises(SettingsImportError, match=r"'no_such_papyra_pkg\.Prod'"):
         monkay.settings
 
 
 @pytest.mark.parametrize("value", [None, papyra])
 def test_assigning_none_or_a_module_is_a_type_error(value: object) -> None:
-    with pytest.raises(TypeError, match="del monkay.settings"):
+    with pytest.raises(TypeError, match=r"del monkay\.settings"):
         monkay.settings = value
 
 

@@ -46,14 +46,16 @@ class Custom:
         self.value = 1
 
 
+# Optional[...], Union[...] and a quoted annotation on purpose: casting must handle every
+# spelling a settings module may use, not only PEP 604 unions.
 class AppSettings(Settings):
     workers: int = 2
-    ratio: Optional[float] = None
-    name: "str | None" = None
+    ratio: Optional[float] = None  # noqa: UP045
+    name: "str | None" = None  # noqa: UP037
     mode: Literal["fast", "safe"] = "safe"
     colour: Colour = Colour.RED
     data_dir: Path = Path("/tmp")
-    limit: Union[int, str] = 0
+    limit: Union[int, str] = 0  # noqa: UP007
     hidden: ClassVar[int] = 5
     _private: int = 7
 
@@ -165,7 +167,7 @@ def test_other_strings_are_false(monkeypatch: pytest.MonkeyPatch, raw: str) -> N
 
 def test_truthy_set_can_be_customised(monkeypatch: pytest.MonkeyPatch) -> None:
     class Strict(Settings):
-        __truthy__ = {"enabled"}
+        __truthy__ = {"enabled"}  # noqa: RUF012 - overrides a plain class attribute
 
     monkeypatch.setenv("DEBUG", "enabled")
     assert Strict().debug is True
@@ -209,19 +211,19 @@ def test_failed_cast_names_the_value_and_the_type(monkeypatch: pytest.MonkeyPatc
 
 def test_failed_optional_cast_names_the_inner_type(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RATIO", "half")
-    with pytest.raises(ValueError, match="^Cannot cast value 'half' to type 'float'$"):
+    with pytest.raises(ValueError, match=r"^Cannot cast value 'half' to type 'float'$"):
         AppSettings()
 
 
 def test_value_outside_a_literal_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODE", "reckless")
-    with pytest.raises(ValueError, match="^Cannot cast value 'reckless'"):
+    with pytest.raises(ValueError, match=r"^Cannot cast value 'reckless'"):
         AppSettings()
 
 
 def test_union_of_several_types_cannot_be_cast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIMIT", "10")
-    with pytest.raises(ValueError, match="^Cannot cast value '10'"):
+    with pytest.raises(ValueError, match=r"^Cannot cast value '10'"):
         AppSettings()
 
 
@@ -236,9 +238,9 @@ def test_environment_is_ignored_for_custom_classes_and_containers(
 ) -> None:
     class Odd(BaseSettings):
         thing: Custom = Custom()
-        maybe: Optional[Custom] = None
-        either: Union[Custom, InMemoryPersistence, None] = None
-        items: list[str] = []
+        maybe: Optional[Custom] = None  # noqa: UP045 - the typing spelling, on purpose
+        either: Union[Custom, InMemoryPersistence, None] = None  # noqa: UP007 - idem
+        items: list[str] = []  # noqa: RUF012 - a settings field, not shared state
 
     for name in ("THING", "MAYBE", "EITHER", "ITEMS"):
         monkeypatch.setenv(name, "x")
@@ -264,7 +266,7 @@ def test_classvars_and_private_names_ignore_the_environment(
 def test_safe_get_type_hints_matches_typing_when_hints_resolve() -> None:
     hints = safe_get_type_hints(AppSettings)
     assert hints["workers"] is int
-    assert hints["ratio"] == Optional[float]
+    assert hints["ratio"] == Optional[float]  # noqa: UP045 - what AppSettings declares
 
 
 @pytest.fixture
@@ -318,7 +320,7 @@ def test_unresolvable_annotations_do_not_break_env_casting(
 class WithProperties(BaseSettings):
     host: str = "localhost"
     port: int = 80
-    token: Optional[str] = None
+    token: str | None = None
 
     @property
     def url(self) -> str:
