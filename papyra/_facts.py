@@ -24,11 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-try:
-    from papyra.persistence._outbox import as_writer
-except ImportError:  # TEMPORARY until the write protocol lands
-    def as_writer(backend: Any) -> Any:
-        return backend
+from papyra.persistence._outbox import as_writer
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,9 +54,10 @@ __all__ = (
     "Reply",
 )
 
-A = TypeVar("A", bound=Actor)
+_A = TypeVar("_A", bound=Actor)
+_T = TypeVar("_T")
 
-log = logging.getLogger("papyra")
+_log = logging.getLogger("papyra")
 
 
 def _running_asyncio_loop() -> Any:
@@ -100,7 +101,7 @@ class DeadLetterMailbox:
             try:
                 self._on_dead_letter(dl)
             except Exception:
-                log.debug("on_dead_letter callback failed", exc_info=True)
+                _log.debug("on_dead_letter callback failed", exc_info=True)
 
 
 class ActorSystem:
@@ -246,38 +247,31 @@ class ActorSystem:
         tg.start_soon(self._facts.run_writer)
 
     async def _run_startup_checks(self) -> None:
+        """The startup check of ``persistence_startup`` (persistence.md, "Startup checks").
+
+        The procedure is :func:`~papyra.persistence.startup.run_startup_check`; the system
+        raises when it fails, falls back to its own ``persistence_recovery``, bounds the whole
+        check by ``timeout_seconds`` and shows each report to the hooks as it arrives.
+        """
         config = self._persistence_startup
         if config is None:
             return
-        from papyra.persistence.startup import PersistenceStartupMode
+        from papyra.persistence.startup import run_startup_check
 
-        if config.timeout_seconds is None:
-            await self._startup_sequence(config, PersistenceStartupMode)
-        else:
-            with anyio.fail_after(config.timeout_seconds):
-                await self._startup_sequence(config, PersistenceStartupMode)
-
-    async def _startup_sequence(self, config: PersistenceStartupConfig, modes: Any) -> None:
-        backend = self._persistence
-        scan = await backend.scan()
-        if scan is not None:
-            await self._facts.call_hook_now("on_persistence_scan", scan)
-        if scan is None or not scan.has_anomalies:
-            return
-        mode = config.mode
-        if mode == modes.FAIL_ON_ANOMALY:
-            raise RuntimeError(f"Persistence anomalies detected at startup: {scan.anomalies}")
-        if mode != modes.RECOVER:
-            return  # IGNORE / SCAN_ONLY: the scan ran and was reported, startup continues
         recovery = config.recovery if config.recovery is not None else self._persistence_recovery
-        report = await backend.recover(recovery)
+        with anyio.fail_after(config.timeout_seconds):  # None: no limit
+            await run_startup_check(
+                self._persistence, config.mode, recovery,
+                step=self._startup_step, raise_on_failure=True,
+            )
+
+    async def _startup_step(self, label: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        """One backend call of the startup check; the hooks see each report it returns."""
+        report = await call()
         if report is not None:
-            await self._facts.call_hook_now("on_persistence_recovery", report)
-        post = await backend.scan()
-        if post is not None:
-            await self._facts.call_hook_now("on_persistence_scan", post)
-            if post.has_anomalies:
-                raise RuntimeError("Persistence recovery completed but anomalies still exist")
+            hook = "on_persistence_recovery" if label == "recover" else "on_persistence_scan"
+            await self._facts.call_hook_now(hook, report)
+        return report
 
     async def aclose(self) -> None:
         """Stop every actor gracefully, wait for them, flush persistence, close the backend.
@@ -309,7 +303,7 @@ class ActorSystem:
         try:
             await self._persistence.aclose()
         except Exception:
-            log.debug("persistence backend failed to close", exc_info=True)
+            _log.debug("persistence backend failed to close", exc_info=True)
 
     async def __aenter__(self) -> ActorSystem:
         await self.start()
@@ -322,7 +316,7 @@ class ActorSystem:
 
     def spawn(
         self,
-        actor_factory: Callable[[], A] | type[A],
+        actor_factory: Callable[[], _A] | type[_A],
         *,
         mailbox_capacity: int | None = 1024,
         policy: SupervisionPolicy | None = None,
@@ -624,7 +618,7 @@ class ActorSystem:
         try:
             return await self._persistence.compact()
         except Exception:
-            log.warning("persistence compaction failed", exc_info=True)
+            _log.warning("persistence compaction failed", exc_info=True)
             return None
 
     def __repr__(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ("Receives", "ReceivesAny")
+__all__ = ("MessageT", "Receives", "ReceivesAny", "ReturnT")
 
 MessageT = TypeVar("MessageT", contravariant=True)
 ReturnT = TypeVar("ReturnT", covariant=True)

@@ -122,50 +122,16 @@ def _read_source(module: str) -> Source:
 SOURCES = {module: _read_source(module) for module in MODULES}
 LAZY = sorted(module for module, source in SOURCES.items() if source.lazy)
 
-_NO_ALL = "{} has no __all__ (a package of submodules only: `__all__ = ()`)"
-
-#: (check, module) -> why it fails today. These cases are xfail(strict=False): the files
-#: belong to other work in progress, and the marks go once the modules are fixed.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    **{
-        (check, module): _NO_ALL.format(module)
-        for module in (
-            "papyra.cli",
-            "papyra.cli.doctor",
-            "papyra.cli.inspect",
-            "papyra.cli.metrics",
-            "papyra.cli.persistence",
-            "papyra.persistence.backends",
-        )
-        for check in ("tuple", "star")
-    },
-    **{
-        (check, "papyra.persistence"): (
-            "papyra.persistence.__all__ names RedisStreamsConfig and RedisStreamsPersistence, "
-            "whose module papyra.persistence.backends.redis does not exist"
-        )
-        for check in ("names", "star", "fresh")
-    },
-    **{
-        ("names", module): f"{module}: {what} are public names missing from __all__"
-        for module, what in (
-            ("papyra.system", "the TypeVar A and the logger log"),
-            ("papyra.typing", "the TypeVars MessageT and ReturnT"),
-            ("papyra.persistence.startup", "the TypeVar T"),
-            ("papyra.cli.doctor.app", "the command run, EXIT_* codes and the TypeVar T"),
-            ("papyra.cli.inspect.app", "the commands audits, dead_letters, events, summary"),
-            ("papyra.cli.metrics.app", "the commands persistence, reset"),
-            ("papyra.cli.persistence.app", "the commands scan, recover, ... and EXIT_ANOMALIES"),
-        )
-    },
-}
+#: (check, module) -> why it fails today; such cases are marked xfail(strict=True). Empty:
+#: every public module's ``__all__`` is right. Add an entry only with a plan to remove it.
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _cases(check: str, modules: list[str]) -> list[object]:
     cases: list[object] = []
     for module in modules:
         reason = KNOWN_FAILURES.get((check, module))
-        marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
         cases.append(pytest.param(module, marks=marks, id=module))
     return cases
 

@@ -1,1 +1,7 @@
-"""Built-in persistence backends: ``memory``, ``rotating``, ``redis``, plus ``RetentionPolicy``."""
+"""Built-in persistence backends: ``memory`` (the default) and ``rotating``, plus ``RetentionPolicy``.
+
+Import each from its own module (``papyra.persistence.backends.memory`` ...), or the public names
+from :mod:`papyra.persistence`.
+"""
+
+__all__ = ()
