@@ -146,7 +146,7 @@ class Facts:
                 ),
             )
 
-    # -- hooks --------------------------------------------------------------------------------------
+    # -- hooks -------------------------------------------------------------------------------------
 
     def call_hook(self, name: str, argument: Any) -> None:
         """Call hook ``name`` if the hooks object has it; never raises.
@@ -181,7 +181,7 @@ class Facts:
         except Exception:
             log.debug("hook %s failed", name, exc_info=True)
 
-    # -- waiting for events -------------------------------------------------------------------------
+    # -- waiting for events ------------------------------------------------------------------------
 
     def wake_event_waiters(self) -> None:
         waiters, self.event_waiters = self.event_waiters, []
@@ -207,7 +207,7 @@ class Facts:
             self.event_waiters.append(waiter)
             await waiter
 
-    # -- the persistence hand-off -------------------------------------------------------------------
+    # -- the persistence hand-off ------------------------------------------------------------------
 
     def open(self, tg: anyio.abc.TaskGroup, cancelled_exc: type[BaseException]) -> None:
         """Start handing facts to the backend; the system runs :meth:`run_writer` in ``tg``."""

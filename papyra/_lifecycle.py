@@ -158,7 +158,7 @@ class Lifecycle:
         parent: Any | None,
         name: str | None,
     ) -> ActorRef:
-        """Make the cell, run the factory here, schedule the actor's task; see ``ActorSystem.spawn``."""
+        """Make the cell, run the factory, schedule the actor's task (see ``ActorSystem.spawn``)."""
         mailbox = self.dispatch.Mailbox(mailbox_capacity)
         parent_cell = self.cell_of(parent)
         rid = self._next_rid

@@ -143,7 +143,9 @@ class ActorSystem:
             persistence = InMemoryPersistence()
         dispatch: ModuleType = _accel.dispatch if _dispatch is None else _dispatch
         self.system_id = system_id
-        self.dead_letters = DeadLetterMailbox(on_dead_letter=on_dead_letter, maxlen=max_dead_letters)
+        self.dead_letters = DeadLetterMailbox(
+            on_dead_letter=on_dead_letter, maxlen=max_dead_letters
+        )
         self._hooks: Any = DefaultHooks() if hooks is None else hooks
         self._time_fn: Callable[[], float] = time.time if time_fn is None else time_fn
         self._clock = SystemClock(self._time_fn)
@@ -163,7 +165,9 @@ class ActorSystem:
             max_events=max_events,
             create_future=dispatch.create_future,
         )
-        self._lifecycle = Lifecycle(self, self._facts, dispatch, retain_terminated=retain_terminated)
+        self._lifecycle = Lifecycle(
+            self, self._facts, dispatch, retain_terminated=retain_terminated
+        )
         # Semi-private names that upstream-style tests read (spec README): the same objects.
         self._by_id: dict[int, Cell] = self._lifecycle.by_id
         self._names: dict[str, int] = self._lifecycle.names
@@ -365,7 +369,9 @@ class ActorSystem:
         if name in self._registrations:
             raise ValueError(f"Actor name '{name}' is already registered.")
         if not callable(actor_factory):
-            raise TypeError("actor_factory must be an Actor class or a callable returning an actor.")
+            raise TypeError(
+                "actor_factory must be an Actor class or a callable returning an actor."
+            )
         self._registrations[name] = (actor_factory, mailbox_capacity, policy)
 
     def actor(self, name: str) -> ActorRef:
@@ -414,7 +420,7 @@ class ActorSystem:
         self._lifecycle.unwatch(watcher, target)
 
 
-    # -- lookup ---------------------------------------------------------------------------------------
+    # -- lookup ------------------------------------------------------------------------------------
 
     def ref_for(self, address: ActorAddress | str) -> ActorRef:
         """A fresh ref to a running actor of this system (``ActorStopped`` otherwise)."""
@@ -490,7 +496,7 @@ class ActorSystem:
             delivered += 1
         return delivered
 
-    # -- introspection ------------------------------------------------------------------------------
+    # -- introspection -----------------------------------------------------------------------------
 
     def _info(self, cell: Cell) -> ActorInfo:
         parent = cell.parent
@@ -520,7 +526,8 @@ class ActorSystem:
             rid = target._rid
         else:
             raise TypeError(
-                f"actor_info() expects a ref, an int rid or an address, not {type(target).__name__}."
+                "actor_info() expects a ref, an int rid or an address, "
+                f"not {type(target).__name__}."
             )
         cell = self._by_id.get(rid)
         if cell is None:
@@ -551,7 +558,7 @@ class ActorSystem:
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         return tuple(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in rows
         )
 

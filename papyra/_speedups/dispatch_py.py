@@ -255,7 +255,7 @@ class Mailbox:
         return True
 
     def put_nowait(self, env: Any) -> None:
-        """Enqueue without waiting: ``anyio.WouldBlock`` when full, ``MailboxClosed`` when closed."""
+        """Enqueue without waiting: ``anyio.WouldBlock`` if full, ``MailboxClosed`` if closed."""
         if not self.offer(env):
             raise anyio.WouldBlock
 

@@ -35,10 +35,11 @@ API
 ---
 ``scan_lines(buf, start=0, end=-1, *, final=False, want=0) -> LineTable``
     Scan ``buf[start:end]`` (``end=-1``: ``len(buf)``). ``buf`` is ``bytes``, ``bytearray`` or
-    a C-contiguous byte ``memoryview`` (which the reference copies once); it is not modified and must not change during
-    the call. ``want`` is a bit set of :data:`WANT_KIND` / :data:`WANT_STAMP`; without them the
-    kind bits are 0 and ``stamps`` is ``None``, and the scan may be cheaper. Never raises for
-    any content; raises ``ValueError`` for out-of-range ``start``/``end``.
+    a C-contiguous byte ``memoryview`` (which the reference copies once); it is not modified
+    and must not change during the call. ``want`` is a bit set of :data:`WANT_KIND` /
+    :data:`WANT_STAMP`; without them the kind bits are 0 and ``stamps`` is ``None``, and the
+    scan may be cheaper. Never raises for any content; raises ``ValueError`` for out-of-range
+    ``start``/``end``.
 
 ``LineTable`` (read-only attributes)
     ``start`` / ``end``: the scanned range; ``count``: number of lines; ``ends``:
