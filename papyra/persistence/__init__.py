@@ -5,12 +5,13 @@ Layout::
     models.py            PersistedEvent / PersistedAudit / PersistedDeadLetter and report types
     base.py              PersistenceBackend (no-op base)   contract.py  Protocol + capability probes
     metrics.py           PersistenceMetrics + mixin        startup.py   startup-check configuration
-    _records.py          coercion, serialisation and tolerant reading rules shared by all backends
-    _retention.py        apply_retention                    backends/    memory, rotating, redis, retention
+    _records.py          the record kinds; coercion, serialisation and tolerant reading rules
+    _outbox.py           the write protocol: record_nowait/flush, the queue, as_writer
+    _retention.py        apply_retention                    backends/    memory, rotating, retention
     json.py              JsonFilePersistence (NDJSON file)
 
 Public names are resolved on first access, so importing this package never imports a backend
-(nor the optional ``redis`` client) that is not used.
+that is not used.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ _LAZY: dict[str, str] = {
     "PersistenceBackendContract": "papyra.persistence.contract",
     "backend_capabilities": "papyra.persistence.contract",
     "safe_metrics_snapshot": "papyra.persistence.contract",
-    "RedisStreamsConfig": "papyra.persistence.backends.redis",
-    "RedisStreamsPersistence": "papyra.persistence.backends.redis",
 }
 
 __all__ = (
@@ -36,8 +35,6 @@ __all__ = (
     "PersistenceBackendContract",
     "backend_capabilities",
     "safe_metrics_snapshot",
-    "RedisStreamsConfig",
-    "RedisStreamsPersistence",
 )
 
 if TYPE_CHECKING:
@@ -48,6 +45,7 @@ if TYPE_CHECKING:
         backend_capabilities,
         safe_metrics_snapshot,
     )
+    from papyra.persistence.json import JsonFilePersistence
 
 
 def __getattr__(name: str) -> Any:

@@ -11,14 +11,19 @@ Three rules live here so that every backend applies them identically:
   encode go through ``json_default``.
 * **Reading**: ``record_from_dict`` is tolerant. Known keys are kept as decoded, missing ones
   defaulted, extra ones ignored; only a record without a ``"timestamp"`` key is unusable.
+
+The three kinds themselves are described once, in :data:`KINDS`: each kind's model, the
+backend method that stores it, its coercer and its NDJSON scanner code. Every other per-kind
+table (``MODELS`` here, the memory backend's lists, the file engine's kind codes, the write
+protocol's dispatch in ``papyra.persistence._outbox``) is derived from it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields, is_dataclass
-from typing import Any, Literal, TypeVar, Union, overload
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, Literal, TypeVar, overload
 
 from papyra.address import ActorAddress
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
@@ -26,6 +31,7 @@ from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, Persi
 __all__ = (
     "KINDS",
     "MODELS",
+    "KindName",
     "Record",
     "RecordKind",
     "coerce",
@@ -40,22 +46,8 @@ __all__ = (
     "timestamp_of",
 )
 
-RecordKind = Literal["event", "audit", "dead_letter"]
-Record = Union[PersistedEvent, PersistedAudit, PersistedDeadLetter]
-
-#: The only values of the ``"kind"`` discriminator, in the order the backends list them.
-KINDS: tuple[RecordKind, ...] = ("event", "audit", "dead_letter")
-
-MODELS: Mapping[str, type[Record]] = {
-    "event": PersistedEvent,
-    "audit": PersistedAudit,
-    "dead_letter": PersistedDeadLetter,
-}
-
-# Field names per kind, computed once: ``dataclasses.fields()`` is slow enough to matter per record.
-_FIELDS: Mapping[str, tuple[str, ...]] = {
-    kind: tuple(f.name for f in fields(model)) for kind, model in MODELS.items()
-}
+KindName = Literal["event", "audit", "dead_letter"]
+Record = PersistedEvent | PersistedAudit | PersistedDeadLetter
 
 _T = TypeVar("_T")
 
@@ -141,10 +133,56 @@ def coerce_dead_letter(obj: Any) -> Any:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# The kinds
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordKind:
+    """Everything that depends on a record's kind, in one place.
+
+    ``name`` is the ``"kind"`` discriminator written with the record; ``plural`` names its
+    collection (``list_<plural>``, the memory backend's ``_<plural>`` list, the Redis stream
+    suffix); ``model`` is its dataclass; ``method`` the backend coroutine that stores one
+    (``record_event`` ...); ``coerce`` turns a mapping into the model; ``code`` is the value
+    the NDJSON scanner puts in a line's kind bits (``KIND_EVENT`` ... in both scanner twins).
+    """
+
+    name: KindName
+    plural: str
+    model: type[Record]
+    method: str
+    coerce: Callable[[Any], Any]
+    code: int
+
+
+#: kind name -> :class:`RecordKind`, in the order the backends list the kinds.
+KINDS: Mapping[str, RecordKind] = {
+    kind.name: kind
+    for kind in (
+        RecordKind("event", "events", PersistedEvent, "record_event", coerce_event, 0x10),
+        RecordKind("audit", "audits", PersistedAudit, "record_audit", coerce_audit, 0x20),
+        RecordKind(
+            "dead_letter",
+            "dead_letters",
+            PersistedDeadLetter,
+            "record_dead_letter",
+            coerce_dead_letter,
+            0x30,
+        ),
+    )
+}
+
+MODELS: Mapping[str, type[Record]] = {name: kind.model for name, kind in KINDS.items()}
+
+# Field names per kind, computed once: ``dataclasses.fields()`` is slow enough to matter per record.
+_FIELDS: Mapping[str, tuple[str, ...]] = {
+    name: tuple(f.name for f in fields(model)) for name, model in MODELS.items()
+}
+
 _COERCERS: Mapping[str, Callable[[Any], Any]] = {
-    "event": coerce_event,
-    "audit": coerce_audit,
-    "dead_letter": coerce_dead_letter,
+    name: kind.coerce for name, kind in KINDS.items()
 }
 
 

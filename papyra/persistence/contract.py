@@ -16,18 +16,33 @@ __all__ = (
 
 @dataclass(frozen=True, slots=True)
 class PersistenceBackendCapabilities:
+    """What :func:`backend_capabilities` found on a backend.
+
+    ``supports_record_nowait``: the backend has its own ``record_nowait`` and ``flush`` (every
+    ``PersistenceBackend`` subclass does, through the base's defaults), so the actor system
+    writes to it as is; without them it is written through an adapter
+    (``papyra.persistence._outbox.as_writer``).
+    """
+
     supports_scan: bool
     supports_recover: bool
     supports_compact: bool
     supports_metrics: bool
+    supports_record_nowait: bool = False
 
 
 @runtime_checkable
 class PersistenceBackendContract(Protocol):
-    """What the actor system needs from a backend. Any object with these members qualifies.
+    """What the actor system expects of a backend. Any object with these members qualifies.
 
     ``isinstance(obj, PersistenceBackendContract)`` only checks that the members exist; the read
     API (``list_events`` and friends) is expected on built-in backends but is not part of it.
+
+    ``record_nowait`` and ``flush`` are the write protocol (``papyra.persistence._outbox``):
+    the system hands each fact over with ``record_nowait`` when it happens and awaits ``flush``
+    to get it written. ``PersistenceBackend`` provides both. An object that has only the three
+    ``record_*`` coroutines does not satisfy this Protocol, but the system still accepts it and
+    writes to it through an adapter that queues the facts.
     """
 
     @property
@@ -39,6 +54,10 @@ class PersistenceBackendContract(Protocol):
 
     async def record_dead_letter(self, dead_letter: Any) -> None: ...
 
+    def record_nowait(self, kind: str, record: Any) -> None: ...
+
+    async def flush(self) -> None: ...
+
     async def aclose(self) -> None: ...
 
     async def scan(self) -> Any: ...
@@ -49,15 +68,20 @@ class PersistenceBackendContract(Protocol):
 
 
 _NOTHING = PersistenceBackendCapabilities(
-    supports_scan=False, supports_recover=False, supports_compact=False, supports_metrics=False
+    supports_scan=False,
+    supports_recover=False,
+    supports_compact=False,
+    supports_metrics=False,
+    supports_record_nowait=False,
 )
 
 
 def backend_capabilities(backend: Any) -> PersistenceBackendCapabilities:
     """Report which optional operations ``backend`` offers, by looking for callable members.
 
-    ``supports_metrics`` needs a non-``None`` ``metrics`` with a callable ``snapshot``. Never
-    raises: if inspecting the object fails (a property that raises, say), every flag is ``False``.
+    ``supports_metrics`` needs a non-``None`` ``metrics`` with a callable ``snapshot``, and
+    ``supports_record_nowait`` both ``record_nowait`` and ``flush``. Never raises: if inspecting
+    the object fails (a property that raises, say), every flag is ``False``.
     """
     try:
         metrics = getattr(backend, "metrics", None)
@@ -66,6 +90,8 @@ def backend_capabilities(backend: Any) -> PersistenceBackendCapabilities:
             supports_recover=callable(getattr(backend, "recover", None)),
             supports_compact=callable(getattr(backend, "compact", None)),
             supports_metrics=metrics is not None and callable(getattr(metrics, "snapshot", None)),
+            supports_record_nowait=callable(getattr(backend, "record_nowait", None))
+            and callable(getattr(backend, "flush", None)),
         )
     except Exception:
         return _NOTHING

@@ -29,8 +29,52 @@ def flags(caps: PersistenceBackendCapabilities) -> tuple[bool, ...]:
 
 def test_builtin_backends_support_everything_and_satisfy_the_protocol() -> None:
     for backend in (PersistenceBackend(), InMemoryPersistence()):
-        assert flags(backend_capabilities(backend)) == (True, True, True, True)
+        caps = backend_capabilities(backend)
+        assert flags(caps) == (True, True, True, True)
+        assert caps.supports_record_nowait
         assert isinstance(backend, PersistenceBackendContract)
+
+
+class DuckBackend:
+    """Every member of the contract except the write protocol."""
+
+    retention = None
+
+    async def record_event(self, event: Any) -> None: ...
+    async def record_audit(self, report: Any) -> None: ...
+    async def record_dead_letter(self, dead_letter: Any) -> None: ...
+    async def aclose(self) -> None: ...
+    async def scan(self) -> Any: ...
+    async def recover(self, config: Any | None = None) -> Any: ...
+    async def compact(self) -> Any: ...
+
+
+def test_the_write_protocol_is_part_of_the_contract() -> None:
+    class WithWriter(DuckBackend):
+        def record_nowait(self, kind: str, record: Any) -> None: ...
+        async def flush(self) -> None: ...
+
+    assert not isinstance(DuckBackend(), PersistenceBackendContract)
+    assert not backend_capabilities(DuckBackend()).supports_record_nowait
+    assert isinstance(WithWriter(), PersistenceBackendContract)
+    assert backend_capabilities(WithWriter()).supports_record_nowait
+
+
+def test_record_nowait_needs_flush_too() -> None:
+    class OnlyNowait(DuckBackend):
+        def record_nowait(self, kind: str, record: Any) -> None: ...
+
+    class OnlyFlush(DuckBackend):
+        async def flush(self) -> None: ...
+
+    for backend in (OnlyNowait(), OnlyFlush()):
+        assert not backend_capabilities(backend).supports_record_nowait
+
+
+def test_capabilities_keep_their_four_positional_fields() -> None:
+    caps = PersistenceBackendCapabilities(True, False, True, False)
+    assert flags(caps) == (True, False, True, False)
+    assert caps.supports_record_nowait is False
 
 
 def test_capabilities_follow_callable_members() -> None:
@@ -64,7 +108,9 @@ def test_capabilities_never_raise() -> None:
 
         async def scan(self) -> None: ...
 
-    assert flags(backend_capabilities(Exploding())) == ALL
+    caps = backend_capabilities(Exploding())
+    assert flags(caps) == ALL
+    assert caps.supports_record_nowait is False
 
 
 def test_capabilities_are_frozen() -> None:
@@ -131,38 +177,55 @@ def test_package_exports() -> None:
     assert papyra.persistence.__all__ == (
         "InMemoryPersistence", "JsonFilePersistence", "PersistenceBackendCapabilities",
         "PersistenceBackendContract", "backend_capabilities", "safe_metrics_snapshot",
-        "RedisStreamsConfig", "RedisStreamsPersistence",
     )
     assert set(papyra.persistence.__all__) <= set(dir(papyra.persistence))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        papyra.persistence.nope  # noqa: B018
+        papyra.persistence.nope
 
 
-@pytest.mark.parametrize(
-    ("name", "module"),
-    [("JsonFilePersistence", "papyra.persistence.json"),
-     ("RedisStreamsConfig", "papyra.persistence.backends.redis"),
-     ("RedisStreamsPersistence", "papyra.persistence.backends.redis")],
-)
-def test_backends_resolve_from_their_own_modules(name: str, module: str) -> None:
-    # Other parts of the tree may not be present yet; either the name resolves to the object
-    # its module defines, or the failure is an ImportError that names the missing module.
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError:
-        with pytest.raises(ImportError, match=module.replace(".", r"\.")):
-            getattr(papyra.persistence, name)
-    else:
-        assert getattr(papyra.persistence, name) is getattr(mod, name)
+def test_star_import_resolves_every_exported_name() -> None:
+    # Every name in __all__ must resolve: a name whose module does not exist makes
+    # ``from papyra.persistence import *`` raise ImportError.
+    namespace: dict[str, Any] = {}
+    exec("from papyra.persistence import *", namespace)
+    assert set(papyra.persistence.__all__) <= set(namespace)
+    for name in papyra.persistence.__all__:
+        assert hasattr(papyra.persistence, name)
+
+
+def test_the_redis_names_are_not_advertised_until_the_backend_exists() -> None:
+    for name in ("RedisStreamsConfig", "RedisStreamsPersistence"):
+        assert name not in papyra.persistence.__all__
+        assert name not in dir(papyra.persistence)
+        assert "redis" not in (papyra.persistence.__doc__ or "").lower()
+
+
+def test_backends_resolve_from_their_own_modules() -> None:
+    mod = importlib.import_module("papyra.persistence.json")
+    assert papyra.persistence.JsonFilePersistence is mod.JsonFilePersistence
+
+
+def _fail_import(exc: ModuleNotFoundError) -> SimpleNamespace:
+    def fake_import(name: str) -> Any:
+        raise exc
+
+    return SimpleNamespace(import_module=fake_import)
+
+
+def test_a_missing_backend_module_is_a_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = "papyra.persistence.json"
+    missing = ModuleNotFoundError(f"No module named {module!r}", name=module)
+    monkeypatch.setattr(papyra.persistence, "importlib", _fail_import(missing))
+    monkeypatch.delitem(vars(papyra.persistence), "JsonFilePersistence", raising=False)
+    with pytest.raises(ImportError, match=r"JsonFilePersistence is unavailable.*persistence\.json"):
+        papyra.persistence.JsonFilePersistence
 
 
 def test_a_broken_backend_module_is_not_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only the absence of the backend module itself becomes the friendly ImportError; a missing
     # dependency *inside* an existing module propagates as it is.
-    def fake_import(name: str) -> Any:
-        raise ModuleNotFoundError("No module named 'somedep'", name="somedep")
-
-    monkeypatch.setattr(papyra.persistence, "importlib", SimpleNamespace(import_module=fake_import))
-    monkeypatch.delitem(vars(papyra.persistence), "RedisStreamsConfig", raising=False)
+    missing = ModuleNotFoundError("No module named 'somedep'", name="somedep")
+    monkeypatch.setattr(papyra.persistence, "importlib", _fail_import(missing))
+    monkeypatch.delitem(vars(papyra.persistence), "JsonFilePersistence", raising=False)
     with pytest.raises(ModuleNotFoundError, match="somedep"):
-        papyra.persistence.RedisStreamsConfig  # noqa: B018
+        papyra.persistence.JsonFilePersistence

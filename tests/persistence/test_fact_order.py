@@ -1,15 +1,22 @@
-"""System facts take their place in the log when they happen, before records actors write."""
+"""System facts take their place in the log when they happen, before records actors write.
+
+Checked for the built-in backends and for two third-party ones: a ``PersistenceBackend``
+subclass that only implements ``record_*``, and a duck-typed object.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import orjson
 import pytest
 
 from papyra.actor import Actor
 from papyra.persistence.backends.memory import InMemoryPersistence
+from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.json import JsonFilePersistence
 from papyra.system import ActorSystem
 
@@ -65,3 +72,72 @@ async def test_memory_backend_holds_facts_in_the_order_they_happened(impl: Any) 
         "counter.incremented",
         "ActorStopped",
     ]
+
+
+# -- third-party backends ----------------------------------------------------------------------
+
+
+def _event_type(record: Any) -> str:
+    """The event type of a stored record: facts arrive as models, actor writes as mappings."""
+    if isinstance(record, dict):
+        return str(record["event_type"])
+    return str(record.event_type)
+
+
+class ThirdPartyBackend(PersistenceBackend):
+    """A backend written against the base class: only ``record_*``, no write protocol of its own.
+
+    Each write yields to the scheduler first, as a backend doing real I/O would.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored: list[Any] = []
+
+    async def record_event(self, event: Any) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.stored.append(event)
+
+
+class DuckTypedBackend:
+    """A backend that is not a ``PersistenceBackend``: ``record_*`` and ``aclose`` only."""
+
+    def __init__(self) -> None:
+        self.stored: list[Any] = []
+
+    async def record_event(self, event: Any) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.stored.append(event)
+
+    async def record_audit(self, report: Any) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    async def record_dead_letter(self, dead_letter: Any) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        await anyio.lowlevel.checkpoint()
+
+
+FACT_ORDER = ["ActorStarted", "counter.incremented", "counter.incremented", "ActorStopped"]
+
+
+@pytest.mark.xfail(reason="waiting for the system to use as_writer", strict=False)
+async def test_third_party_subclass_backend_holds_facts_in_the_order_they_happened(
+    impl: Any,
+) -> None:
+    backend = ThirdPartyBackend()
+    system = ActorSystem(persistence=backend, _dispatch=impl.dispatch)
+    assert system.persistence is backend
+    await _run(system)
+    assert [_event_type(r) for r in backend.stored] == FACT_ORDER
+
+
+@pytest.mark.xfail(reason="waiting for the system to use as_writer", strict=False)
+async def test_duck_typed_backend_holds_facts_in_the_order_they_happened(impl: Any) -> None:
+    backend = DuckTypedBackend()
+    system = ActorSystem(persistence=backend, _dispatch=impl.dispatch)  # type: ignore[arg-type]
+    assert system.persistence is backend  # the user's own object, not an adapter
+    await _run(system)
+    assert type(backend) is DuckTypedBackend
+    assert [_event_type(r) for r in backend.stored] == FACT_ORDER

@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 from papyra.address import ActorAddress
 from papyra.persistence import _utils
 from papyra.persistence._records import (
+    _COERCERS,
     KINDS,
+    MODELS,
+    RecordKind,
     coerce,
     coerce_audit,
     coerce_dead_letter,
@@ -314,3 +317,62 @@ def test_select_window_skips_unstamped_items_only_when_filtering_by_time() -> No
     items = [Stamped(1), object(), {"timestamp": 2}, Stamped(None)]
     assert len(select_window(items)) == 4
     assert select_window(items, since=0) == (items[0], items[2])
+
+
+# -- the kinds table --------------------------------------------------------------------------
+
+
+def test_kinds_table_describes_each_kind_once() -> None:
+    assert list(KINDS) == ["event", "audit", "dead_letter"]
+    for name, kind in KINDS.items():
+        assert isinstance(kind, RecordKind)
+        assert kind.name == name
+        assert kind.method == f"record_{name}"
+        assert kind.plural == f"{name}s"
+    assert KINDS["event"].model is PersistedEvent
+    assert KINDS["audit"].model is PersistedAudit
+    assert KINDS["dead_letter"].model is PersistedDeadLetter
+    assert [KINDS[k].coerce for k in KINDS] == [coerce_event, coerce_audit, coerce_dead_letter]
+    assert len({kind.code for kind in KINDS.values()}) == 3
+
+
+def test_kind_records_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        KINDS["event"].method = "record_audit"  # type: ignore[misc]
+
+
+def test_the_other_tables_derive_from_kinds() -> None:
+    from papyra.persistence.backends import memory
+
+    assert dict(MODELS) == {name: kind.model for name, kind in KINDS.items()}
+    assert dict(_COERCERS) == {name: kind.coerce for name, kind in KINDS.items()}
+    expected_stores = {
+        "event": ("_events", coerce_event),
+        "audit": ("_audits", coerce_audit),
+        "dead_letter": ("_dead_letters", coerce_dead_letter),
+    }
+    assert expected_stores == memory._STORES
+    backend = memory.InMemoryPersistence()
+    for attribute, _ in memory._STORES.values():
+        assert isinstance(getattr(backend, attribute), list)
+
+
+def test_kind_methods_exist_on_the_backend_base_and_lists_on_memory() -> None:
+    from papyra.persistence.backends.memory import InMemoryPersistence
+    from papyra.persistence.base import PersistenceBackend
+
+    for kind in KINDS.values():
+        assert callable(getattr(PersistenceBackend, kind.method))
+        assert callable(getattr(InMemoryPersistence, f"list_{kind.plural}"))
+
+
+def test_kind_codes_match_both_scanner_twins(impl: Any) -> None:
+    nd = impl.ndjson
+    twin_codes = {
+        "event": nd.KIND_EVENT, "audit": nd.KIND_AUDIT, "dead_letter": nd.KIND_DEAD_LETTER
+    }
+    assert {name: kind.code for name, kind in KINDS.items()} == twin_codes
+    # What the scanner actually writes in a line's kind bits, not only its constants.
+    lines = b"".join(b'{"kind":"%s","timestamp":1}\n' % name.encode() for name in KINDS)
+    table = nd.scan_lines(lines, want=nd.WANT_KIND)
+    assert [flag & nd.KIND_MASK for flag in table.flags] == [k.code for k in KINDS.values()]

@@ -8,6 +8,8 @@ from typing import Any
 from anyio.lowlevel import cancel_shielded_checkpoint
 
 from papyra.persistence._records import (
+    KINDS,
+    _unknown_kind,
     coerce_audit,
     coerce_dead_letter,
     coerce_event,
@@ -28,9 +30,7 @@ __all__ = ("InMemoryPersistence",)
 
 # kind -> (the list attribute holding it, the mapping coercion)
 _STORES: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "event": ("_events", coerce_event),
-    "audit": ("_audits", coerce_audit),
-    "dead_letter": ("_dead_letters", coerce_dead_letter),
+    name: (f"_{kind.plural}", kind.coerce) for name, kind in KINDS.items()
 }
 
 
@@ -95,9 +95,13 @@ class InMemoryPersistence(PersistenceBackend):
         """Store one ``(kind, record)`` at once (``"event"``, ``"audit"``, ``"dead_letter"``).
 
         The actor system stores its facts through this, so they are in the backend the moment
-        they happen, in order with records actors write themselves.
+        they happen, in order with records actors write themselves. An unknown ``kind`` raises
+        ``ValueError`` (and is not counted as a write error).
         """
-        attribute, coerce = _STORES[kind]
+        try:
+            attribute, coerce = _STORES[kind]
+        except (KeyError, TypeError):
+            raise ValueError(_unknown_kind(kind)) from None
         try:
             stored = self._append(getattr(self, attribute), coerce(record))
         except Exception:
