@@ -122,7 +122,6 @@ class DuckTypedBackend:
 FACT_ORDER = ["ActorStarted", "counter.incremented", "counter.incremented", "ActorStopped"]
 
 
-@pytest.mark.xfail(reason="waiting for the system to use as_writer", strict=False)
 async def test_third_party_subclass_backend_holds_facts_in_the_order_they_happened(
     impl: Any,
 ) -> None:
@@ -133,7 +132,6 @@ async def test_third_party_subclass_backend_holds_facts_in_the_order_they_happen
     assert [_event_type(r) for r in backend.stored] == FACT_ORDER
 
 
-@pytest.mark.xfail(reason="waiting for the system to use as_writer", strict=False)
 async def test_duck_typed_backend_holds_facts_in_the_order_they_happened(impl: Any) -> None:
     backend = DuckTypedBackend()
     system = ActorSystem(persistence=backend, _dispatch=impl.dispatch)  # type: ignore[arg-type]
