@@ -13,13 +13,11 @@ the baseline) in ``benchmark.extra_info`` and on stdout, with the peak RSS of th
 
 from __future__ import annotations
 
-import os
 import resource
 import shutil
 import sys
 import time
 from collections.abc import Callable
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from papyra.persistence import _filelog  # noqa: E402
 from papyra.persistence.backends.retention import RetentionPolicy  # noqa: E402
 from papyra.persistence.json import JsonFilePersistence  # noqa: E402
 from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode  # noqa: E402
@@ -73,8 +70,11 @@ def report(benchmark: Any, name: str, baseline_s: float, units: int, unit: str) 
     """Record ``papyra time / baseline time`` and add a row to the session's ratio table.
 
     The table (benchmarks/conftest.py) states throughput relative to the baseline, like the
-    runtime rows: ``baseline time / papyra time``, higher is better.
+    runtime rows: ``baseline time / papyra time``, higher is better. Nothing to report when
+    benchmarking is disabled (the ``pytest benchmarks`` smoke run: one untimed round).
     """
+    if benchmark.stats is None:
+        return
     ours = benchmark.stats.stats.min
     ratio = ours / baseline_s
     store = _summary.get("store")
@@ -96,20 +96,10 @@ def report(benchmark: Any, name: str, baseline_s: float, units: int, unit: str) 
     )
 
 
-@pytest.fixture(autouse=True)
-def use_twin(impl: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Run Papyra's file layer on the requested NDJSON twin (skip a twin that is not built)."""
-    twin = getattr(impl, "ndjson", None)
-    if twin is None:
-        suffix = "py" if impl.name == "python" else "c"
-        try:
-            twin = import_module(f"papyra._speedups.ndjson_{suffix}")
-        except ImportError:
-            if os.environ.get("PAPYRA_REQUIRE_EXTENSIONS", "") not in ("", "0"):
-                raise
-            pytest.skip("papyra._speedups.ndjson_c is not built yet")
-    monkeypatch.setattr(_filelog, "nd", twin)
-    return impl
+@pytest.fixture
+def twin(impl: Any) -> Any:
+    """The NDJSON twin the backends of a test run on (``_ndjson=``): ``impl``'s."""
+    return impl.ndjson
 
 
 RECORD = {
@@ -128,12 +118,12 @@ def baseline_writes(path: Path) -> None:
 
 
 @pytest.mark.parametrize("writers", [1, 16])
-def test_write_records(benchmark: Any, tmp_path: Path, writers: int) -> None:
+def test_write_records(benchmark: Any, tmp_path: Path, twin: Any, writers: int) -> None:
     base = timed(lambda: baseline_writes(tmp_path / "base.ndjson"))
     counter = iter(range(10**9))
 
     def run() -> None:
-        backend = JsonFilePersistence(tmp_path / f"w{next(counter)}.ndjson")
+        backend = JsonFilePersistence(tmp_path / f"w{next(counter)}.ndjson", _ndjson=twin)
         per = WRITES // writers
 
         async def writer() -> None:
@@ -164,9 +154,9 @@ def baseline_scan(path: Path) -> int:
     return bad
 
 
-def test_scan_1m(benchmark: Any, big_log: Path) -> None:
+def test_scan_1m(benchmark: Any, big_log: Path, twin: Any) -> None:
     base = timed(lambda: baseline_scan(big_log))
-    backend = JsonFilePersistence(big_log)
+    backend = JsonFilePersistence(big_log, _ndjson=twin)
     benchmark.group = "scan 1M"
     result = benchmark.pedantic(lambda: anyio.run(backend.scan), rounds=2, iterations=1)
     assert len(result.anomalies) == 10
@@ -183,7 +173,7 @@ def baseline_repair(src: Path, dst: Path) -> None:
                 pass
 
 
-def test_repair_1m(benchmark: Any, big_log: Path, tmp_path: Path) -> None:
+def test_repair_1m(benchmark: Any, big_log: Path, tmp_path: Path, twin: Any) -> None:
     work = tmp_path / "repair.ndjson"
     base = timed(lambda: baseline_repair(big_log, tmp_path / "base.out"))
     config = PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR)
@@ -193,7 +183,7 @@ def test_repair_1m(benchmark: Any, big_log: Path, tmp_path: Path) -> None:
         return (), {}
 
     def run() -> None:
-        report_ = anyio.run(JsonFilePersistence(work).recover, config)
+        report_ = anyio.run(JsonFilePersistence(work, _ndjson=twin).recover, config)
         assert report_.repaired_files
 
     benchmark.group = "repair 1M"
@@ -209,7 +199,7 @@ def baseline_tail_copy(src: Path, dst: Path) -> None:
         out.write(b"\n".join(lines[-KEEP - 1 : -1]) + b"\n")
 
 
-def test_compact_1m_to_100k(benchmark: Any, big_log: Path, tmp_path: Path) -> None:
+def test_compact_1m_to_100k(benchmark: Any, big_log: Path, tmp_path: Path, twin: Any) -> None:
     work = tmp_path / "compact.ndjson"
     base = timed(lambda: baseline_tail_copy(big_log, tmp_path / "base.out"))
 
@@ -218,7 +208,7 @@ def test_compact_1m_to_100k(benchmark: Any, big_log: Path, tmp_path: Path) -> No
         return (), {}
 
     def run() -> None:
-        backend = JsonFilePersistence(work, RetentionPolicy(max_records=KEEP))
+        backend = JsonFilePersistence(work, RetentionPolicy(max_records=KEEP), _ndjson=twin)
         assert anyio.run(backend.compact).after_records == KEEP
 
     benchmark.group = "compact 1M -> 100k"
@@ -226,8 +216,8 @@ def test_compact_1m_to_100k(benchmark: Any, big_log: Path, tmp_path: Path) -> No
     report(benchmark, "compact 1M -> 100k", base, 1_000_000, "lines")
 
 
-def test_list_tail_of_1m(benchmark: Any, big_log: Path) -> None:
-    backend = JsonFilePersistence(big_log)
+def test_list_tail_of_1m(benchmark: Any, big_log: Path, twin: Any) -> None:
+    backend = JsonFilePersistence(big_log, _ndjson=twin)
     base = timed(lambda: baseline_scan(big_log))
     benchmark.group = "list_events(limit=10) of 1M"
     result = benchmark.pedantic(lambda: anyio.run(lambda: backend.list_events(limit=10)), rounds=5, iterations=1)

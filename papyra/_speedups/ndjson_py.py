@@ -2,7 +2,7 @@
 
 This module is the specification of its compiled twin ``ndjson_c`` (a hand-written ``.pyx``
 with a validating byte scanner). Both expose exactly the names and behaviour below; callers
-(:mod:`papyra.persistence._filelog`) get one of them from :mod:`papyra._accel` and must not be
+(:mod:`papyra.persistence._file`) get one of them from :mod:`papyra._accel` and must not be
 able to tell which. Results are compact (``array.array`` / ``bytearray``), never one Python
 object per line; the caller decodes the few lines it actually wants as records.
 

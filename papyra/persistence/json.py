@@ -6,25 +6,14 @@ See ``docs/persistence.md`` for the format, the durability options and the recov
 from __future__ import annotations
 
 import os
-import time
+from functools import partial
 from pathlib import Path
-import anyio
-import anyio.to_thread
 
-from papyra.persistence._filelog import (
-    AppendLog,
-    ExclusiveFile,
-    FileBackend,
-    FsyncMode,
-    ScanResult,
-    anomaly_objects,
-    copy_lines,
-    plan_keep,
-    quarantine,
-    recovery_mode,
-    replace_file,
-    scan_file,
-)
+from papyra import _accel
+from papyra.persistence._file.append import AppendLog, FsyncMode
+from papyra.persistence._file.backend import FileBackend, anomaly_objects, recovery_mode
+from papyra.persistence._file.read import NdjsonTwin, ScanResult, scan_file
+from papyra.persistence._file.rewrite import ExclusiveFile, plan_keep, rewrite_one
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.models import (
     CompactionReport,
@@ -59,16 +48,15 @@ class JsonFilePersistence(FileBackend):
     After :meth:`aclose` writes are dropped silently (and not counted); reads keep working.
     """
 
-    _backend_name = "json"
-
     def __init__(
         self,
         path: str | Path,
         retention_policy: RetentionPolicy | None = None,
         *,
         fsync: FsyncMode = "never",
+        _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
-        super().__init__(path, fsync=fsync, retention_policy=retention_policy)
+        super().__init__(path, fsync=fsync, retention_policy=retention_policy, _ndjson=_ndjson)
         self._log = AppendLog(self._path)
 
     # -- FileBackend hooks --------------------------------------------------------------------
@@ -121,13 +109,17 @@ class JsonFilePersistence(FileBackend):
                 files = self._files()  # a size snapshot between two of our own writes
             result = None
             if files:
-                result = await self._in_worker(1, scan_file, self._path, files[0][1])
+                result = await self._in_worker(
+                    1, partial(scan_file, self._path, files[0][1], nd=self._nd)
+                )
         except Exception:
             await self._metrics_on_scan_error()
             raise
         return await self._counted_scan_report(result)
 
-    async def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+    async def recover(
+        self, config: PersistenceRecoveryConfig | None = None
+    ) -> PersistenceRecoveryReport:
         """Scan, then (REPAIR / REBUILD / QUARANTINE) rewrite the file without its damage.
 
         Kept: every complete line that is a JSON object, byte for byte; dropped: invalid lines,
@@ -166,24 +158,24 @@ class JsonFilePersistence(FileBackend):
             if held.fd is None:
                 return None, (), ()
             try:
-                result = scan_file(path, os.fstat(held.fd).st_size)
+                result = scan_file(path, os.fstat(held.fd).st_size, nd=self._nd)
             except Exception as exc:
                 raise _ScanFailed(exc) from exc
             if result is None or mode is PersistenceRecoveryMode.IGNORE or not result.anomalies:
                 return result, (), ()
-            tmp = path.with_name(path.name + ".recovered.tmp")
-            copy_lines([(path, result.size)], tmp, result.drop, stop_line=result.torn_line)
-            quarantined: tuple[str, ...] = ()
+            qdir = None
             if mode is PersistenceRecoveryMode.QUARANTINE:
-                directory = Path(quarantine_dir) if quarantine_dir else path.parent
-                try:
-                    target = quarantine(path, directory, int(time.time() * 1000))
-                except BaseException:
-                    tmp.unlink(missing_ok=True)
-                    raise
-                quarantined = (str(target),)
-            replace_file(tmp, path)
-            return result, (str(path),), quarantined
+                qdir = Path(quarantine_dir) if quarantine_dir else path.parent
+            _, quarantined = rewrite_one(
+                path,
+                result.size,
+                result.drop,
+                nd=self._nd,
+                suffix=".recovered.tmp",
+                stop_line=result.torn_line,
+                quarantine_dir=qdir,
+            )
+            return result, (str(path),), tuple(map(str, quarantined))
 
     async def compact(self) -> CompactionReport:
         """Physically apply retention and drop every line that is not a JSON object.
@@ -210,7 +202,7 @@ class JsonFilePersistence(FileBackend):
                     path.touch()
                 return CompactionReport("json", 0, 0, 0, 0)
             size = os.fstat(held.fd).st_size
-            plan = plan_keep([(path, size)], self.retention)
+            plan = plan_keep([(path, size)], self.retention, nd=self._nd)
             unchanged = (
                 not plan.drop
                 and plan.first_line == 0
@@ -219,15 +211,15 @@ class JsonFilePersistence(FileBackend):
             )
             if unchanged:
                 return CompactionReport("json", plan.before_records, plan.after_records, size, size)
-            tmp = path.with_name(path.name + ".compact.tmp")
-            after_bytes = copy_lines(
-                [(path, size)],
-                tmp,
+            after_bytes, _ = rewrite_one(
+                path,
+                size,
                 plan.drop,
+                nd=self._nd,
+                suffix=".compact.tmp",
                 first_line=plan.first_line,
                 skip_records=plan.skip_records,
             )
-            replace_file(tmp, path)
             return CompactionReport(
                 "json", plan.before_records, plan.after_records, size, after_bytes
             )

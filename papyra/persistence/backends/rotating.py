@@ -7,24 +7,13 @@ Same line codec, write path and read rules as :mod:`papyra.persistence.json`; se
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-import anyio
-import anyio.to_thread
-
-from papyra.persistence._filelog import (
-    AppendLog,
-    ExclusiveFile,
-    FileBackend,
-    anomaly_objects,
-    fsync_dir,
-    plan_keep,
-    quarantine,
-    recovery_mode,
-    scan_file,
-    write_chunks,
-)
+from papyra import _accel
+from papyra.persistence._file.append import AppendLog, fsync_dir
+from papyra.persistence._file.backend import FileBackend, anomaly_objects, recovery_mode
+from papyra.persistence._file.read import NdjsonTwin, scan_file
+from papyra.persistence._file.rewrite import ExclusiveFile, install, plan_keep, write_chunks
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.models import (
     CompactionReport,
@@ -52,7 +41,7 @@ class RotatingFilePersistence(FileBackend):
     after it is emptied). ``fsync=False``: flushed to the OS, as the JSON backend's default.
     """
 
-    _backend_name = "rotating"
+    since_fallback = True
 
     def __init__(
         self,
@@ -62,13 +51,17 @@ class RotatingFilePersistence(FileBackend):
         max_files: int = 5,
         fsync: bool = False,
         retention_policy: RetentionPolicy | None = None,
+        _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError("max_bytes must be > 0")
         if max_files <= 0:
             raise ValueError("max_files must be > 0")
         super().__init__(
-            path, fsync="always" if fsync else "never", retention_policy=retention_policy
+            path,
+            fsync="always" if fsync else "never",
+            retention_policy=retention_policy,
+            _ndjson=_ndjson,
         )
         self._max_bytes = int(max_bytes)
         self._max_files = int(max_files)
@@ -86,12 +79,16 @@ class RotatingFilePersistence(FileBackend):
     def _slot(self, index: int) -> Path:
         return self._path if index == 0 else self._path.with_name(f"{self._path.name}.{index}")
 
+    def _slots(self) -> list[Path]:
+        """The rotation set, newest first: active, ``.1`` … ``.{max_files-1}``."""
+        return [self._slot(i) for i in range(self._max_files)]
+
     def _set_paths(self) -> list[Path]:
         """The rotation set, oldest first: ``.{max_files-1}`` … ``.1``, active."""
         return [self._slot(i) for i in range(self._max_files - 1, -1, -1)]
 
     def files(self) -> list[Path]:
-        """The slots of the set, oldest first (``.{max_files-1}`` … ``.1``, active), existing or not."""
+        """The set's slots, oldest first (``.{max_files-1}`` … ``.1``, active), existing or not."""
         return self._set_paths()
 
     def _files(self) -> list[tuple[Path, int]]:
@@ -192,7 +189,7 @@ class RotatingFilePersistence(FileBackend):
             if not p.exists():
                 continue
             try:
-                result = scan_file(p)
+                result = scan_file(p, nd=self._nd)
             except OSError:
                 anomalies.append(
                     PersistenceAnomaly(
@@ -229,9 +226,12 @@ class RotatingFilePersistence(FileBackend):
 
         Survivors: complete JSON-object lines of every file, oldest first, byte for byte, then
         retention. They are cut into chunks of at most ``max_bytes``; the newest ``max_files``
-        chunks become active, ``.1``, … (each via ``<target>.recovered.tmp``, fsync, replace);
-        set files beyond the rebuilt ones are deleted (0.3.0 left them: duplicates). QUARANTINE
-        first links every set file to ``<dir>/<name>.quarantine.<ms>``. Orphans are left alone.
+        chunks become active, ``.1``, … (each staged as ``<target>.recovered.tmp``); set files
+        beyond the rebuilt ones are deleted (0.3.0 left them: duplicates). QUARANTINE first
+        links every set file to ``<dir>/<name>.quarantine.<ms>``. Orphans are left alone. The
+        new set is installed as compaction installs it (the steps and what a crash between them
+        leaves: :mod:`papyra.persistence._file.rewrite`). Writers in other processes wait on
+        the active file's lock, then reopen.
         """
         config = config if config is not None else PersistenceRecoveryConfig()
         mode = recovery_mode(config)
@@ -258,46 +258,39 @@ class RotatingFilePersistence(FileBackend):
     def _rebuild(
         self, mode: PersistenceRecoveryMode, quarantine_dir: str | None
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        files = self._files()
-        plan = plan_keep(files, self.retention, keep_noeol=False)
         directory = self._path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        chunks = write_chunks(
-            files,
-            plan,
-            max_bytes=self._max_bytes,
-            max_files=self._max_files,
-            tmp_dir=directory,
-            tmp_stem=f"{self._path.name}.recovered.tmp",
-        )
-        quarantined: list[str] = []
-        if mode is PersistenceRecoveryMode.QUARANTINE:
-            qdir = Path(quarantine_dir) if quarantine_dir else directory
-            stamp = int(time.time() * 1000)
-            quarantined = [str(quarantine(p, qdir, stamp)) for p, _ in files]
-        if not chunks:
-            empty = directory / f"{self._path.name}.recovered.tmp"
-            empty.write_bytes(b"")
-            chunks = [(empty, 0)]
-        repaired: list[str] = []
-        # Newest chunk → active, previous → .1, …
-        for index, (tmp, _) in enumerate(reversed(chunks)):
-            target = self._slot(index)
-            staged = target.with_name(target.name + ".recovered.tmp")
-            if tmp != staged:
-                os.replace(tmp, staged)
-            os.replace(staged, target)
-            repaired.append(str(target))
-        for index in range(len(chunks), self._max_files):
-            self._slot(index).unlink(missing_ok=True)
-        fsync_dir(directory)
-        return tuple(repaired), tuple(quarantined)
+        with ExclusiveFile(self._path):
+            files = self._files()
+            plan = plan_keep(files, self.retention, nd=self._nd, keep_noeol=False)
+            chunks = [
+                path
+                for path, _ in write_chunks(
+                    files,
+                    plan,
+                    nd=self._nd,
+                    max_bytes=self._max_bytes,
+                    max_files=self._max_files,
+                    tmp_dir=directory,
+                    tmp_stem=f"{self._path.name}.recovered.tmp",
+                )
+            ]
+            if not chunks:  # nothing survives: an empty active file
+                empty = directory / f"{self._path.name}.recovered.tmp"
+                empty.write_bytes(b"")
+                chunks = [empty]
+            qdir = None
+            if mode is PersistenceRecoveryMode.QUARANTINE:
+                qdir = Path(quarantine_dir) if quarantine_dir else directory
+            done = install(chunks, self._slots(), ".recovered.tmp", quarantine_dir=qdir)
+        return tuple(map(str, done.slots)), tuple(map(str, done.quarantined))
 
     async def compact(self) -> CompactionReport:
         """Physically apply retention and drop unparsable lines across the whole set.
 
         Survivors are re-chunked into at most ``max_files`` files of at most ``max_bytes``
-        (newest → active) via ``<target>.compact.tmp``; with no survivors no file remains.
+        (newest → active), staged as ``<target>.compact.tmp`` and installed as :meth:`recover`
+        installs them; with no survivors no file remains.
         """
         await self._metrics_on_compact_start()
         try:
@@ -309,33 +302,23 @@ class RotatingFilePersistence(FileBackend):
             raise
 
     def _compact_sync(self) -> CompactionReport:
-        files = self._files()
-        before_bytes = sum(size for _, size in files)
-        plan = plan_keep(files, self.retention)
-        directory = self._path.parent
-        if not files:
-            return CompactionReport("rotating", 0, 0, 0, 0)
-        chunks = write_chunks(
-            files,
-            plan,
-            max_bytes=self._max_bytes,
-            max_files=self._max_files,
-            tmp_dir=directory,
-            tmp_stem=f"{self._path.name}.compact.tmp",
-        )
-        staged = []
-        for index, (tmp, size) in enumerate(reversed(chunks)):
-            target = self._slot(index)
-            name = target.with_name(target.name + ".compact.tmp")
-            os.replace(tmp, name)
-            staged.append((name, target, size))
-        # Replace (each file atomically), then delete what the new set no longer uses.
-        for name, target, _ in staged:
-            os.replace(name, target)
-        for index in range(len(staged), self._max_files):
-            self._slot(index).unlink(missing_ok=True)
-        fsync_dir(directory)
-        after_bytes = sum(size for _, _, size in staged)
+        with ExclusiveFile(self._path):
+            files = self._files()
+            if not files:
+                return CompactionReport("rotating", 0, 0, 0, 0)
+            before_bytes = sum(size for _, size in files)
+            plan = plan_keep(files, self.retention, nd=self._nd)
+            chunks = write_chunks(
+                files,
+                plan,
+                nd=self._nd,
+                max_bytes=self._max_bytes,
+                max_files=self._max_files,
+                tmp_dir=self._path.parent,
+                tmp_stem=f"{self._path.name}.compact.tmp",
+            )
+            install([path for path, _ in chunks], self._slots(), ".compact.tmp")
+        after_bytes = sum(size for _, size in chunks)
         return CompactionReport(
             "rotating", plan.before_records, plan.after_records, before_bytes, after_bytes
         )

@@ -5,12 +5,17 @@ record id (flushed) once its ``record_event`` call has returned.
 ``compact N``: N times, append a non-record line and compact the file (forcing a rewrite).
 ``measure OP``: run one operation (scan, recover, compact, list) on the file and print
 ``<baseline maxrss KiB> <peak maxrss KiB> <result>``: the peak RSS the operation added.
+``rewrite KIND OP STEP MAX_BYTES MAX_FILES KEEP [QDIR]``: run ``OP`` (``compact``, ``repair``
+or ``quarantine``) on a ``json`` or ``rotating`` backend (retention ``max_records=KEEP``, none
+when negative) and SIGKILL itself just before its ``STEP``-th (0-based) rename, link or unlink
+of a file; print ``done`` if the operation finished first.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import anyio
 
@@ -72,9 +77,55 @@ async def measure(path: str, op: str) -> None:
     print(baseline, peak, result, flush=True)
 
 
+def crash_before(step: int) -> None:
+    """Patch ``os`` so that the ``step``-th file rename, link or unlink kills the process."""
+    import signal
+
+    count = 0
+
+    def guard(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            nonlocal count
+            if count == step:
+                os.kill(os.getpid(), signal.SIGKILL)
+            count += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("replace", "rename", "link", "unlink"):
+        setattr(os, name, guard(getattr(os, name)))
+
+
+async def rewrite(path: str, args: list[str]) -> None:
+    from papyra.persistence.backends.retention import RetentionPolicy
+    from papyra.persistence.backends.rotating import RotatingFilePersistence
+    from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
+
+    kind, op, step, max_bytes, max_files, keep = args[0], args[1], *map(int, args[2:6])
+    policy = RetentionPolicy(max_records=keep) if keep >= 0 else None
+    backend: Any
+    if kind == "json":
+        backend = JsonFilePersistence(path, policy)
+    else:
+        backend = RotatingFilePersistence(
+            path, max_bytes=max_bytes, max_files=max_files, retention_policy=policy
+        )
+    crash_before(step)
+    if op == "compact":
+        await backend.compact()
+    else:
+        mode = PersistenceRecoveryMode.REPAIR if op == "repair" else PersistenceRecoveryMode.QUARANTINE
+        qdir = args[6] if len(args) > 6 else None
+        await backend.recover(PersistenceRecoveryConfig(mode, qdir))
+    print("done", flush=True)
+
+
 if __name__ == "__main__":
     mode, target = sys.argv[1], sys.argv[2]
-    if mode == "write":
+    if mode == "rewrite":
+        anyio.run(rewrite, target, sys.argv[3:])
+    elif mode == "write":
         anyio.run(write, target, int(sys.argv[3]))
     elif mode == "measure":
         anyio.run(measure, target, sys.argv[3])

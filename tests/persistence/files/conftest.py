@@ -1,4 +1,4 @@
-"""Fixtures of the file-persistence tests: a codec switch and an oracle for reads."""
+"""Fixtures of the file-persistence tests: a codec switch, an oracle for reads, a spy twin."""
 
 from __future__ import annotations
 
@@ -57,3 +57,27 @@ def full_read(
         if model is not None:
             models.append(model)
     return select_window(models, since=since, limit=limit)
+
+
+class SpyTwin:
+    """An NDJSON twin (``_ndjson=``) that delegates to ``twin`` and notes the functions called."""
+
+    def __init__(self, twin: Any) -> None:
+        self._twin = twin
+        self.called: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._twin, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.called.add(name)
+            return value(*args, **kwargs)
+
+        return call
+
+    def take(self) -> set[str]:
+        """The functions called since the last ``take``."""
+        called, self.called = self.called, set()
+        return called

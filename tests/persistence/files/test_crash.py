@@ -96,3 +96,114 @@ def test_compaction_in_another_process_does_not_lose_our_writes(tmp_path: Path) 
     anyio.run(main)
     assert set(range(total)) | {-1} <= ids_in(path)
     assert len(anyio.run(backend.list_events)) == total + 1
+
+
+# -- a crash at every step of a rewrite's install (see papyra.persistence._file.rewrite) -------
+
+
+def record(i: int) -> bytes:
+    return b'{"kind":"event","timestamp":%d,"event_type":"e%d"}\n' % (i, i)
+
+
+L = len(record(0))
+ROTATING_OLD = {  # slot suffix -> content; max_bytes=2*L+1 holds two records per file
+    ".3": record(0) + b"junk\n",
+    ".2": record(1) + b"junk\n",
+    ".1": record(2) + record(3),
+    "": record(4) + record(5) + b"junk\n",
+}
+JSON_OLD = record(0) + b"junk\n" + record(1) + record(2) + b'{"kind":"ev'
+
+
+def run_rewrite(path: Path, kind: str, op: str, step: int, keep: int, qdir: Path | None) -> bool:
+    """Run the operation in a child killed before its ``step``-th file change; True if it finished."""
+    args = ["rewrite", str(path), kind, op, str(step), str(2 * L + 1), "4", str(keep)]
+    if qdir is not None:
+        args.append(str(qdir))
+    out, _ = spawn(*args).communicate()
+    return out.strip() == b"done"
+
+
+def seed(directory: Path, kind: str) -> tuple[Path, list[Path]]:
+    """Write the old set; return the backend path and its slots, newest first."""
+    directory.mkdir()
+    if kind == "json":
+        path = directory / "j.ndjson"
+        path.write_bytes(JSON_OLD)
+        return path, [path]
+    path = directory / "r.ndjson"
+    for suffix, content in ROTATING_OLD.items():
+        path.with_name(path.name + suffix).write_bytes(content)
+    return path, [path, *(path.with_name(f"r.ndjson.{i}") for i in (1, 2, 3))]
+
+
+def contents(slots: list[Path]) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in slots if p.exists()}
+
+
+def finish_by_hand(slots: list[Path], suffix: str) -> dict[str, bytes]:
+    """The set once the documented roll-forward is done (staged files moved onto their slots)."""
+    staged = [i for i, p in enumerate(slots) if p.with_name(p.name + suffix).exists()]
+    if not staged:
+        return contents(slots)
+    state = {}
+    for slot in slots[: staged[-1] + 1]:
+        name = slot.with_name(slot.name + suffix)
+        source = name if name.exists() else slot
+        if source.exists():
+            state[slot.name] = source.read_bytes()
+    return state
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "op", "keep"),
+    [
+        ("rotating", "compact", 3),  # 4 files -> 2
+        ("rotating", "compact", 0),  # 4 files -> none
+        ("rotating", "quarantine", -1),  # 4 files -> 3, old files linked first
+        ("json", "quarantine", -1),
+        ("json", "compact", 2),
+    ],
+)
+def test_a_crash_at_any_step_of_an_install_leaves_a_documented_state(
+    tmp_path: Path, kind: str, op: str, keep: int
+) -> None:
+    suffix = ".compact.tmp" if op == "compact" else ".recovered.tmp"
+    # The expected new set: the same operation, run to the end.
+    path, slots = seed(tmp_path / "expected", kind)
+    assert run_rewrite(path, kind, op, -1, keep, tmp_path / "expected-q" if op == "quarantine" else None)
+    new = contents(slots)
+    old_files = sorted(contents(seed(tmp_path / "old", kind)[1]).values())
+    states = []
+    for step in range(50):
+        work = tmp_path / f"step{step}"
+        qdir = tmp_path / f"q{step}" if op == "quarantine" else None
+        path, slots = seed(work, kind)
+        old = contents(slots)
+        finished = run_rewrite(path, kind, op, step, keep, qdir)
+        current = contents(slots)
+        chunk_files = [n for n in os.listdir(work) if n.startswith(path.name + suffix + ".")]
+        if finished:
+            assert current == new and not chunk_files
+            assert not [n for n in os.listdir(work) if n.endswith(suffix)]
+            states.append("new")
+            break
+        if current == old:
+            states.append("old")
+        elif not new:  # a compaction keeping nothing: the newest old files remain, whole
+            present = [p.name for p in slots if p.name in current]
+            assert present == [p.name for p in slots[: len(present)]]
+            assert all(current[name] == old[name] for name in present)
+            states.append("old minus its oldest files")
+        else:
+            assert not chunk_files
+            assert finish_by_hand(slots, suffix) == new
+            states.append("mixed, flagged by staged files")
+        if qdir is not None and current != old:
+            assert sorted(p.read_bytes() for p in qdir.iterdir()) == old_files
+    else:
+        pytest.fail("the operation never finished")
+    assert states[0] == "old" and states[-1] == "new"
+    if kind == "rotating":
+        assert len(set(states)) == 3, states

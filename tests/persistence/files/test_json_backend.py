@@ -26,7 +26,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryMode,
 )
 
-from .conftest import full_read
+from .conftest import SpyTwin, full_read
 
 pytestmark = pytest.mark.anyio
 
@@ -62,9 +62,29 @@ async def test_files_is_the_one_path_whether_or_not_it_exists(tmp_path: Path) ->
     await b.aclose()
 
 
-async def test_line_format_is_compact_kind_first(tmp_path: Path, codec: str) -> None:
+async def test_the_twin_passed_in_encodes_scans_reads_and_rewrites(tmp_path: Path, impl: Any) -> None:
+    p = tmp_path / "t.ndjson"
+    twin = SpyTwin(impl.ndjson)
+    b = JsonFilePersistence(p, RetentionPolicy(max_records=2), _ndjson=twin)
+    for i in range(3):
+        await b.record_event(event(i))
+    assert twin.take() == {"encode_record"}
+    with open(p, "ab") as f:
+        f.write(b"junk\n")
+    assert len((await b.scan()).anomalies) == 1
+    assert twin.take() >= {"scan_lines", "invalid_lines"}
+    assert len(await b.list_events()) == 2
+    assert twin.take() == {"scan_lines"}
+    await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
+    assert twin.take() >= {"scan_lines", "line_ends"}  # scan, then copy
+    assert (await b.compact()).after_records == 2
+    assert twin.take() >= {"scan_lines", "count_lines", "line_ends"}  # plan, then copy
+    await b.aclose()
+
+
+async def test_line_format_is_compact_kind_first(tmp_path: Path, impl: Any, codec: str) -> None:
     p = tmp_path / "e.ndjson"
-    b = JsonFilePersistence(p)
+    b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     await b.record_event(event(1, address="local:1", payload={"v": "é"}, timestamp=1763800000.0))
     await b.record_dead_letter(PersistedDeadLetter("local", "local:2", "dict", {"a": 1}, 1763800002.0))
     await b.record_audit(PersistedAudit("local", 3.0, 1, 1, 0, 0, 1, ("x",), (), 0))
@@ -124,7 +144,7 @@ async def test_other_objects_are_type_errors_and_counted(tmp_path: Path) -> None
     assert not (tmp_path / "x.ndjson").exists()
 
 
-async def test_reads_accept_any_layout_and_skip_junk(tmp_path: Path) -> None:
+async def test_reads_accept_any_layout_and_skip_junk(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "old.ndjson"
     p.write_bytes(
         b'{"kind": "event", "system_id": "local", "actor_address": "local:1", "event_type": "ActorStarted", "payload": {}, "timestamp": 1.0}\n'
@@ -136,7 +156,7 @@ async def test_reads_accept_any_layout_and_skip_junk(tmp_path: Path) -> None:
         b'{"kind":"dead_letter","timestamp":3,"unknown":1}\n'
         b'{"kind":"event","timestamp":4,"event_type":"tail"}'
     )
-    b = JsonFilePersistence(p)
+    b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     events = await b.list_events()
     assert [e.event_type for e in events] == ["ActorStarted", "", "tail"]
     assert events[1] == PersistedEvent("local", None, "", {}, 2)
@@ -154,9 +174,9 @@ async def test_missing_file_reads_empty(tmp_path: Path) -> None:
     assert (await b.scan()).anomalies == ()
 
 
-async def test_retention_applies_to_the_mixed_stream(tmp_path: Path) -> None:
+async def test_retention_applies_to_the_mixed_stream(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "r.ndjson"
-    b = JsonFilePersistence(p, RetentionPolicy(max_records=3))
+    b = JsonFilePersistence(p, RetentionPolicy(max_records=3), _ndjson=impl.ndjson)
     for i in range(5):
         await b.record_event(event(i))
         await b.record_audit({"timestamp": float(i)})
@@ -194,6 +214,7 @@ line_strategy = st.one_of(
 )
 def test_backward_reads_equal_the_full_read_definition(
     tmp_path: Path,
+    impl: Any,
     lines: list[bytes],
     tail: bytes,
     max_records: int | None,
@@ -206,12 +227,12 @@ def test_backward_reads_equal_the_full_read_definition(
     p = tmp_path / "h.ndjson"
     _write_lines(p, [*lines, tail])
     policy = RetentionPolicy(max_records=max_records, max_age_seconds=max_age, max_total_bytes=max_bytes)
-    b = JsonFilePersistence(p, policy)
+    b = JsonFilePersistence(p, policy, _ndjson=impl.ndjson)
     got = anyio.run(lambda: b._list(kind, limit, since))
     assert got == full_read([p], kind, policy, since=since, limit=limit)
 
 
-async def test_backward_read_of_big_file_crosses_blocks(tmp_path: Path) -> None:
+async def test_backward_read_of_big_file_crosses_blocks(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "big.ndjson"
     payload = "x" * 3000  # lines larger than the first backwards block fragments
     with open(p, "wb") as f:
@@ -220,7 +241,7 @@ async def test_backward_read_of_big_file_crosses_blocks(tmp_path: Path) -> None:
             f.write(orjson.dumps({"kind": kind, "timestamp": i, "payload": {"p": payload, "i": i}}) + b"\n")
             if i % 50 == 0:
                 f.write(b"garbage\n")
-    b = JsonFilePersistence(p)
+    b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     assert await b.list_events(limit=10) == full_read([p], "event", limit=10)
     assert await b.list_audits() == full_read([p], "audit")
     assert await b.list_events(since=390) == full_read([p], "event", since=390)
@@ -229,10 +250,10 @@ async def test_backward_read_of_big_file_crosses_blocks(tmp_path: Path) -> None:
 # -- scan ------------------------------------------------------------------------------------
 
 
-async def test_scan_reports_lines_like_the_spec(tmp_path: Path) -> None:
+async def test_scan_reports_lines_like_the_spec(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "s.ndjson"
     p.write_bytes(b'{"a":1}\n\n[1]\nnope\n{"kind": "event"}\n{"trunc')
-    b = JsonFilePersistence(p)
+    b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     report = await b.scan()
     assert report.backend == "json"
     assert [(a.type, a.detail) for a in report.anomalies] == [
@@ -245,17 +266,17 @@ async def test_scan_reports_lines_like_the_spec(tmp_path: Path) -> None:
     assert p.read_bytes().endswith(b'{"trunc')  # read-only
 
 
-async def test_scan_reports_invalid_utf8_as_corrupted(tmp_path: Path) -> None:
+async def test_scan_reports_invalid_utf8_as_corrupted(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "u.ndjson"
     p.write_bytes(b'{"a":"\xff"}\n{"a":1}\n')
-    report = await JsonFilePersistence(p).scan()
+    report = await JsonFilePersistence(p, _ndjson=impl.ndjson).scan()
     assert [a.detail for a in report.anomalies] == ["Invalid JSON at line 1"]
 
 
-async def test_torn_tail_is_not_glued_to_the_next_record(tmp_path: Path) -> None:
+async def test_torn_tail_is_not_glued_to_the_next_record(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "t.ndjson"
     p.write_bytes(b'{"kind":"event","timestamp":1}\n{"kind":"event","times')
-    b = JsonFilePersistence(p)
+    b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     assert [a.type for a in (await b.scan()).anomalies] == [T.TRUNCATED_LINE]
     await b.record_event(event(2))
     await b.record_event(event(3))
@@ -267,10 +288,10 @@ async def test_torn_tail_is_not_glued_to_the_next_record(tmp_path: Path) -> None
     assert b.metrics.bytes_written == len(p.read_bytes()) - len(b'{"kind":"event","timestamp":1}\n{"kind":"event","times\n')
 
 
-async def test_complete_record_missing_only_its_newline_is_recovered_by_the_next_write(tmp_path: Path) -> None:
+async def test_complete_record_missing_only_its_newline_is_recovered_by_the_next_write(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "n.ndjson"
     p.write_bytes(b'{"kind":"event","timestamp":1}')
-    b = JsonFilePersistence(p)
+    b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     await b.record_event(event(2))
     assert (await b.scan()).anomalies == ()
     assert len(await b.list_events()) == 2
@@ -303,10 +324,10 @@ async def test_recover_ignore_and_default_do_not_touch(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", [PersistenceRecoveryMode.REPAIR, PersistenceRecoveryMode.REBUILD])
-async def test_recover_repair_keeps_objects_byte_for_byte(tmp_path: Path, mode: PersistenceRecoveryMode) -> None:
+async def test_recover_repair_keeps_objects_byte_for_byte(tmp_path: Path, impl: Any, mode: PersistenceRecoveryMode) -> None:
     p = tmp_path / "d.ndjson"
     p.write_bytes(DAMAGED)
-    b = JsonFilePersistence(p)
+    b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     report = await b.recover(PersistenceRecoveryConfig(mode=mode))
     assert report.repaired_files == (str(p),) and report.quarantined_files == ()
     assert len(report.scan.anomalies) == 3  # garbage, blank line, torn tail ([1] is valid JSON)
@@ -317,11 +338,11 @@ async def test_recover_repair_keeps_objects_byte_for_byte(tmp_path: Path, mode: 
     assert [e.timestamp for e in await b.list_events()] == [1, 3, 9.0]
 
 
-async def test_recover_quarantine_moves_the_original(tmp_path: Path) -> None:
+async def test_recover_quarantine_moves_the_original(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "d.ndjson"
     p.write_bytes(DAMAGED)
     qdir = tmp_path / "q" / "deep"
-    b = JsonFilePersistence(p)
+    b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     before = int(time.time() * 1000)
     report = await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(qdir)))
     (qfile,) = report.quarantined_files
@@ -335,13 +356,13 @@ async def test_recover_quarantine_moves_the_original(tmp_path: Path) -> None:
     assert Path(report.quarantined_files[0]).parent == tmp_path
 
 
-async def test_recover_clean_file_is_a_no_op(tmp_path: Path) -> None:
+async def test_recover_clean_file_is_a_no_op(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "c.ndjson"
     p.write_bytes(REPAIRED)
     ino = p.stat().st_ino
-    report = await JsonFilePersistence(p).recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
+    report = await JsonFilePersistence(p, _ndjson=impl.ndjson).recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
     assert report.repaired_files == () and p.stat().st_ino == ino
-    report = await JsonFilePersistence(tmp_path / "missing").recover(
+    report = await JsonFilePersistence(tmp_path / "missing", _ndjson=impl.ndjson).recover(
         PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR)
     )
     assert report.repaired_files == () and report.scan.anomalies == ()
@@ -363,11 +384,11 @@ async def test_recover_error_is_counted(tmp_path: Path) -> None:
 # -- compact ---------------------------------------------------------------------------------
 
 
-async def test_compact_drops_junk_and_applies_retention(tmp_path: Path) -> None:
+async def test_compact_drops_junk_and_applies_retention(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "c.ndjson"
     p.write_bytes(DAMAGED[:-len(b'{"kind":"event","timest')] + b'{"kind":"event","timestamp":4}')
     size = p.stat().st_size
-    b = JsonFilePersistence(p, RetentionPolicy(max_records=2))
+    b = JsonFilePersistence(p, RetentionPolicy(max_records=2), _ndjson=impl.ndjson)
     report = await b.compact()
     assert isinstance(report, CompactionReport)
     assert (report.backend, report.before_records, report.after_records) == ("json", 4, 2)
@@ -377,11 +398,11 @@ async def test_compact_drops_junk_and_applies_retention(tmp_path: Path) -> None:
     assert b.metrics.compactions == 1 and b.metrics.scans == 0
 
 
-async def test_compact_unchanged_file_is_left_alone(tmp_path: Path) -> None:
+async def test_compact_unchanged_file_is_left_alone(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "c.ndjson"
     p.write_bytes(REPAIRED)
     ino = p.stat().st_ino
-    report = await JsonFilePersistence(p).compact()
+    report = await JsonFilePersistence(p, _ndjson=impl.ndjson).compact()
     assert (report.before_records, report.after_records) == (3, 3)
     assert report.before_bytes == report.after_bytes == len(REPAIRED)
     assert p.stat().st_ino == ino
@@ -402,7 +423,7 @@ async def test_compact_missing_file(tmp_path: Path) -> None:
     max_bytes=st.one_of(st.none(), st.integers(0, 3000)),
 )
 def test_compact_equals_retention_on_the_parsed_lines(
-    tmp_path: Path, lines: list[bytes], max_records: int | None, max_age: float | None, max_bytes: int | None
+    tmp_path: Path, impl: Any, lines: list[bytes], max_records: int | None, max_age: float | None, max_bytes: int | None
 ) -> None:
     from papyra.persistence._retention import apply_retention
 
@@ -414,7 +435,7 @@ def test_compact_equals_retention_on_the_parsed_lines(
     # identity-based selection: apply_retention keeps a suffix of the age-filtered list
     kept_ids = {id(d) for d in kept_dicts}
     expected = b"".join(line for line, d in objects if id(d) in kept_ids)
-    report = anyio.run(JsonFilePersistence(p, policy).compact)
+    report = anyio.run(JsonFilePersistence(p, policy, _ndjson=impl.ndjson).compact)
     assert report.before_records == len(objects) and report.after_records == len(kept_dicts)
     assert p.read_bytes() == expected
 
@@ -473,13 +494,13 @@ async def test_group_commit_batches_concurrent_calls(tmp_path: Path, monkeypatch
 async def test_fsync_modes(tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = os.fsync
-    from papyra.persistence import _filelog
+    from papyra.persistence._file import append
 
     def counting(fd: int) -> None:
         calls.append(fd)
         real(fd)
 
-    monkeypatch.setattr(_filelog, "_fsync", counting)
+    monkeypatch.setattr(append, "_fsync", counting)
     b = JsonFilePersistence(tmp_path / "f.ndjson", fsync=mode)  # type: ignore[arg-type]
     async with anyio.create_task_group() as tg:
         for i in range(8):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import anyio
 import orjson
@@ -17,7 +18,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryMode,
 )
 
-from .conftest import full_read
+from .conftest import SpyTwin, full_read
 
 pytestmark = pytest.mark.anyio
 T = PersistenceAnomalyType
@@ -37,9 +38,9 @@ async def test_validation() -> None:
         RotatingFilePersistence("x", max_files=0)
 
 
-async def test_twelve_records_in_a_four_file_set_all_read_back(tmp_path: Path) -> None:
+async def test_twelve_records_in_a_four_file_set_all_read_back(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "r.ndjson"
-    b = RotatingFilePersistence(p, max_bytes=LINE + 5, max_files=4)
+    b = RotatingFilePersistence(p, max_bytes=LINE + 5, max_files=4, _ndjson=impl.ndjson)
     for i in range(12):
         await b.record_event(rec(i))
     assert sorted(os.listdir(tmp_path)) == ["r.ndjson", "r.ndjson.1", "r.ndjson.2", "r.ndjson.3"]
@@ -58,11 +59,11 @@ async def test_single_file_set_truncates(tmp_path: Path) -> None:
 
 
 async def test_fsync_true_works_and_syncs_per_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from papyra.persistence import _filelog
+    from papyra.persistence._file import append
 
     calls: list[int] = []
-    real = _filelog._fsync
-    monkeypatch.setattr(_filelog, "_fsync", lambda fd: (calls.append(fd), real(fd))[1])
+    real = append._fsync
+    monkeypatch.setattr(append, "_fsync", lambda fd: (calls.append(fd), real(fd))[1])
     b = RotatingFilePersistence(tmp_path / "f.ndjson", max_bytes=LINE * 3, max_files=3, fsync=True)
     async with anyio.create_task_group() as tg:
         for i in range(6):
@@ -72,7 +73,7 @@ async def test_fsync_true_works_and_syncs_per_group(tmp_path: Path, monkeypatch:
     await b.aclose()
 
 
-async def test_reads_tolerate_partial_records_and_created_at(tmp_path: Path) -> None:
+async def test_reads_tolerate_partial_records_and_created_at(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "t.ndjson"
     p.with_name("t.ndjson.1").write_bytes(
         b'{"event_type": "old", "timestamp": 1, "kind": "event"}\n'  # 0.3.0 rotating layout
@@ -80,14 +81,14 @@ async def test_reads_tolerate_partial_records_and_created_at(tmp_path: Path) -> 
         b"junk\n"
     )
     p.write_bytes(b'{"kind":"event","timestamp":0,"created_at":50}\n{"kind":"event","timestamp":60}\n')
-    b = RotatingFilePersistence(p, max_files=3)
+    b = RotatingFilePersistence(p, max_files=3, _ndjson=impl.ndjson)
     assert [e.timestamp for e in await b.list_events()] == [1, 0, 60]
     assert [e.timestamp for e in await b.list_events(since=40)] == [0, 60]
 
 
-async def test_scan_reports_orphans_sorted_then_lines(tmp_path: Path) -> None:
+async def test_scan_reports_orphans_sorted_then_lines(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "s.ndjson"
-    b = RotatingFilePersistence(p, max_files=3)
+    b = RotatingFilePersistence(p, max_files=3, _ndjson=impl.ndjson)
     await b.record_event(rec(1))
     p.with_name("s.ndjson.2").write_bytes(b'{"kind":"event","timestamp":0}\nbad\n{"x')
     for orphan in ("s.ndjson.7", "s.ndjson.compact.tmp", "s.ndjson.quarantine.1"):
@@ -105,9 +106,9 @@ async def test_scan_reports_orphans_sorted_then_lines(tmp_path: Path) -> None:
     assert b.metrics.anomalies_detected == 5
 
 
-async def test_repair_leaves_no_duplicates(tmp_path: Path) -> None:
+async def test_repair_leaves_no_duplicates(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "d.ndjson"
-    b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=4)
+    b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=4, _ndjson=impl.ndjson)
     for i in range(8):
         await b.record_event(rec(i))
     assert sorted(os.listdir(tmp_path)) == ["d.ndjson", "d.ndjson.1", "d.ndjson.2", "d.ndjson.3"]
@@ -124,42 +125,42 @@ async def test_repair_leaves_no_duplicates(tmp_path: Path) -> None:
     assert b"garbage" not in lines
 
 
-async def test_repair_with_few_survivors_deletes_stale_rotated_files(tmp_path: Path) -> None:
+async def test_repair_with_few_survivors_deletes_stale_rotated_files(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "s.ndjson"
     p.with_name("s.ndjson.2").write_bytes(b'{"kind":"event","timestamp":1}\n')
     p.with_name("s.ndjson.1").write_bytes(b"junk\n")
     p.write_bytes(b'{"kind":"event","timestamp":2}\n')
-    b = RotatingFilePersistence(p, max_files=3)
+    b = RotatingFilePersistence(p, max_files=3, _ndjson=impl.ndjson)
     report = await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
     assert report.repaired_files == (str(p),)
     assert sorted(os.listdir(tmp_path)) == ["s.ndjson"]
     assert [e.timestamp for e in await b.list_events()] == [1, 2]
 
 
-async def test_quarantine_moves_every_set_file_and_leaves_orphans(tmp_path: Path) -> None:
+async def test_quarantine_moves_every_set_file_and_leaves_orphans(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "q.ndjson"
     p.with_name("q.ndjson.1").write_bytes(b'{"kind":"event","timestamp":1}\nbad\n')
     p.write_bytes(b'{"kind":"event","timestamp":2}\n')
     p.with_name("q.ndjson.9").write_bytes(b"")
     qdir = tmp_path / "quarantine"
-    b = RotatingFilePersistence(p, max_files=3)
+    b = RotatingFilePersistence(p, max_files=3, _ndjson=impl.ndjson)
     report = await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(qdir)))
     assert [Path(q).name.rsplit(".", 2)[0] for q in report.quarantined_files] == ["q.ndjson.1", "q.ndjson"]
     assert p.with_name("q.ndjson.9").exists()
     assert [e.timestamp for e in await b.list_events()] == [1, 2]
 
 
-async def test_recover_with_nothing_left_writes_an_empty_active_file(tmp_path: Path) -> None:
+async def test_recover_with_nothing_left_writes_an_empty_active_file(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "e.ndjson"
     p.write_bytes(b"junk\n")
-    b = RotatingFilePersistence(p)
+    b = RotatingFilePersistence(p, _ndjson=impl.ndjson)
     report = await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
     assert report.repaired_files == (str(p),) and p.read_bytes() == b""
 
 
-async def test_compact_rechunks_and_applies_retention(tmp_path: Path) -> None:
+async def test_compact_rechunks_and_applies_retention(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "c.ndjson"
-    b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=5, retention_policy=RetentionPolicy(max_records=3))
+    b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=5, retention_policy=RetentionPolicy(max_records=3), _ndjson=impl.ndjson)
     for i in range(8):
         await b.record_event(rec(i))
     with open(p, "ab") as f:
@@ -170,7 +171,7 @@ async def test_compact_rechunks_and_applies_retention(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["c.ndjson", "c.ndjson.1"]
     assert [e.event_type for e in await b.list_events()] == ["e5", "e6", "e7"]
     await b.record_event(rec(8))
-    b2 = RotatingFilePersistence(p, retention_policy=RetentionPolicy(max_records=0))
+    b2 = RotatingFilePersistence(p, retention_policy=RetentionPolicy(max_records=0), _ndjson=impl.ndjson)
     await b2.compact()
     assert os.listdir(tmp_path) == []
 
@@ -196,4 +197,24 @@ async def test_files_lists_every_slot_in_read_order_without_io(tmp_path: Path) -
         await b.record_event(rec(i))
     assert b.files() == expected  # ".2" still missing, still listed
     assert RotatingFilePersistence(p, max_files=1).files() == [p]
+    await b.aclose()
+
+
+async def test_the_twin_passed_in_scans_reads_and_rewrites_the_set(tmp_path: Path, impl: Any) -> None:
+    p = tmp_path / "t.ndjson"
+    twin = SpyTwin(impl.ndjson)
+    b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=4, _ndjson=twin)
+    for i in range(6):
+        await b.record_event(rec(i))
+    assert twin.take() == {"encode_record"}
+    with open(p.with_name("t.ndjson.1"), "ab") as f:
+        f.write(b"junk\n")
+    assert len((await b.scan()).anomalies) == 1
+    assert twin.take() >= {"scan_lines", "invalid_lines"}
+    assert [e.event_type for e in await b.list_events(since=4)] == ["e4", "e5"]
+    assert twin.take() == {"scan_lines"}
+    await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
+    assert twin.take() >= {"scan_lines", "line_ends"}  # scan, plan, then chunk
+    assert (await b.compact()).after_records == 6
+    assert twin.take() >= {"count_lines", "line_ends"}
     await b.aclose()

@@ -1,0 +1,9 @@
+"""The NDJSON file engine behind ``JsonFilePersistence`` and ``RotatingFilePersistence``.
+
+Layout (imports point down the list; nothing here imports a concrete backend)::
+
+    backend.py   FileBackend: the async base (locks, metrics, reports, worker threads)
+    rewrite.py   recover / compact: plan_keep, copy_lines, write_chunks, install, rewrite_one
+    read.py      block tables, scan_file, read_records (backwards list_*), NdjsonTwin
+    append.py    flock helpers, fsync_dir, AppendLog, GroupCommitter, FsyncMode
+"""

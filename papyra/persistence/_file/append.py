@@ -1,0 +1,366 @@
+"""Appending: the file lock, ``AppendLog`` (one open NDJSON file) and group commit.
+
+Everything here but :class:`GroupCommitter` is synchronous and runs inline: an append is one
+``os.write`` loop, cheap enough for the event loop thread. The fsync modes decide what a
+returned write means (:data:`FsyncMode`); the async backends in :mod:`.backend` own the locks,
+the metrics and the reports.
+
+Cross-process protocol (POSIX, ``fcntl.flock``): a writer holds a *shared* lock on its file
+descriptor while it checks that the path still names its inode and appends; a rewriter
+(recover / compact, :class:`papyra.persistence._file.rewrite.ExclusiveFile`) holds an
+*exclusive* lock on the original inode from its final read until after ``os.replace``. A
+writer that blocked on the lock then sees a new inode, reopens and appends to the new file: no
+record is ever written into a replaced inode. Writers that do not take the lock (Papyra 0.3.0)
+are not protected. Without ``fcntl`` (Windows) there is no locking.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = (
+    "FSYNC_MODES",
+    "AppendLog",
+    "FsyncMode",
+    "GroupCommitter",
+    "fsync_dir",
+    "lock_file",
+    "unlock_file",
+)
+
+FsyncMode = Literal["always", "batch", "never"]
+FSYNC_MODES: tuple[FsyncMode, ...] = ("always", "batch", "never")
+
+_fsync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def lock_file(fd: int, *, exclusive: bool, blocking: bool = True) -> None:
+    """Take the shared (writer) or exclusive (rewriter) ``flock`` on ``fd``.
+
+    ``blocking=False`` raises ``BlockingIOError`` instead of waiting.
+    """
+    if fcntl is None:  # pragma: no cover
+        return
+    op = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    fcntl.flock(fd, op if blocking else op | fcntl.LOCK_NB)
+
+
+def unlock_file(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class AppendLog:
+    """One append-only NDJSON file, kept open between writes.
+
+    * Opened lazily (``O_APPEND``; parent directories created) by the first write.
+    * **Torn tail**: if the file does not end with ``"\\n"`` when it is (re)opened -- a crash in
+      the middle of a write -- the next write starts with a ``"\\n"``, so the partial line stays
+      a line of its own (a ``CORRUPTED_LINE`` for scans from then on, dropped by recovery) and
+      the new record is intact.
+    * **Replaced file**: before every write the path is checked to still name the open inode
+      (and the file not to have shrunk); otherwise the file is reopened.
+    * Every write is one ``os.write`` loop straight to the OS (no user-space buffer): when
+      :meth:`write` returns, the bytes survive a crash of this process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self._ident: tuple[int, int] = (0, 0)
+        self._size = 0  # file size after our last write (O_APPEND: a lower bound)
+        self._torn = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.fd is not None
+
+    def _open(self) -> None:
+        self.close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(self.path, flags, 0o644)
+        try:
+            st = os.fstat(fd)
+            self._torn = st.st_size > 0 and os.pread(fd, 1, st.st_size - 1) != b"\n"
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        self._ident = (st.st_dev, st.st_ino)
+        self._size = st.st_size
+
+    def _current(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino) == self._ident and st.st_size >= self._size
+
+    def write(self, data: bytes, *, blocking: bool = True) -> int:
+        """Append ``data`` (whole lines); return the bytes written, torn-tail newline included.
+
+        With ``blocking=False`` a rewrite in progress in another process raises
+        ``BlockingIOError`` instead of waiting (so an event loop thread never blocks on it).
+        On an ``OSError`` part of ``data`` may be on disk: the file is then treated as torn, so
+        the next write starts on a fresh line.
+        """
+        while True:
+            if self.fd is None:
+                self._open()
+            fd = self.fd
+            assert fd is not None
+            lock_file(fd, exclusive=False, blocking=blocking)
+            try:
+                if not self._current():
+                    # Replaced (or shrunk) since we opened it, possibly while we waited for the
+                    # lock: reopen and lock the new file. One stat per write is the whole cost.
+                    self._open()
+                    continue
+                if self._torn:
+                    data = b"\n" + data
+                view = memoryview(data)
+                total = len(data)
+                done = 0
+                try:
+                    while done < total:
+                        done += os.write(fd, view[done:])
+                except BaseException:
+                    if done:
+                        self._torn = True
+                    raise
+                self._torn = False
+                self._size += total  # a lower bound: other processes may append too
+                return total
+            finally:
+                if fd == self.fd:
+                    unlock_file(fd)
+
+    def sync(self) -> None:
+        if self.fd is not None:
+            _fsync(self.fd)
+
+    def truncate(self) -> None:
+        """Empty the file (the rotating backend's ``max_files=1`` rule)."""
+        if self.fd is None or not self._current():
+            self._open()
+        assert self.fd is not None
+        os.ftruncate(self.fd, 0)
+        self._size = 0
+        self._torn = False
+
+    def size(self) -> int:
+        """Current size of the file at ``path`` (0 when it does not exist)."""
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+class _Group:
+    """Lines written together. The event exists only if some caller has to wait for it."""
+
+    __slots__ = ("_event", "error", "finished", "lines")
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.error: BaseException | None = None
+        self.finished = False
+        self._event: anyio.Event | None = None
+
+    async def wait(self) -> None:
+        if not self.finished:
+            if self._event is None:
+                self._event = anyio.Event()
+            await self._event.wait()
+
+    def set(self) -> None:
+        self.finished = True
+        if self._event is not None:
+            self._event.set()
+
+
+class GroupCommitter:
+    """Group commit for ``record_*`` calls: whoever finds no write in progress leads.
+
+    A call appends its encoded line to the open group. If no leader is active it becomes the
+    leader: it yields once (so concurrent callers can join), then repeatedly takes the open group
+    and flushes it with one write, until no group is waiting. Other callers wait for their
+    group's event. The flush runs shielded from cancellation: a write that started always
+    finishes and is reported to all its callers (a cancelled caller may still have its record
+    written -- it is just not told).
+
+    ``flush(lines, blocking)`` writes a group (sync; raises on failure, and ``BlockingIOError``
+    when ``blocking`` is false and it would have to wait); ``sync()`` fsyncs. Modes:
+
+    * ``"never"``: flush inline; a call returns once its record is in the OS.
+    * ``"batch"``: flush inline, release the group's callers, then fsync the group (in a worker
+      thread) before the next group is written: one fsync per group, callers do not wait for it.
+      If that fsync fails, the next group fails with the error (and is not written).
+    * ``"always"``: flush + fsync in a worker thread; callers return after their group is synced.
+
+    ``io_lock`` serialises flushes with rewrites (recover / compact) of the same backend.
+    """
+
+    def __init__(
+        self,
+        flush: Callable[[list[bytes], bool], int],
+        sync: Callable[[], None],
+        mode: FsyncMode,
+        io_lock: anyio.Lock,
+    ) -> None:
+        self._flush = flush
+        self._sync = sync
+        self._mode = mode
+        self._io_lock = io_lock
+        self._open = _Group()
+        self._leading = False
+        self._idle: anyio.Event | None = None
+        self._sync_error: OSError | None = None
+        self.on_written: Callable[[int, int], None] = lambda records, nbytes: None
+        self.on_failed: Callable[[int], None] = lambda records: None
+
+    async def submit(self, line: bytes) -> None:
+        """Add ``line`` to the open group and return once that group is written."""
+        self._open.lines.append(line)
+        await self.flush()
+
+    def add_nowait(self, line: bytes) -> None:
+        """Put ``line`` in the open group without waiting; a later submit or flush writes it."""
+        self._open.lines.append(line)
+
+    async def flush(self) -> None:
+        """Write every line added so far (and raise the error of the group holding them)."""
+        group = self._open
+        if self._leading:
+            await group.wait()
+        else:
+            await self._lead()
+        if group.error is not None:
+            raise group.error
+
+    async def drain(self) -> None:
+        """Wait until no group is being written or waiting to be."""
+        while self._leading:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
+
+    async def _lead(self) -> None:
+        self._leading = True
+        try:
+            await anyio.lowlevel.checkpoint()  # let concurrent callers join this group
+            while self._open.lines:
+                group = self._open
+                self._open = _Group()
+                # Fast path (the common case): lock free, nothing to wait for -> write inline,
+                # without a scheduler round trip per group.
+                if self._mode != "always" and self._sync_error is None:
+                    try:
+                        self._io_lock.acquire_nowait()
+                    except anyio.WouldBlock:
+                        pass
+                    else:
+                        try:
+                            done = self._commit_inline(group)
+                        finally:
+                            self._io_lock.release()
+                        if done:
+                            if self._mode == "batch":
+                                with anyio.CancelScope(shield=True):
+                                    async with self._io_lock:
+                                        await self._sync_after(group)
+                            continue
+                with anyio.CancelScope(shield=True):
+                    async with self._io_lock:
+                        await self._commit(group)
+        finally:
+            self._leading = False
+            idle, self._idle = self._idle, None
+            if idle is not None:
+                idle.set()
+
+    def _commit_inline(self, group: _Group) -> bool:
+        """Write ``group`` without waiting; False if the file lock is taken (nothing written)."""
+        lines = group.lines
+        try:
+            self._flush(lines, False)
+        except BlockingIOError:
+            return False
+        except Exception as exc:
+            group.error = exc
+            self.on_failed(len(lines))
+            group.set()
+            return True
+        self.on_written(len(lines), sum(map(len, lines)))
+        group.set()
+        return True
+
+    async def _sync_after(self, group: _Group) -> None:
+        if group.error is not None:
+            return
+        try:
+            await anyio.to_thread.run_sync(self._sync)
+        except OSError as exc:
+            self._sync_error = exc
+
+    async def _commit(self, group: _Group) -> None:
+        lines = group.lines
+        try:
+            if self._sync_error is not None:
+                error, self._sync_error = self._sync_error, None
+                raise OSError(error.errno, f"an earlier fsync of this file failed: {error}")
+            if self._mode == "always":
+                await anyio.to_thread.run_sync(self._flush_and_sync, lines)
+            else:
+                try:
+                    self._flush(lines, False)
+                except BlockingIOError:
+                    # Another process holds the rewrite lock: wait for it off the event loop.
+                    await anyio.to_thread.run_sync(self._flush, lines, True)
+        except Exception as exc:
+            group.error = exc
+            self.on_failed(len(lines))
+            group.set()
+            return
+        self.on_written(len(lines), sum(map(len, lines)))
+        group.set()
+        if self._mode == "batch":
+            # The callers are released; the next group waits for this fsync (io_lock is held).
+            await self._sync_after(group)
+
+    def _flush_and_sync(self, lines: list[bytes]) -> None:
+        self._flush(lines, True)
+        self._sync()
+

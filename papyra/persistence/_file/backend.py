@@ -1,0 +1,270 @@
+"""The async half shared by both file backends: :class:`FileBackend`.
+
+Writes go through a :class:`~papyra.persistence._file.append.GroupCommitter` (inline appends);
+reads, scans and rewrites run in worker threads (:mod:`.read`, :mod:`.rewrite`). This module
+owns the locks, the metrics and the reports; the others own the bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+
+from papyra import _accel
+from papyra.persistence._file.append import FSYNC_MODES, FsyncMode, GroupCommitter
+from papyra.persistence._file.read import NdjsonTwin, read_progress, read_records
+from papyra.persistence._records import coerce, json_default, record_to_dict
+from papyra.persistence.backends.retention import RetentionPolicy
+from papyra.persistence.base import PersistenceBackend
+from papyra.persistence.models import (
+    PersistedAudit,
+    PersistedDeadLetter,
+    PersistedEvent,
+    PersistenceAnomaly,
+    PersistenceAnomalyType,
+    PersistenceRecoveryMode,
+)
+
+__all__ = ("INLINE_READ_BYTES", "FileBackend", "anomaly_objects", "recovery_mode")
+
+#: Reads of files up to this size run inline; larger ones in a worker thread.
+INLINE_READ_BYTES = 256 * 1024
+
+
+def anomaly_objects(path: str, found: Sequence[tuple[str, str]]) -> list[PersistenceAnomaly]:
+    return [
+        PersistenceAnomaly(type=PersistenceAnomalyType[name], path=path, detail=detail)
+        for name, detail in found
+    ]
+
+
+def recovery_mode(config: Any) -> PersistenceRecoveryMode:
+    mode = getattr(config, "mode", PersistenceRecoveryMode.IGNORE)
+    return mode if isinstance(mode, PersistenceRecoveryMode) else PersistenceRecoveryMode(mode)
+
+
+class FileBackend(PersistenceBackend):
+    """Writes through a :class:`GroupCommitter`; reads, scans and rewrites in worker threads.
+
+    Subclasses provide ``_flush(lines, blocking)`` and ``_sync()`` (run with ``_io_lock`` held)
+    and the file set (``files()`` and ``_files()``, oldest first, the latter with size
+    snapshots of the existing files). ``_ndjson`` (keyword, for tests and benchmarks) is the
+    NDJSON twin that encodes, scans and reads; by default the one :mod:`papyra._accel` chose.
+    """
+
+    #: ``list_*`` with ``since``: True reads the raw ``timestamp or created_at`` of a record
+    #: (the rotating backend's 0.3.0 rule) instead of the model's timestamp.
+    since_fallback: ClassVar[bool] = False
+
+    #: Optional ``progress(done_bytes, total_bytes)`` callable, called from a worker thread
+    #: after every block that ``scan`` / ``recover`` / ``compact`` reads. ``total_bytes`` is
+    #: the size of the files times the passes the operation makes over them (a repairing
+    #: recovery or a rewriting compaction reads twice; ``done`` may stop short of ``total``
+    #: when the second pass is not needed). Exceptions it raises are ignored. The CLI sets it
+    #: to draw its progress bar.
+    progress: Callable[[int, int], None] | None = None
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fsync: FsyncMode,
+        retention_policy: RetentionPolicy | None,
+        _ndjson: NdjsonTwin = _accel.ndjson,
+    ) -> None:
+        super().__init__(retention_policy=retention_policy)
+        if fsync not in FSYNC_MODES:
+            raise ValueError(f"fsync must be one of {FSYNC_MODES}, got {fsync!r}")
+        self._path = Path(path)
+        self._fsync_mode: FsyncMode = fsync
+        self._closed = False
+        # Created lazily: anyio primitives must not be bound to a loop at construction time.
+        self._lock: anyio.Lock | None = None
+        self._committer: GroupCommitter | None = None
+        self._nd = _ndjson
+        self._encode_record = _ndjson.encode_record
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def fsync_mode(self) -> FsyncMode:
+        return self._fsync_mode
+
+    @property
+    def _io_lock(self) -> anyio.Lock:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        return self._lock
+
+    def _get_committer(self) -> GroupCommitter:
+        if self._committer is None:
+            committer = GroupCommitter(self._flush, self._sync, self._fsync_mode, self._io_lock)
+            metrics = self.metrics
+
+            def written(records: int, nbytes: int) -> None:
+                metrics.records_written += records
+                metrics.bytes_written += nbytes
+
+            def failed(records: int) -> None:
+                metrics.write_errors += records
+
+            committer.on_written = written
+            committer.on_failed = failed
+            self._committer = committer
+        return self._committer
+
+    async def _in_worker(self, passes: int, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in a worker thread, reporting read progress when asked to."""
+        callback = self.progress
+        if callback is None:
+            return await anyio.to_thread.run_sync(fn, *args)
+        total = passes * sum(size for _, size in self._files())
+        done = 0
+
+        def report(nbytes: int) -> None:
+            nonlocal done
+            done += nbytes
+            try:
+                callback(done, total)
+            except Exception:
+                pass
+
+        token = read_progress.set(report)
+        try:
+            return await anyio.to_thread.run_sync(fn, *args)
+        finally:
+            read_progress.reset(token)
+
+    # -- subclass hooks (sync; called with the io lock held) ------------------------------------
+
+    def _flush(self, lines: list[bytes], blocking: bool) -> int:
+        raise NotImplementedError
+
+    def _sync(self) -> None:
+        raise NotImplementedError
+
+    def _close_files(self) -> None:
+        raise NotImplementedError
+
+    def _files(self) -> list[tuple[Path, int]]:
+        raise NotImplementedError
+
+    def files(self) -> list[Path]:
+        """Every file of this backend's set, in read order (oldest first), existing or not.
+
+        Read-only: nothing is opened or created. The JSON backend has its one path; the
+        rotating backend the slots it owns, ``.{max_files-1}`` … ``.1`` then the active file.
+        """
+        raise NotImplementedError
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _encode(self, kind: str, record: Any) -> bytes:
+        """The record's line; a record that cannot be encoded counts as a write error."""
+        try:
+            return self._encode_record(record_to_dict(kind, coerce(kind, record)), json_default)
+        except Exception:
+            self.metrics.write_errors += 1
+            raise
+
+    async def _record(self, kind: str, record: Any) -> None:
+        if self._closed:
+            await anyio.lowlevel.checkpoint()
+            return
+        await self._get_committer().submit(self._encode(kind, record))
+
+    def record_nowait(self, kind: str, record: Any) -> None:
+        """Queue one record for writing, in call order, without waiting (see :meth:`flush`).
+
+        The actor system uses this so that its facts take their place in the file at the
+        moment they happen: a record an actor writes itself right after (``record_event``)
+        lands behind them. Encoding errors are raised here and counted; write errors surface
+        from the next :meth:`flush` or ``record_*`` call that writes the group.
+        """
+        if self._closed:
+            return
+        self._get_committer().add_nowait(self._encode(kind, record))
+
+    async def flush(self) -> None:
+        """Write everything queued by :meth:`record_nowait` (synced per the fsync mode)."""
+        if self._closed or self._committer is None:
+            await anyio.lowlevel.checkpoint()
+            return
+        await self._committer.flush()
+
+    async def record_event(self, event: Any) -> None:
+        """Append one event; returns once it is written (``fsync="always"``: synced)."""
+        await self._record("event", event)
+
+    async def record_audit(self, report: Any) -> None:
+        """Append one audit snapshot; same guarantees as :meth:`record_event`."""
+        await self._record("audit", report)
+
+    async def record_dead_letter(self, dead_letter: Any) -> None:
+        """Append one dead letter; same guarantees as :meth:`record_event`."""
+        await self._record("dead_letter", dead_letter)
+
+    async def aclose(self) -> None:
+        """Stop accepting writes, finish the ones in flight, sync (unless "never"), close."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._committer is not None:
+            await self._committer.drain()
+        async with self._io_lock:
+            if self._fsync_mode != "never":
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._sync)
+            self._close_files()
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def _list(self, kind: str, limit: int | None, since: float | None) -> tuple[Any, ...]:
+        files = self._files()
+        if not files:
+            await anyio.lowlevel.checkpoint()
+            return ()
+        job = partial(
+            read_records,
+            files,
+            kind,
+            self.retention,
+            nd=self._nd,
+            since=since,
+            limit=limit,
+            since_fallback=self.since_fallback,
+        )
+        if sum(size for _, size in files) <= INLINE_READ_BYTES:
+            await anyio.lowlevel.checkpoint()
+            return tuple(job())
+        return tuple(await anyio.to_thread.run_sync(job))
+
+    async def list_events(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedEvent, ...]:
+        """Events, oldest first: retention (mixed stream), ``since``, then the last ``limit``."""
+        return await self._list("event", limit, since)
+
+    async def list_audits(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedAudit, ...]:
+        """Audits, oldest first; same rules as :meth:`list_events`."""
+        return await self._list("audit", limit, since)
+
+    async def list_dead_letters(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedDeadLetter, ...]:
+        """Dead letters, oldest first; same rules as :meth:`list_events`."""
+        return await self._list("dead_letter", limit, since)
