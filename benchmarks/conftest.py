@@ -106,7 +106,7 @@ def baselines(pytestconfig: pytest.Config) -> Baselines:
     return pytestconfig.stash.setdefault(_BASELINES, Baselines())
 
 
-# -- ordering: each group's baseline first ----------------------------------------------------------
+# -- ordering: each group's baseline first ---------------------------------------------------------
 
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the items by the session-scoped impl
@@ -120,19 +120,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("benchmark") is not None:
             slots.setdefault(item.module, []).append(index)
     for positions in slots.values():
-        mine = [items[i] for i in positions]
-        groups: dict[str, int] = {}
-        for item in mine:
-            groups.setdefault(_group_of(item), len(groups))
+        _order_slots(items, positions)
 
-        def key(item: pytest.Item) -> tuple[int, int, int]:
-            callspec = getattr(item, "callspec", None)
-            twin = callspec.params.get("impl") if callspec is not None else None
-            role = 0 if item.get_closest_marker("baseline") is not None else 1
-            return (groups[_group_of(item)], role, 0 if twin in (None, "python") else 1)
 
-        for slot, item in zip(positions, sorted(mine, key=key)):
-            items[slot] = item
+def _order_slots(items: list[pytest.Item], positions: list[int]) -> None:
+    """Reorder the items at ``positions`` (one module's) by group, then role, then twin."""
+    mine = [items[i] for i in positions]
+    groups: dict[str, int] = {}
+    for item in mine:
+        groups.setdefault(_group_of(item), len(groups))
+
+    def key(item: pytest.Item) -> tuple[int, int, int]:
+        callspec = getattr(item, "callspec", None)
+        twin = callspec.params.get("impl") if callspec is not None else None
+        role = 0 if item.get_closest_marker("baseline") is not None else 1
+        return (groups[_group_of(item)], role, 0 if twin in (None, "python") else 1)
+
+    for slot, item in zip(positions, sorted(mine, key=key), strict=True):
+        items[slot] = item
 
 
 def _group_of(item: pytest.Item) -> str:
@@ -176,7 +181,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for n, line in enumerate(lines):
         cells = [
             text.ljust(width) if i < 2 else text.rjust(width)
-            for i, (text, width) in enumerate(zip(line, widths))
+            for i, (text, width) in enumerate(zip(line, widths, strict=True))
         ]
         terminalreporter.write_line("  ".join(cells).rstrip())
         if n == 0:

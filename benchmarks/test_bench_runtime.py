@@ -94,7 +94,7 @@ async def asyncio_queue_tell(n: int = TELLS) -> int:
     return seen + 1  # + the final ask of the runtime side, so both report n + 1
 
 
-# -- ask: sequential request/reply round trips ---------------------------------------------------------
+# -- ask: sequential request/reply round trips -----------------------------------------------------
 
 ASKS = 20_000
 
@@ -134,7 +134,7 @@ async def future_round_trip(n: int = ASKS) -> int:
     return int(last)
 
 
-# -- fan-out: one producer, many consumers ------------------------------------------------------------
+# -- fan-out: one producer, many consumers ---------------------------------------------------------
 
 FAN_ACTORS = 1_000
 FAN_MESSAGES = 100  # per actor, sent round-robin
@@ -200,7 +200,7 @@ async def asyncio_queues_fan_out(actors: int = FAN_ACTORS, per_actor: int = FAN_
     return actors * per_actor
 
 
-# -- spawn + stop --------------------------------------------------------------------------------------
+# -- spawn + stop ----------------------------------------------------------------------------------
 
 SPAWNS = 10_000
 
@@ -250,7 +250,7 @@ async def asyncio_spawn_cancel(n: int = SPAWNS) -> int:
     return sum(task.cancelled() for task in tasks)
 
 
-# -- the rows ------------------------------------------------------------------------------------------
+# -- the rows --------------------------------------------------------------------------------------
 
 SPECS = {
     "tell": Spec("tell", TELLS, "msg", 1.0, asyncio_queue_tell, TELLS + 1),
@@ -360,7 +360,7 @@ def test_spawn_stop(benchmark: Any, baselines: Any, impl: Any) -> None:
     _bench_runtime(benchmark, baselines, impl, SPECS["spawn+stop"])
 
 
-# -- for information: tell on trio (one round, no baseline, no ratio) ----------------------------------
+# -- for information: tell on trio (one round, no baseline, no ratio) ------------------------------
 
 
 @pytest.mark.benchmark(group="tell-trio (info)")

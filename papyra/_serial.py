@@ -18,10 +18,10 @@ Encoding contract (both backends produce **identical bytes** for the same object
   - ``NaN``, ``Infinity`` and ``-Infinity`` are written as ``null`` (JSON has no such numbers);
   - integers outside ``[-2**63, 2**64 - 1]`` are written as **strings** of their decimal digits
     (orjson cannot write them, and a reader built on orjson would read them back as lossy floats);
-  - non-``str`` dict keys: ``True``/``False``/``None`` → ``"true"``/``"false"``/``"null"``, integers →
-    their decimal text, floats → their JSON number text (non-finite: ``"NaN"``, ``"Infinity"``,
-    ``"-Infinity"``), ``str`` subclasses → their text, enum members → the key of their value,
-    anything else → ``str(key)``;
+  - non-``str`` dict keys: ``True``/``False``/``None`` → ``"true"``/``"false"``/``"null"``,
+    integers → their decimal text, floats → their JSON number text (non-finite: ``"NaN"``,
+    ``"Infinity"``, ``"-Infinity"``), ``str`` subclasses → their text, enum members → the key of
+    their value, anything else → ``str(key)``;
   - lone surrogates in strings (not encodable as UTF-8) become U+FFFD;
   - float text is the shortest round-trip form, as orjson prints it (``1e-7``, ``0.00001``,
     ``1e+16``), not Python's ``repr`` (``1e-07``, ``1e-05``);
@@ -237,7 +237,8 @@ def _decode_json(data: bytes | bytearray | memoryview | str) -> Any:
     if text[:1] == "\ufeff":
         raise ValueError("UTF-8 byte order mark (BOM) is not supported")
     try:
-        # JSONDecoder.decode would also strip Python's whitespace class (e.g. "\x0c"); JSON has four.
+        # JSONDecoder.decode would also strip Python's whitespace class (e.g. "\x0c");
+        # JSON has four.
         stripped = text.strip(_JSON_WS)
         value, end = _json_decoder.raw_decode(stripped)
     except RecursionError:
@@ -300,7 +301,9 @@ def set_backend(name: BackendName) -> BackendName:
     elif name == "json":
         encode_line, decode = _encode_line_json, _decode_json
     else:
-        raise ValueError(f"JSON backend {name!r} is not available; choose from {available_backends()}")
+        raise ValueError(
+            f"JSON backend {name!r} is not available; choose from {available_backends()}"
+        )
     BACKEND = name
     return previous
 

@@ -38,7 +38,9 @@ class ActorAddress:
         try:
             number = int(actor_id.strip())
         except ValueError:
-            raise ValueError(f"Invalid actor address {raw!r}: the actor id is not an integer.") from None
+            raise ValueError(
+                f"Invalid actor address {raw!r}: the actor id is not an integer."
+            ) from None
         return cls(system=system, actor_id=number)
 
     def to_dict(self) -> dict[str, object]:

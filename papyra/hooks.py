@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from papyra.address import ActorAddress
 from papyra.supervision import Strategy
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ("DefaultHooks", "FailureInfo", "MaybeAwaitable", "SystemHooks")
 
-MaybeAwaitable = Union[None, Awaitable[None]]
+MaybeAwaitable = None | Awaitable[None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,9 @@ MODULE_MAP = {
     "papyra.messages": ["AttrPath", "ProxyCall", "ProxyGetAttr", "ProxySetAttr"],
     "papyra._envelope": ["STOP", "Envelope", "Reply", "ActorTerminated", "DeadLetter"],
     "papyra.mailbox": ["Mailbox"],
-    "papyra.events": ["ActorEvent", "ActorStarted", "ActorRestarted", "ActorStopped", "ActorCrashed"],
+    "papyra.events": [
+        "ActorEvent", "ActorStarted", "ActorRestarted", "ActorStopped", "ActorCrashed",
+    ],
     "papyra.exceptions": ["PapyraError", "ActorStopped", "AskTimeout", "MailboxClosed"],
     "papyra.hooks": ["FailureInfo", "SystemHooks", "DefaultHooks", "MaybeAwaitable"],
     "papyra.supervision": ["Strategy", "SupervisionPolicy"],
@@ -83,4 +85,4 @@ def test_unknown_root_attribute_raises_attribute_error() -> None:
     import papyra
 
     with pytest.raises(AttributeError):
-        papyra.DoesNotExist  # noqa: B018
+        papyra.DoesNotExist

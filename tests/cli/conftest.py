@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from papyra.conf import monkay
 from papyra.cli.app import app
+from papyra.conf import monkay
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,9 @@ def audit(ts: float, total: int = 3, dead: int = 1) -> PersistedAudit:
     return PersistedAudit("local", ts, total, total - 1, 1, 0, total, (), (), dead)
 
 
-def dead_letter(ts: float, target: str = "local://1", payload: Any = "hello") -> PersistedDeadLetter:
+def dead_letter(
+    ts: float, target: str = "local://1", payload: Any = "hello"
+) -> PersistedDeadLetter:
     return PersistedDeadLetter("local", target, type(payload).__name__, payload, ts)
 
 
@@ -62,7 +64,9 @@ TORN = b'{"kind":"event","timestamp":3'
 class ScriptedBackend(UnsupportedBackend):
     """Returns canned reports and records what the CLI asked for."""
 
-    def __init__(self, scans: list[Any], recover_result: Any = None, compact_result: Any = None) -> None:
+    def __init__(
+        self, scans: list[Any], recover_result: Any = None, compact_result: Any = None
+    ) -> None:
         super().__init__()
         self.scans = list(scans)
         self.recover_result = recover_result
@@ -85,7 +89,10 @@ class ScriptedBackend(UnsupportedBackend):
 def anomalous(*details: str) -> PersistenceScanReport:
     return PersistenceScanReport(
         "fake",
-        tuple(PersistenceAnomaly(PersistenceAnomalyType.CORRUPTED_LINE, "ev.ndjson", d) for d in details),
+        tuple(
+            PersistenceAnomaly(PersistenceAnomalyType.CORRUPTED_LINE, "ev.ndjson", d)
+            for d in details
+        ),
     )
 
 

@@ -33,7 +33,10 @@ def test_version_names_release_and_speedups(invoke: Invoke, flag: str) -> None:
         ((), "Commands:"),
         (("--help",), "Commands:"),
         (("persistence",), "Persistence Management CLI Module."),
-        (("doctor",), "Run system pre-flight checks (persistence scan/recovery) without starting actors."),
+        (
+            ("doctor",),
+            "Run system pre-flight checks (persistence scan/recovery) without starting actors.",
+        ),
         (("inspect",), "Inspect persisted Papyra system state"),
         (("metrics",), "Inspect runtime metrics and observability counters"),
     ],

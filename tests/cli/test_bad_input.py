@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-
 from .support import CORRUPT, PAPYRA_BIN, UnsupportedBackend, write_log
 
 Invoke = Callable[..., Result]
@@ -30,7 +29,10 @@ PATH_COMMANDS = [
 
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     return {
-        str(p.relative_to(directory)): (p.read_bytes() if p.is_file() else b"", p.stat().st_mtime_ns)
+        str(p.relative_to(directory)): (
+            p.read_bytes() if p.is_file() else b"",
+            p.stat().st_mtime_ns,
+        )
         for p in sorted(directory.rglob("*"))
     }
 
@@ -56,7 +58,9 @@ def test_path_is_a_directory(invoke: Invoke, tmp_path: Path, command: tuple[str,
 
 
 @pytest.mark.parametrize("command", PATH_COMMANDS, ids=" ".join)
-def test_path_in_missing_directory(invoke: Invoke, tmp_path: Path, command: tuple[str, str]) -> None:
+def test_path_in_missing_directory(
+    invoke: Invoke, tmp_path: Path, command: tuple[str, str]
+) -> None:
     result = invoke(*command, "--path", str(tmp_path / "nope" / "ev.ndjson"))
     assert_one_line_error(result, 1, "does not exist")
     assert list(tmp_path.iterdir()) == []
@@ -84,7 +88,9 @@ def test_path_unreadable(
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("command", [("persistence", "recover"), ("persistence", "compact")], ids=" ".join)
+@pytest.mark.parametrize(
+    "command", [("persistence", "recover"), ("persistence", "compact")], ids=" ".join
+)
 def test_path_not_writable_for_rewrites(
     invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, str]
 ) -> None:
@@ -115,7 +121,8 @@ def test_quarantine_dir_that_is_a_file(invoke: Invoke, tmp_path: Path) -> None:
     (tmp_path / "qd").write_text("not a directory")
     before = snapshot(tmp_path)
     result = invoke(
-        "persistence", "recover", "--path", str(path), "--mode", "quarantine", "--quarantine-dir", str(tmp_path / "qd")
+        "persistence", "recover", "--path", str(path),
+        "--mode", "quarantine", "--quarantine-dir", str(tmp_path / "qd"),
     )
     assert_one_line_error(result, 1, "quarantine directory")
     assert snapshot(tmp_path) == before
@@ -166,8 +173,17 @@ def _settings_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
         ("raise RuntimeError('broken\\nsettings')\n", "Prod", "RuntimeError"),
         ("x = (\n", "Prod", "SyntaxError"),
         ("class Prod:\n    pass\n", "Prod", "Prod"),
-        ("from papyra.conf.global_settings import Settings\nclass Prod(Settings):\n    pass\n", "", "Prod"),
-        ("from papyra.conf.global_settings import BaseSettings\nclass Prod(BaseSettings):\n    pass\n", "Prod", "persistence"),
+        (
+            "from papyra.conf.global_settings import Settings\nclass Prod(Settings):\n    pass\n",
+            "",
+            "Prod",
+        ),
+        (
+            "from papyra.conf.global_settings import BaseSettings\n"
+            "class Prod(BaseSettings):\n    pass\n",
+            "Prod",
+            "persistence",
+        ),
     ],
     ids=["raises", "syntax-error", "not-settings", "names-a-module", "no-persistence"],
 )
@@ -189,15 +205,25 @@ def test_broken_settings_modules(
 
 # -- the real console script --------------------------------------------------------------------
 
-needs_script = pytest.mark.skipif(PAPYRA_BIN is None, reason="console script not installed (pip install -e .)")
+needs_script = pytest.mark.skipif(
+    PAPYRA_BIN is None, reason="console script not installed (pip install -e .)"
+)
 
 
-def run_papyra(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_papyra(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     assert PAPYRA_BIN is not None
     full_env = {k: v for k, v in os.environ.items() if k != "PAPYRA_SETTINGS_MODULE"}
     full_env.update(env or {})
     return subprocess.run(
-        [PAPYRA_BIN, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=30, check=False
+        [PAPYRA_BIN, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
 
@@ -213,7 +239,9 @@ def run_papyra(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subp
         (("inspect", "dead-letters", "--since", "noon"), {}, 2),
     ],
 )
-def test_bad_input_subprocess(tmp_path: Path, args: tuple[str, ...], env: dict[str, str], code: int) -> None:
+def test_bad_input_subprocess(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], code: int
+) -> None:
     write_log(tmp_path / "ev.ndjson", CORRUPT)
     before = snapshot(tmp_path)
     proc = run_papyra(*args, cwd=tmp_path, env=env)

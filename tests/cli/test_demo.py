@@ -19,7 +19,12 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "quickstart_demo.py"
 def test_quickstart_demo(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PAPYRA_SETTINGS_MODULE"}
     proc = subprocess.run(
-        [sys.executable, str(DEMO)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90
+        [sys.executable, str(DEMO)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout

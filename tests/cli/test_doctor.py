@@ -41,7 +41,9 @@ def test_healthy(invoke: Invoke, use_backend: UseBackend) -> None:
 def test_scan_unsupported(invoke: Invoke, use_backend: UseBackend) -> None:
     use_backend(UnsupportedBackend())
     result = invoke("doctor", "run")
-    assert (result.exit_code, result.stdout) == (0, "ℹ Persistence scan not supported by backend.\n")
+    assert (result.exit_code, result.stdout) == (
+        0, "ℹ Persistence scan not supported by backend.\n"
+    )
 
 
 def test_fail_on_anomaly_lists_anomalies(invoke: Invoke, corrupt: Path) -> None:
@@ -88,7 +90,9 @@ def test_recover_quarantine(invoke: Invoke, corrupt: Path, tmp_path: Path) -> No
 def test_recovery_leaving_anomalies_exits_2(invoke: Invoke, use_backend: UseBackend) -> None:
     backend = use_backend(ScriptedBackend([anomalous("a"), anomalous("b")]))
     result = invoke("doctor", "run", "--mode", "recover", "--recovery-mode", "rebuild")
-    assert (result.exit_code, result.stdout) == (2, "✖ Recovery attempted but anomalies still exist\n")
+    assert (result.exit_code, result.stdout) == (
+        2, "✖ Recovery attempted but anomalies still exist\n"
+    )
     assert backend.calls == [
         ("scan", None),
         ("recover", PersistenceRecoveryConfig(PersistenceRecoveryMode.REBUILD, None)),
@@ -98,7 +102,9 @@ def test_recovery_leaving_anomalies_exits_2(invoke: Invoke, use_backend: UseBack
 
 def test_recover_ignore_mode_leaves_anomalies(invoke: Invoke, corrupt: Path) -> None:
     before = corrupt.read_bytes()
-    result = invoke("doctor", "run", "--path", "ev.ndjson", "--mode", "recover", "--recovery-mode", "ignore")
+    result = invoke(
+        "doctor", "run", "--path", "ev.ndjson", "--mode", "recover", "--recovery-mode", "ignore"
+    )
     assert result.exit_code == 2
     assert corrupt.read_bytes() == before
 
@@ -109,10 +115,15 @@ def test_recover_ignore_mode_leaves_anomalies(invoke: Invoke, corrupt: Path) -> 
         (("--mode", "panic"), "Invalid mode: panic"),
         (("--mode", "recover", "--recovery-mode", "mend"), "Invalid recovery mode: mend"),
         (("--recovery-mode", "mend"), "Invalid recovery mode: mend"),
-        (("--mode", "recover", "--recovery-mode", "quarantine"), "quarantine recovery requires --quarantine-dir"),
+        (
+            ("--mode", "recover", "--recovery-mode", "quarantine"),
+            "quarantine recovery requires --quarantine-dir",
+        ),
     ],
 )
-def test_invalid_configuration_exit_1(invoke: Invoke, corrupt: Path, args: tuple[str, ...], message: str) -> None:
+def test_invalid_configuration_exit_1(
+    invoke: Invoke, corrupt: Path, args: tuple[str, ...], message: str
+) -> None:
     before = corrupt.read_bytes()
     result = invoke("doctor", "run", "--path", "ev.ndjson", *args)
     assert (result.exit_code, result.stderr, result.stdout) == (1, message + "\n", "")
@@ -132,7 +143,9 @@ def test_json_documents(invoke: Invoke, corrupt: Path) -> None:
         "mode": "fail_on_anomaly",
         "status": "failed",
         "healthy": False,
-        "anomalies": [{"type": "CORRUPTED_LINE", "path": "ev.ndjson", "detail": "Invalid JSON at line 3"}],
+        "anomalies": [
+            {"type": "CORRUPTED_LINE", "path": "ev.ndjson", "detail": "Invalid JSON at line 3"}
+        ],
         "recovery": None,
         "remaining_anomalies": [],
     }
@@ -140,7 +153,9 @@ def test_json_documents(invoke: Invoke, corrupt: Path) -> None:
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert (doc["status"], doc["healthy"], doc["remaining_anomalies"]) == ("recovered", True, [])
-    assert doc["recovery"] == {"mode": "repair", "repaired_files": ["ev.ndjson"], "quarantined_files": []}
+    assert doc["recovery"] == {
+        "mode": "repair", "repaired_files": ["ev.ndjson"], "quarantined_files": []
+    }
     result = invoke("doctor", "run", "--path", "ev.ndjson", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["status"] == "healthy"

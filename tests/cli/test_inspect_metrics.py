@@ -68,7 +68,9 @@ def test_events_limit_since_reverse_type(invoke: Invoke, backend: InMemoryPersis
     # The type filter runs after the limit: the newest record is not an ActorStarted.
     result = invoke("inspect", "events", "--limit", "1", "--event-type", "ActorStarted")
     assert (result.exit_code, result.stdout) == (0, "ℹ No events recorded.\n")
-    assert invoke("inspect", "events", "--event-type", "ActorStarted").stdout == "ℹ [100.000] ActorStarted local:1\n"
+    assert invoke("inspect", "events", "--event-type", "ActorStarted").stdout == (
+        "ℹ [100.000] ActorStarted local:1\n"
+    )
 
 
 def test_events_actor_address_object(invoke: Invoke, use_backend: UseBackend) -> None:
@@ -91,8 +93,20 @@ def test_events_json(invoke: Invoke, backend: InMemoryPersistence) -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
         "events": [
-            {"system_id": "local", "actor_address": "local:2", "event_type": "ActorStopped", "payload": {}, "timestamp": 102.25},
-            {"system_id": "local", "actor_address": "local:1", "event_type": "counter.incremented", "payload": {}, "timestamp": 101.5},
+            {
+                "system_id": "local",
+                "actor_address": "local:2",
+                "event_type": "ActorStopped",
+                "payload": {},
+                "timestamp": 102.25,
+            },
+            {
+                "system_id": "local",
+                "actor_address": "local:1",
+                "event_type": "counter.incremented",
+                "payload": {},
+                "timestamp": 101.5,
+            },
         ]
     }
 
@@ -124,18 +138,25 @@ def test_dead_letters(invoke: Invoke, backend: InMemoryPersistence) -> None:
         "ℹ [42.000] target=local://1 type=str payload='hello'",
         "ℹ [43.000] target=local://2 type=dict payload={'n': 1}",
     ]
-    assert invoke("inspect", "dead-letters", "--reverse", "--limit", "2").stdout.splitlines()[0].startswith(
-        "ℹ [43.000]"
-    )
+    newest_first = invoke("inspect", "dead-letters", "--reverse", "--limit", "2").stdout
+    assert newest_first.splitlines()[0].startswith("ℹ [43.000]")
     assert invoke("inspect", "dead-letters", "--target", "local://1").stdout == (
         "ℹ [42.000] target=local://1 type=str payload='hello'\n"
     )
-    assert invoke("inspect", "dead-letters", "--target", "local://9").stdout == "ℹ No dead letters recorded.\n"
+    assert invoke("inspect", "dead-letters", "--target", "local://9").stdout == (
+        "ℹ No dead letters recorded.\n"
+    )
     assert invoke("inspect", "dead-letters", "--since", "42.5").stdout.count("\n") == 1
     doc = json.loads(invoke("inspect", "dead-letters", "--json", "--target", "local://2").stdout)
     assert doc == {
         "dead_letters": [
-            {"system_id": "local", "target": "local://2", "message_type": "dict", "payload": {"n": 1}, "timestamp": 43.0}
+            {
+                "system_id": "local",
+                "target": "local://2",
+                "message_type": "dict",
+                "payload": {"n": 1},
+                "timestamp": 43.0,
+            }
         ]
     }
 
@@ -216,7 +237,9 @@ def test_metrics_unavailable(invoke: Invoke, use_backend: UseBackend) -> None:
     use_backend(NoMetrics())
     for args in (("metrics", "persistence"), ("metrics", "reset")):
         result = invoke(*args)
-        assert (result.exit_code, result.stdout) == (0, "ℹ Persistence backend does not expose metrics.\n")
+        assert (result.exit_code, result.stdout) == (
+            0, "ℹ Persistence backend does not expose metrics.\n"
+        )
     assert json.loads(invoke("metrics", "persistence", "--json").stdout) == {}
     use_backend(EmptyMetrics())
     assert invoke("metrics", "persistence").stdout == "ℹ No metrics available.\n"

@@ -54,7 +54,9 @@ def test_scan_missing_file_is_healthy(invoke: Invoke, tmp_path: Path) -> None:
     assert not (tmp_path / "absent.ndjson").exists()
 
 
-def test_scan_anomalies_exit_2(invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scan_anomalies_exit_2(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     data = write_log(tmp_path / "ev.ndjson", GOOD * 3, CORRUPT, TORN)
     result = invoke("persistence", "scan", "--path", "ev.ndjson")
@@ -70,7 +72,9 @@ def test_scan_anomalies_exit_2(invoke: Invoke, tmp_path: Path, monkeypatch: pyte
 def test_scan_unsupported_backend(invoke: Invoke, use_backend: UseBackend) -> None:
     use_backend(UnsupportedBackend())
     result = invoke("persistence", "scan")
-    assert (result.exit_code, result.stdout) == (0, "ℹ Persistence backend does not support scanning.\n")
+    assert (result.exit_code, result.stdout) == (
+        0, "ℹ Persistence backend does not support scanning.\n"
+    )
 
 
 def test_scan_defaults_to_settings_backend(invoke: Invoke, use_backend: UseBackend) -> None:
@@ -90,14 +94,19 @@ def test_scan_json(invoke: Invoke, tmp_path: Path, use_backend: UseBackend) -> N
         "backend": "json",
         "supported": True,
         "healthy": False,
-        "anomalies": [{"type": "CORRUPTED_LINE", "path": str(path), "detail": "Invalid JSON at line 3"}],
+        "anomalies": [
+            {"type": "CORRUPTED_LINE", "path": str(path), "detail": "Invalid JSON at line 3"}
+        ],
     }
     write_log(path)
-    assert json.loads(invoke("persistence", "scan", "--path", str(path), "--json").stdout)["healthy"]
+    result = invoke("persistence", "scan", "--path", str(path), "--json")
+    assert json.loads(result.stdout)["healthy"]
     use_backend(UnsupportedBackend())
     result = invoke("persistence", "scan", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"backend": None, "supported": False, "healthy": True, "anomalies": []}
+    assert json.loads(result.stdout) == {
+        "backend": None, "supported": False, "healthy": True, "anomalies": []
+    }
 
 
 # -- recover ------------------------------------------------------------------------------------
@@ -137,11 +146,14 @@ def test_recover_rebuild_is_repair(invoke: Invoke, tmp_path: Path) -> None:
     assert path.read_bytes() == GOOD
 
 
-def test_recover_quarantine_creates_dir(invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recover_quarantine_creates_dir(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     data = write_log(tmp_path / "ev.ndjson", CORRUPT)
     result = invoke(
-        "persistence", "recover", "--path", "ev.ndjson", "--mode", "quarantine", "--quarantine-dir", "qd/sub"
+        "persistence", "recover", "--path", "ev.ndjson",
+        "--mode", "quarantine", "--quarantine-dir", "qd/sub",
     )
     assert result.exit_code == 0
     out = result.stdout.splitlines()
@@ -166,16 +178,25 @@ def test_recover_invalid_mode(invoke: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "ev.ndjson"
     data = write_log(path, CORRUPT)
     result = invoke("persistence", "recover", "--path", str(path), "--mode", "fix-it")
-    assert (result.exit_code, result.stderr, result.stdout) == (1, "Invalid recovery mode: fix-it\n", "")
+    assert (result.exit_code, result.stderr, result.stdout) == (
+        1, "Invalid recovery mode: fix-it\n", ""
+    )
     assert path.read_bytes() == data
 
 
-def test_recover_passes_config_and_tolerates_none(invoke: Invoke, use_backend: UseBackend, tmp_path: Path) -> None:
+def test_recover_passes_config_and_tolerates_none(
+    invoke: Invoke, use_backend: UseBackend, tmp_path: Path
+) -> None:
     backend = use_backend(ScriptedBackend([CLEAN]))
-    result = invoke("persistence", "recover", "--mode", "quarantine", "--quarantine-dir", str(tmp_path / "q"))
+    result = invoke(
+        "persistence", "recover", "--mode", "quarantine", "--quarantine-dir", str(tmp_path / "q")
+    )
     assert (result.exit_code, result.stdout) == (0, "ℹ Recovery completed\n")
     assert backend.calls == [
-        ("recover", PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(tmp_path / "q")))
+        (
+            "recover",
+            PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(tmp_path / "q")),
+        )
     ]
     assert (tmp_path / "q").is_dir()
 
@@ -201,13 +222,16 @@ def test_startup_check_unsupported_is_healthy(invoke: Invoke, use_backend: UseBa
     assert (result.exit_code, result.stdout) == (0, "ℹ Persistence is healthy\n")
 
 
-def test_startup_check_fail_on_anomaly(invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_startup_check_fail_on_anomaly(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write_log(tmp_path / "ev.ndjson", CORRUPT)
     result = invoke("persistence", "startup-check", "--path", "ev.ndjson")
     assert result.exit_code == 1
     assert result.stdout == (
-        "✖ Persistence anomalies detected: (PersistenceAnomaly(type=<PersistenceAnomalyType.CORRUPTED_LINE: '3'>, "
+        "✖ Persistence anomalies detected: "
+        "(PersistenceAnomaly(type=<PersistenceAnomalyType.CORRUPTED_LINE: '3'>, "
         "path='ev.ndjson', detail='Invalid JSON at line 3'),)\n"
     )
 
@@ -224,12 +248,17 @@ def test_startup_check_ignore_modes_are_silent(invoke: Invoke, tmp_path: Path, m
 def test_startup_check_recover_with_mode(invoke: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "ev.ndjson"
     write_log(path, CORRUPT)
-    result = invoke("persistence", "startup-check", "--path", str(path), "--mode", "recover", "--recovery-mode", "repair")
+    result = invoke(
+        "persistence", "startup-check", "--path", str(path),
+        "--mode", "recover", "--recovery-mode", "repair",
+    )
     assert (result.exit_code, result.stdout) == (0, "ℹ Recovery successful\n")
     assert path.read_bytes() == GOOD
 
 
-def test_startup_check_recover_without_mode_uses_backend_default(invoke: Invoke, tmp_path: Path) -> None:
+def test_startup_check_recover_without_mode_uses_backend_default(
+    invoke: Invoke, tmp_path: Path
+) -> None:
     # 0.3.0 quirk kept: the backend default (IGNORE) repairs nothing, success is printed anyway.
     path = tmp_path / "ev.ndjson"
     data = write_log(path, CORRUPT)
@@ -243,8 +272,13 @@ def test_startup_check_recover_passes_config(invoke: Invoke, use_backend: UseBac
     assert invoke("persistence", "startup-check", "--mode", "recover").exit_code == 0
     assert backend.calls == [("scan", None), ("recover", None)]
     backend = use_backend(ScriptedBackend([anomalous("x")]))
-    assert invoke("persistence", "startup-check", "--mode", "recover", "--recovery-mode", "QUARANTINE").exit_code == 0
-    assert backend.calls[1] == ("recover", PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE))
+    result = invoke(
+        "persistence", "startup-check", "--mode", "recover", "--recovery-mode", "QUARANTINE"
+    )
+    assert result.exit_code == 0
+    assert backend.calls[1] == (
+        "recover", PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE)
+    )
 
 
 @pytest.mark.parametrize(
@@ -254,7 +288,9 @@ def test_startup_check_recover_passes_config(invoke: Invoke, use_backend: UseBac
         (("--recovery-mode", "fix"), "Invalid recovery mode: fix"),
     ],
 )
-def test_startup_check_invalid_modes(invoke: Invoke, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+def test_startup_check_invalid_modes(
+    invoke: Invoke, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
     path = tmp_path / "ev.ndjson"
     data = write_log(path, CORRUPT)
     result = invoke("persistence", "startup-check", "--path", str(path), *args)
@@ -301,11 +337,21 @@ def test_compact_file_prints_report(invoke: Invoke, tmp_path: Path) -> None:
     [
         (None, []),
         ("done", []),
-        (CompactionReport("x", 5, 3), ["ℹ   backend: x", "ℹ   before_records: 5", "ℹ   after_records: 3",
-                                        "ℹ   before_bytes: None", "ℹ   after_bytes: None"]),
+        (
+            CompactionReport("x", 5, 3),
+            [
+                "ℹ   backend: x",
+                "ℹ   before_records: 5",
+                "ℹ   after_records: 3",
+                "ℹ   before_bytes: None",
+                "ℹ   after_bytes: None",
+            ],
+        ),
     ],
 )
-def test_compact_other_results(invoke: Invoke, use_backend: UseBackend, returned: Any, extra: list[str]) -> None:
+def test_compact_other_results(
+    invoke: Invoke, use_backend: UseBackend, returned: Any, extra: list[str]
+) -> None:
     use_backend(ScriptedBackend([CLEAN], compact_result=returned))
     result = invoke("persistence", "compact")
     assert result.exit_code == 0
@@ -403,9 +449,12 @@ def test_inspect_json(invoke: Invoke, use_backend: UseBackend, tmp_path: Path) -
 
     backend = use_backend(InMemoryPersistence())
     anyio.run(_fill, backend, 2)
-    doc = json.loads(invoke("persistence", "inspect", "--json", "--limit", "2", "--show-metrics").stdout)
+    result = invoke("persistence", "inspect", "--json", "--limit", "2", "--show-metrics")
+    doc = json.loads(result.stdout)
     assert doc["backend"] == "InMemoryPersistence"
-    assert doc["retention"] == {"max_records": None, "max_age_seconds": None, "max_total_bytes": None}
+    assert doc["retention"] == {
+        "max_records": None, "max_age_seconds": None, "max_total_bytes": None
+    }
     assert doc["limit"] == 2
     assert doc["counts"] == {
         "events": {"sampled": 2, "capped": True},
@@ -418,7 +467,9 @@ def test_inspect_json(invoke: Invoke, use_backend: UseBackend, tmp_path: Path) -
     assert doc == {"backend": "NoReads", "retention": None, "limit": 1000, "counts": None}
 
 
-def test_path_backend_is_json_and_closed(invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_path_backend_is_json_and_closed(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import papyra.cli.persistence.app as module
 
     made: list[JsonFilePersistence] = []

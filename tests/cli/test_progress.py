@@ -46,7 +46,8 @@ def fast_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def wait_for(stream: io.StringIO, text: str) -> None:
     with anyio.fail_after(5):
-        while text not in stream.getvalue():
+        # polls: the bar writes to a plain StringIO, which has nothing to signal
+        while text not in stream.getvalue():  # noqa: ASYNC110
             await anyio.sleep(0.005)
 
 
@@ -89,7 +90,9 @@ async def test_read_counter_fallback(log: Path) -> None:
 async def test_real_read_counter(log: Path) -> None:
     backend = JsonFilePersistence(log)
     out = Terminal()
-    report = await tracked(backend, "Compacting", backend.compact, stream=out, min_bytes=0, passes=2)
+    report = await tracked(
+        backend, "Compacting", backend.compact, stream=out, min_bytes=0, passes=2
+    )
     assert report.before_records == 4000
     assert "Compacting" in out.getvalue() and "100%" in out.getvalue()
     await backend.aclose()
@@ -132,7 +135,9 @@ async def test_failure_propagates_and_restores_hook(log: Path) -> None:
     assert "100%" not in out.getvalue()
 
 
-def test_cli_draws_nothing_when_stderr_is_not_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_draws_nothing_when_stderr_is_not_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from click.testing import CliRunner
 
     from papyra.cli.app import app

@@ -22,7 +22,9 @@ from .support import PAPYRA_BIN
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(PAPYRA_BIN is None, reason="console script not installed (pip install -e .)"),
+    pytest.mark.skipif(
+        PAPYRA_BIN is None, reason="console script not installed (pip install -e .)"
+    ),
 ]
 
 QUICKSTART_SYSTEM = '''
@@ -116,14 +118,25 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def python(script: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(script)], cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=30
+        [sys.executable, str(script)],
+        cwd=cwd,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
 def shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run one line exactly as an operator types it (``/bin/sh -c``)."""
     return subprocess.run(
-        command, shell=True, cwd=cwd, env=child_env(**env), capture_output=True, text=True, timeout=30
+        command,
+        shell=True,
+        cwd=cwd,
+        env=child_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -132,7 +145,9 @@ def records(path: Path) -> list[dict[str, object]]:
 
 
 def test_quickstart_operator_steps(tmp_path: Path) -> None:
-    (tmp_path / "quickstart_app.py").write_text(QUICKSTART_SYSTEM + QUICKSTART_ACTOR + QUICKSTART_RUN)
+    (tmp_path / "quickstart_app.py").write_text(
+        QUICKSTART_SYSTEM + QUICKSTART_ACTOR + QUICKSTART_RUN
+    )
     (tmp_path / "quickstart_restart.py").write_text(QUICKSTART_SYSTEM + QUICKSTART_RESTART)
     (tmp_path / "quickstart_settings.py").write_text(QUICKSTART_SETTINGS)
     settings = {"PAPYRA_SETTINGS_MODULE": "quickstart_settings.QuickstartSettings"}

@@ -80,8 +80,12 @@ def test_builtin_event_payloads() -> None:
         "error": "RuntimeError: crash",
         "reason": "RuntimeError: crash",
     }
-    assert ActorRestarted(ADDRESS, reason="actor restarted").payload == {"reason": "actor restarted"}
-    assert ActorRestarted(ADDRESS, reason=ValueError("bad")).payload == {"reason": "ValueError: bad"}
+    assert ActorRestarted(ADDRESS, reason="actor restarted").payload == {
+        "reason": "actor restarted"
+    }
+    assert ActorRestarted(ADDRESS, reason=ValueError("bad")).payload == {
+        "reason": "ValueError: bad"
+    }
     assert ActorStoppedEvent(ADDRESS).payload == {"reason": None}
     assert ActorStoppedEvent(ADDRESS, reason="stopped").payload == {"reason": "stopped"}
 
@@ -259,7 +263,7 @@ async def test_sync_hooks_see_every_fact(make_system: Any) -> None:
 
     events = [arg for kind, arg in hooks.calls if kind == "event"]
     assert events == list(system.events())
-    assert all(a is b for a, b in zip(events, system.events()))
+    assert all(a is b for a, b in zip(events, system.events(), strict=True))
     assert all(hooks.last_event_at_hook)  # the log is appended before the hook runs
     failures = [arg for kind, arg in hooks.calls if kind == "failure"]
     assert failures == [FailureInfo(ref.address, exc, Strategy.STOP, None)]
@@ -456,7 +460,7 @@ async def test_dead_letter_callback_errors_are_swallowed(make_system: Any) -> No
 async def test_wait_for_event_returns_an_existing_match(system: ActorSystem) -> None:
     first = system.spawn(Echo)
     await system.wait_for_event(ActorStarted, timeout=5)
-    second = system.spawn(Echo)
+    system.spawn(Echo)
     await system.wait_for_event(ActorStarted, start_index=1, timeout=5)
     events = system.events()
 

@@ -1,4 +1,5 @@
-"""Addresses (actors.md §3), lookup and introspection (§12, §18), refs (§7) and the error table (§2)."""
+"""Addresses (actors.md §3), lookup and introspection (§12, §18), refs (§7) and the error table
+(§2)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from papyra._envelope import STOP, Envelope
 from papyra.actor import Actor
 from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
-from papyra.events import ActorCrashed, ActorStarted
+from papyra.events import ActorCrashed, ActorEvent, ActorStarted
 from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.exceptions import ActorStopped, AskTimeout, MailboxClosed, PapyraError
 from papyra.mailbox import Mailbox
@@ -87,19 +88,20 @@ async def entered(state: SimpleNamespace) -> None:
         await state.entered.wait()
 
 
-async def until_stopped(system: ActorSystem, ref: ActorRef) -> None:
+async def until_event(system: ActorSystem, kind: type[ActorEvent], ref: ActorRef) -> None:
     address = ref.address.to_dict()
     await system.wait_for_event(
-        lambda e: isinstance(e, ActorStoppedEvent) and e.address == address, timeout=5
+        lambda e: isinstance(e, kind) and e.address == address, timeout=5
     )
+
+
+async def until_stopped(system: ActorSystem, ref: ActorRef) -> None:
+    await until_event(system, ActorStoppedEvent, ref)
 
 
 async def until_started(system: ActorSystem, *refs: ActorRef) -> None:
     for ref in refs:
-        address = ref.address.to_dict()
-        await system.wait_for_event(
-            lambda e: isinstance(e, ActorStarted) and e.address == address, timeout=5
-        )
+        await until_event(system, ActorStarted, ref)
 
 
 def assert_stopped_error(error: BaseException, message: str, reason: str | None) -> None:
@@ -437,7 +439,9 @@ def test_actor_info_state_priority() -> None:
 
 def test_panel_line_text() -> None:
     full = ActorInfo(1, ActorAddress("local", 1), "w", None, (), True, False, False, "W")
-    assert full.panel_line() == "rid=1 address=local:1 name=w actor=W state=alive parent=- children=-"
+    assert full.panel_line() == (
+        "rid=1 address=local:1 name=w actor=W state=alive parent=- children=-"
+    )
     bare = ActorInfo(3, ActorAddress("local", 3), None, 1, (4, 5), False, True, False)
     assert bare.panel_line() == (
         "rid=3 address=local:3 name=- actor=- state=stopping parent=1 children=4,5"

@@ -110,7 +110,7 @@ async def test_close_fails_waiting_and_new_puts_but_keeps_queued_items(impl: Any
         await wait_all_tasks_blocked()
         await box.aclose()
     assert len(errors) == 1 and str(errors[0]) == "Mailbox is closed."
-    with pytest.raises(MailboxClosed, match="Mailbox is closed."):
+    with pytest.raises(MailboxClosed, match=r"Mailbox is closed\."):
         await box.put(Envelope("x"))
     assert (await box.get()).message == "queued"
     with pytest.raises(anyio.EndOfStream):

@@ -168,10 +168,10 @@ async def test_tell_and_ask_to_stopped_actor_dead_letter_and_raise(
     ref = system.spawn(Recorder)
     await system.stop(ref)
     assert not ref.is_alive()
-    with pytest.raises(ActorStopped, match="Actor is not running.") as info:
+    with pytest.raises(ActorStopped, match=r"Actor is not running\.") as info:
         await ref.tell("t")
     assert info.value.reason is None
-    with pytest.raises(ActorStopped, match="Actor is not running."):
+    with pytest.raises(ActorStopped, match=r"Actor is not running\."):
         await ref.ask("a")
     with pytest.raises(ActorStopped):
         ref.proxy()

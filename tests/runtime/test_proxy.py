@@ -1,4 +1,5 @@
-"""Actor proxies (actors.md §8): attribute reads, writes and calls executed inside the actor loop."""
+"""Actor proxies (actors.md §8): attribute reads, writes and calls executed inside the actor
+loop."""
 
 from __future__ import annotations
 

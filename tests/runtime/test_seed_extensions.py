@@ -1,4 +1,5 @@
-"""Seed extensions E1–E4 (seed-extensions.md): ``register``, ``actor(name)``, ``send``, ``clock``."""
+"""Seed extensions E1–E4 (seed-extensions.md): ``register``, ``actor(name)``, ``send``,
+``clock``."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import pytest
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.anyio
 class Log(Actor):
     """Records messages; its on_stop snapshot shows what was processed before termination."""
 
-    stopped_with: list[list[Any]] = []
+    stopped_with: ClassVar[list[list[Any]]] = []
 
     def __init__(self) -> None:
         self.seen: list[Any] = []
@@ -219,10 +219,10 @@ async def test_aclose_is_idempotent_and_start_after_close_fails(impl: Any) -> No
     await system.start()
     await system.aclose()
     await system.aclose()
-    with pytest.raises(ActorStopped, match="ActorSystem is closed.") as info:
+    with pytest.raises(ActorStopped, match=r"ActorSystem is closed\.") as info:
         await system.start()
     assert info.value.reason == "shutdown"
-    with pytest.raises(ActorStopped, match="ActorSystem is not running."):
+    with pytest.raises(ActorStopped, match=r"ActorSystem is not running\."):
         system.spawn(Log)
 
 
@@ -252,7 +252,8 @@ async def test_cancelled_shutdown_cancels_the_actors(impl: Any) -> None:
             await anyio.Event().wait()  # never returns by itself
 
     system = ActorSystem(_dispatch=impl.dispatch)
-    with pytest.raises(TimeoutError):
+    # the deadline fires while leaving `async with system`, so the whole block belongs inside
+    with pytest.raises(TimeoutError):  # noqa: PT012
         with anyio.fail_after(0.05):
             async with system:
                 ref = system.spawn(Stuck)

@@ -27,7 +27,9 @@ from papyra.system import ActorSystem
 
 pytestmark = pytest.mark.anyio
 
-STARTED, CRASHED, RESTARTED, STOPPED = "ActorStarted", "ActorCrashed", "ActorRestarted", "ActorStopped"
+STARTED, CRASHED, RESTARTED, STOPPED = (
+    "ActorStarted", "ActorCrashed", "ActorRestarted", "ActorStopped"
+)
 RESTART = SupervisionPolicy(strategy=Strategy.RESTART)
 STOP = SupervisionPolicy(strategy=Strategy.STOP)
 ESCALATE = SupervisionPolicy(strategy=Strategy.ESCALATE)
@@ -126,7 +128,11 @@ def kinds(system: ActorSystem, ref: ActorRef) -> list[str]:
 
 def crashes(system: ActorSystem, ref: ActorRef) -> list[BaseException]:
     address = ref.address.to_dict()
-    return [e.error for e in system.events() if isinstance(e, ActorCrashed) and e.address == address]
+    return [
+        e.error
+        for e in system.events()
+        if isinstance(e, ActorCrashed) and e.address == address
+    ]
 
 
 async def until_stopped(system: ActorSystem, ref: ActorRef) -> None:
@@ -595,7 +601,9 @@ async def test_on_failure_hook_called_once_without_a_decision(make_system: Any) 
     exc = await crash(ref)
 
     assert hooks.failures == [
-        FailureInfo(address=ref.address, error=exc, strategy=Strategy.RESTART, supervisor_decision=None)
+        FailureInfo(
+            address=ref.address, error=exc, strategy=Strategy.RESTART, supervisor_decision=None
+        )
     ]
     assert hooks.failures[0].error is exc
 

@@ -44,7 +44,13 @@ values = st.recursive(
 records = st.fixed_dictionaries(
     {"kind": st.sampled_from(["event", "audit", "dead_letter", "other"])},
     optional={
-        "timestamp": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**53), 2**53), st.text(max_size=3), st.none(), st.booleans()),
+        "timestamp": st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.integers(-(2**53), 2**53),
+            st.text(max_size=3),
+            st.none(),
+            st.booleans(),
+        ),
         "payload": values,
         "system_id": st.text(),
     },
@@ -82,7 +88,9 @@ def test_records_encode_and_scan_back(impl: Any, recs: list[dict[str, Any]]) -> 
 garbage = st.lists(
     st.one_of(
         st.binary(max_size=30),
-        st.sampled_from([b"", b" ", b"{}", b"[1]", b'{"kind":"event"}', b"{", b"\xff", b"NaN", b"\r", b'"x"']),
+        st.sampled_from(
+            [b"", b" ", b"{}", b"[1]", b'{"kind":"event"}', b"{", b"\xff", b"NaN", b"\r", b'"x"']
+        ),
         records.map(lambda r: orjson.dumps(r)),
     ),
     max_size=25,
@@ -91,7 +99,9 @@ garbage = st.lists(
 
 @settings(max_examples=500, deadline=None)
 @given(garbage, st.booleans())
-def test_any_bytes_scan_without_raising_and_match_the_oracle(impl: Any, buf: bytes, final: bool) -> None:
+def test_any_bytes_scan_without_raising_and_match_the_oracle(
+    impl: Any, buf: bytes, final: bool
+) -> None:
     nd = impl.ndjson
     table = nd.scan_lines(buf, final=final, want=nd.WANT_KIND)
     lines = lines_of(buf)
@@ -119,14 +129,17 @@ def test_any_bytes_scan_without_raising_and_match_the_oracle(impl: Any, buf: byt
     bounds = nd.line_ends(buf, final=final)
     assert list(bounds.ends) == list(table.ends) and bounds.tail == table.tail
     # spans cover exactly the object lines
-    covered = b"".join(buf[s:e] for s, e in zip(*[iter(nd.spans(table, nd.F_OBJECT, nd.F_OBJECT))] * 2))
+    flat = iter(nd.spans(table, nd.F_OBJECT, nd.F_OBJECT))  # start, end, start, end, ...
+    covered = b"".join(buf[s:e] for s, e in zip(flat, flat, strict=True))
     wanted = b"".join(
         buf[(table.ends[i - 1] if i else 0) : table.ends[i]]
         for i in range(table.count)
         if table.flags[i] & nd.F_OBJECT
     )
     assert covered == wanted
-    assert nd.count_lines(table, nd.F_OBJECT, nd.F_OBJECT) == len(nd.select_lines(table, nd.F_OBJECT, nd.F_OBJECT))
+    assert nd.count_lines(table, nd.F_OBJECT, nd.F_OBJECT) == len(
+        nd.select_lines(table, nd.F_OBJECT, nd.F_OBJECT)
+    )
 
 
 def test_subrange_and_memoryview(impl: Any) -> None:

@@ -1,4 +1,5 @@
-"""ndjson_c against ndjson_py (its spec) and orjson (the reference's judge): same answers on any bytes.
+"""ndjson_c against ndjson_py (its spec) and orjson (the reference's judge): same answers on any
+bytes.
 
 Every test feeds the same input to both twins and compares everything they return: line ends,
 flag bytes, stamps (bit for bit), tails, and the helpers built on a table. The inputs aim at
@@ -166,7 +167,9 @@ scalars = (
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 stamps = st.one_of(
@@ -178,7 +181,9 @@ stamps = st.one_of(
     st.booleans(),
     st.lists(st.integers(), max_size=2),
 )
-kinds = st.sampled_from(["event", "audit", "dead_letter", "other", "Event", "event ", ""]) | st.text(max_size=12)
+kinds = st.sampled_from(
+    ["event", "audit", "dead_letter", "other", "Event", "event ", ""]
+) | st.text(max_size=12)
 records = st.fixed_dictionaries(
     {"kind": kinds | st.integers() | st.none()},
     optional={"timestamp": stamps, "payload": values, "system_id": st.text(), "kind2": kinds},
@@ -435,7 +440,8 @@ def test_escaped_watched_names() -> None:
         b"[,]", b"{,}", b'{"a"}', b'{"a":}', b"{1:2}", b"'a'", b"\x00", b"{}\x00", b'"a\x00b"',
         b"\xef\xbb\xbf{}", b"\x0b{}", b"\x0c{}", b"\xa0{}", b"{}\xc2\xa0", b'"\\u12', b"NaN",
         b"-Infinity", b"+1", b"0x10", b"[1 2]", b"[1.e5]", b"[1e5.]", b'"\\ud800\\ud800"',
-        b'"\\udbff\\udfff"', b'"\\uD800\\uDBFF"', b'"\\uFFFF"', b'"\xef\xbf\xbe"', b'"\xf4\x8f\xbf\xbf"',
+        b'"\\udbff\\udfff"', b'"\\uD800\\uDBFF"', b'"\\uFFFF"', b'"\xef\xbf\xbe"',
+        b'"\xf4\x8f\xbf\xbf"',
         b'{"kind":"event"', b'{"kind":"event"}}', b'{"kind":"event"]', b"[}", b"{]", b'["a":1]',
         b'{"a":1 "b":2}', b'{"a" 1}', b'{"a"::1}', b"truefalse", b"nulll", b"[true,false,null]",
         b'{"kind":"event"}\r', b'\r\n{"kind":"event"}', b'{\r"kind"\t:\r"event"\r}',
@@ -599,7 +605,7 @@ def test_non_contiguous_view_is_outside_the_contract() -> None:
     assert list(c.line_ends(view).ends) == list(py.line_ends(view).ends)
 
 
-# -- table helpers ----------------------------------------------------------------------------------
+# -- table helpers ---------------------------------------------------------------------------------
 
 
 @SETTINGS
