@@ -3,7 +3,7 @@
 Which modules: ``papyra`` and every module under it found by walking the source tree with
 :mod:`pkgutil` (nothing is imported to find them), minus the private ones: any dotted
 component starting with ``_`` (``papyra._accel``, ``papyra._speedups.*``, ``papyra.cli._base``,
-``papyra.persistence._filelog``, a ``__main__`` that would run the CLI). The ``papyra.cli``
+``papyra.persistence._file``, a ``__main__`` that would run the CLI). The ``papyra.cli``
 modules are included: importing them only builds click command objects, nothing runs.
 
 Which names: public means not underscore-prefixed, bound at the top level of the module's

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from papyra import _serial
-from papyra.persistence._records import record_from_dict, timestamp_of
+from papyra.persistence._records import KINDS, record_from_dict, timestamp_of
 from papyra.persistence.backends.retention import RetentionPolicy
 
 __all__ = (
@@ -243,8 +243,7 @@ def read_records(
             cutoff = time.time() - policy.max_age_seconds
         max_records = policy.max_records
         max_bytes = policy.max_total_bytes
-    codes = {"event": nd.KIND_EVENT, "audit": nd.KIND_AUDIT, "dead_letter": nd.KIND_DEAD_LETTER}
-    code = codes[kind]
+    code = KINDS[kind].code
     f_object, f_stamp, kind_mask = nd.F_OBJECT, nd.F_STAMP, nd.KIND_MASK
     decode = _serial.decode
     taken = 0
