@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
     from papyra._facts import Facts
     from papyra._speedups.dispatch_py import ActorCell as Cell
+    from papyra._speedups.dispatch_py import CellHost
     from papyra.system import ActorSystem
 
 __all__ = ("Lifecycle",)
@@ -495,7 +496,9 @@ class Lifecycle:
 
     # -- CellHost: proxies ----------------------------------------------------------------------
 
-    async def run_proxy(self, cell: Cell, message: Any) -> Any:
+    async def run_proxy(
+        self, cell: Cell, message: ProxyCall | ProxyGetAttr | ProxySetAttr
+    ) -> object:
         """Execute a proxy message on the current instance (inside the actor's loop)."""
         path = message.attr_path
         if any(part.startswith("_") for part in path):
@@ -537,3 +540,9 @@ class Lifecycle:
         target_cell = self.cell_of(target)
         if watcher_cell is not None and target_cell is not None and target_cell.watchers:
             target_cell.watchers.discard(watcher_cell.rid)
+
+
+if TYPE_CHECKING:
+
+    def _is_a_cell_host(lifecycle: Lifecycle) -> CellHost:
+        return lifecycle  # mypy checks that Lifecycle implements every call of the kernel

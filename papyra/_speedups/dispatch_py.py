@@ -70,7 +70,9 @@ if TYPE_CHECKING:
         async def first_start(self, cell: ActorCell) -> bool:
             """Run the first ``on_start``; False when the actor must end without messages."""
 
-        async def run_proxy(self, cell: ActorCell, message: Any) -> Any:
+        async def run_proxy(
+            self, cell: ActorCell, message: ProxyCall | ProxyGetAttr | ProxySetAttr
+        ) -> object:
             """Execute a proxy message on the current instance; its value is the reply."""
 
         async def handle_failure(self, cell: ActorCell, exc: BaseException) -> None:
