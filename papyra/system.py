@@ -152,7 +152,6 @@ class ActorSystem:
         self._persistence: PersistenceBackend = persistence
         self._persistence_recovery = persistence_recovery
         self._persistence_startup = persistence_startup
-        self._dispatch = dispatch
         self._started = False
         self._tg: anyio.abc.TaskGroup | None = None
         self._registrations: dict[str, tuple[Any, int | None, SupervisionPolicy | None]] = {}
@@ -251,7 +250,7 @@ class ActorSystem:
         tg.start_soon(self._facts.run_writer)
 
     async def _run_startup_checks(self) -> None:
-        """The startup check of ``persistence_startup`` (persistence.md, "Startup checks").
+        """The startup check of ``persistence_startup`` (docs/persistence.md, "Startup checks").
 
         The procedure is :func:`~papyra.persistence.startup.run_startup_check`; the system
         raises when it fails, falls back to its own ``persistence_recovery``, bounds the whole

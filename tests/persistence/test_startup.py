@@ -95,11 +95,24 @@ async def test_fail_on_anomaly_refuses_to_start_and_closes_the_system() -> None:
         persistence=backend,
         persistence_startup=PersistenceStartupConfig(mode=PersistenceStartupMode.FAIL_ON_ANOMALY),
     )
-    with pytest.raises(RuntimeError, match="^Persistence anomalies detected at startup: "):
+    with pytest.raises(RuntimeError, match=r"^Persistence anomalies detected at startup: "):
         await system.start()
-    with pytest.raises(ActorStopped, match="ActorSystem is not running."):
+    with pytest.raises(ActorStopped, match=r"ActorSystem is not running."):
         system.spawn(Echo)
-    with pytest.raises(ActorStopped, match="ActorSystem is closed."):
+    with pytest.raises(ActorStopped, match=r"ActorSystem is closed."):
+        await system.start()
+
+
+@pytest.mark.parametrize("mode", ["fail-on-anomaly", "Recover", ""])
+async def test_a_mistyped_mode_refuses_to_start_even_on_a_clean_log(mode: str) -> None:
+    backend = InMemoryPersistence()
+    system = ActorSystem(
+        persistence=backend, persistence_startup=PersistenceStartupConfig(mode=mode)
+    )
+    with pytest.raises(ValueError, match="Invalid persistence startup mode"):
+        await system.start()
+    assert backend.metrics.snapshot()["scans"] == 0  # refused before touching the backend
+    with pytest.raises(ActorStopped, match=r"ActorSystem is closed\."):
         await system.start()
 
 
@@ -199,7 +212,7 @@ async def test_startup_timeout_is_enforced() -> None:
     )
     with pytest.raises(TimeoutError):
         await system.start()
-    with pytest.raises(ActorStopped, match="ActorSystem is closed."):
+    with pytest.raises(ActorStopped, match=r"ActorSystem is closed."):
         await system.start()
 
 
