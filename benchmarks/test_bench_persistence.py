@@ -1,4 +1,6 @@
-"""Persistence throughput beside same-run baselines (``pytest benchmarks --benchmark-only --benchmark-enable``).
+"""Persistence throughput beside same-run baselines.
+
+Run: ``pytest benchmarks --benchmark-only --benchmark-enable``.
 
 Each benchmark runs the Papyra operation and a plain baseline doing the least work that gives
 the same answer, and reports ``ratio = papyra / baseline`` (lower is better; 1.0 = as fast as
@@ -27,9 +29,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from papyra.persistence.backends.retention import RetentionPolicy  # noqa: E402
-from papyra.persistence.json import JsonFilePersistence  # noqa: E402
-from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode  # noqa: E402
+from papyra.persistence.backends.retention import RetentionPolicy
+from papyra.persistence.json import JsonFilePersistence
+from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
 
 WRITES = 20_000
 KEEP = 100_000
@@ -113,7 +115,7 @@ RECORD = {
 
 def baseline_writes(path: Path) -> None:
     with open(path, "wb") as f:
-        for i in range(WRITES):
+        for _ in range(WRITES):
             f.write(orjson.dumps({"kind": "event", **RECORD}, option=orjson.OPT_APPEND_NEWLINE))
 
 
@@ -220,6 +222,9 @@ def test_list_tail_of_1m(benchmark: Any, big_log: Path, twin: Any) -> None:
     backend = JsonFilePersistence(big_log, _ndjson=twin)
     base = timed(lambda: baseline_scan(big_log))
     benchmark.group = "list_events(limit=10) of 1M"
-    result = benchmark.pedantic(lambda: anyio.run(lambda: backend.list_events(limit=10)), rounds=5, iterations=1)
+    result = benchmark.pedantic(
+        lambda: anyio.run(lambda: backend.list_events(limit=10)), rounds=5, iterations=1
+    )
     assert len(result) == 10
-    report(benchmark, "list_events(limit=10) of 1M (baseline: full split+loads)", base, 10, "records")
+    name = "list_events(limit=10) of 1M (baseline: full split+loads)"
+    report(benchmark, name, base, 10, "records")

@@ -2,13 +2,18 @@
 
 Layout::
 
-    models.py            PersistedEvent / PersistedAudit / PersistedDeadLetter and report types
-    base.py              PersistenceBackend (no-op base)   contract.py  Protocol + capability probes
-    metrics.py           PersistenceMetrics + mixin        startup.py   startup-check configuration
-    _records.py          the record kinds; coercion, serialisation and tolerant reading rules
-    _outbox.py           the write protocol: record_nowait/flush, the queue, as_writer
-    _retention.py        apply_retention                    backends/    memory, rotating, retention
-    json.py              JsonFilePersistence (NDJSON file)
+    models.py     PersistedEvent / PersistedAudit / PersistedDeadLetter and report types
+    base.py       PersistenceBackend (no-op base, default write protocol)
+    contract.py   Protocol + capability probes
+    metrics.py    PersistenceMetrics + mixin
+    startup.py    startup-check configuration and the one startup check (run_startup_check)
+    json.py       JsonFilePersistence (NDJSON file)
+    backends/     memory, rotating, retention
+    _records.py   the record kinds; coercion, serialisation and tolerant reading rules
+    _outbox.py    the queue behind the default write protocol, as_writer
+    _retention.py apply_retention
+    _file/        the file engine: append + group commit, reads and scans, rewrites, the async base
+    _utils.py     old helper names, kept for compatibility
 
 Public names are resolved on first access, so importing this package never imports a backend
 that is not used.

@@ -1,4 +1,4 @@
-"""``apply_retention``: the one retention algorithm shared by every backend that honours a policy."""
+"""``apply_retention``: the one retention algorithm shared by the backends that honour a policy."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ def apply_retention(records: list[dict[str, Any]], policy: RetentionPolicy) -> l
 
     The limits apply in a fixed order, each to the survivors of the previous one:
 
-    1. ``max_age_seconds``: keep records whose ``"timestamp"`` is a number ``>= time.time() - max_age``;
-       a record with no usable timestamp is dropped.
+    1. ``max_age_seconds``: keep records whose ``"timestamp"`` is a number
+       ``>= time.time() - max_age``; a record with no usable timestamp is dropped.
     2. ``max_records``: keep the newest ``max_records``.
     3. ``max_total_bytes``: walk newest to oldest adding ``len(repr(record).encode())`` and stop at
        the first record that would overflow the budget. ``repr`` rather than the JSON size keeps the

@@ -107,4 +107,8 @@ class PersistenceBackend(PersistenceMetricsMixin):
         return None
 
     async def aclose(self) -> None:
-        """Release resources. Later writes are dropped silently; reads keep working."""
+        """Release resources; the base holds none, so here this does nothing.
+
+        The built-in backends (memory, JSON, rotating) then drop later writes silently, without
+        counting them, and keep serving reads.
+        """

@@ -71,7 +71,7 @@ class PersistedDeadLetter:
 
 @dataclass(frozen=True)
 class CompactionReport:
-    """What a ``compact()`` call did. Byte counts are ``None`` where a backend cannot measure them."""
+    """What a ``compact()`` call did. Byte counts are ``None`` where the backend cannot measure."""
 
     backend: str
     before_records: int

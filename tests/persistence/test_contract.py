@@ -125,13 +125,13 @@ def test_safe_metrics_snapshot() -> None:
     assert snap == PersistenceMetrics().snapshot()
 
     class Raising:
-        class metrics:  # noqa: N801 - mimics an attribute
+        class metrics:  # lower case: stands in for the ``metrics`` attribute
             @staticmethod
             def snapshot() -> Any:
                 raise RuntimeError("boom")
 
     class NotADict:
-        class metrics:  # noqa: N801
+        class metrics:
             @staticmethod
             def snapshot() -> Any:
                 return [("records_written", 1)]

@@ -78,10 +78,14 @@ async def test_seed_mapping_is_stored_as_a_model() -> None:
         "payload": {"value": 5, "total": 5},
         "timestamp": 100.0,
     })
-    await backend.record_dead_letter({"target": ActorAddress("local", 2), "payload": 1, "timestamp": 101.0})
+    await backend.record_dead_letter(
+        {"target": ActorAddress("local", 2), "payload": 1, "timestamp": 101.0}
+    )
     await backend.record_audit({"total_actors": 3, "timestamp": 102.0, "kind": "audit"})
     (stored,) = await backend.list_events(since=50)
-    assert stored == PersistedEvent("local", "local:1", "counter.incremented", {"value": 5, "total": 5}, 100.0)
+    assert stored == PersistedEvent(
+        "local", "local:1", "counter.incremented", {"value": 5, "total": 5}, 100.0
+    )
     assert (await backend.list_dead_letters())[0].target == "local:2"
     assert (await backend.list_audits())[0].total_actors == 3
     assert backend.metrics.records_written == 3
@@ -202,7 +206,9 @@ async def test_compact_returns_a_dict_with_unchanged_counts() -> None:
         "backend": "memory", "before_records": 4, "after_records": 4,
         "before_bytes": None, "after_bytes": None,
     }
-    assert list(report) == ["backend", "before_records", "after_records", "before_bytes", "after_bytes"]
+    assert list(report) == [
+        "backend", "before_records", "after_records", "before_bytes", "after_bytes"
+    ]
     assert len(backend.events) == 2
     assert backend.metrics.compactions == 1
 
@@ -218,8 +224,14 @@ async def test_scan_never_finds_anomalies_and_counts_a_scan() -> None:
 
 @pytest.mark.parametrize(
     "config",
-    [None, PersistenceRecoveryConfig(), PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR),
-     PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.QUARANTINE, quarantine_dir="/nowhere")],
+    [
+        None,
+        PersistenceRecoveryConfig(),
+        PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR),
+        PersistenceRecoveryConfig(
+            mode=PersistenceRecoveryMode.QUARANTINE, quarantine_dir="/nowhere"
+        ),
+    ],
 )
 async def test_recover_reports_an_empty_scan_without_running_one(config: Any) -> None:
     backend = InMemoryPersistence()

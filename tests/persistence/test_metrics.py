@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import anyio
-from anyio.lowlevel import checkpoint
 import pytest
+from anyio.lowlevel import checkpoint
 
 from papyra.persistence.metrics import PersistenceMetrics, PersistenceMetricsMixin
 

@@ -63,7 +63,8 @@ def test_anomaly_type_values_are_the_strings_one_to_five() -> None:
         ("ORPHANED_ROTATED_FILE", "4"),
         ("UNEXPECTED_FILE", "5"),
     ]
-    assert repr(PersistenceAnomalyType.CORRUPTED_LINE) == "<PersistenceAnomalyType.CORRUPTED_LINE: '3'>"
+    text = repr(PersistenceAnomalyType.CORRUPTED_LINE)
+    assert text == "<PersistenceAnomalyType.CORRUPTED_LINE: '3'>"
     # A str enum: it serialises to its value and compares equal to it.
     assert json.dumps({"type": PersistenceAnomalyType.CORRUPTED_LINE}) == '{"type": "3"}'
     assert PersistenceAnomalyType.TRUNCATED_LINE == "1"
@@ -73,7 +74,8 @@ def test_anomaly_type_values_are_the_strings_one_to_five() -> None:
 def test_recovery_mode_is_a_plain_enum() -> None:
     assert not isinstance(PersistenceRecoveryMode.REPAIR, str)
     assert PersistenceRecoveryMode("quarantine") is PersistenceRecoveryMode.QUARANTINE
-    assert [m.value for m in PersistenceRecoveryMode] == ["ignore", "repair", "quarantine", "rebuild"]
+    modes = [m.value for m in PersistenceRecoveryMode]
+    assert modes == ["ignore", "repair", "quarantine", "rebuild"]
 
 
 def test_compaction_report_derived_numbers() -> None:
@@ -89,7 +91,9 @@ def test_compaction_report_derived_numbers() -> None:
 
 def test_scan_report_has_anomalies() -> None:
     assert not PersistenceScanReport(backend="memory", anomalies=()).has_anomalies
-    anomaly = PersistenceAnomaly(PersistenceAnomalyType.CORRUPTED_LINE, "f.ndjson", "Invalid JSON at line 2")
+    anomaly = PersistenceAnomaly(
+        PersistenceAnomalyType.CORRUPTED_LINE, "f.ndjson", "Invalid JSON at line 2"
+    )
     assert PersistenceScanReport(backend="json", anomalies=(anomaly,)).has_anomalies
     assert PersistenceAnomaly(PersistenceAnomalyType.TRUNCATED_LINE, "p").detail is None
 

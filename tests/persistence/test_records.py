@@ -74,7 +74,8 @@ def test_dead_letter_mapping() -> None:
                                  "payload": {"a": 1}, "timestamp": 5.0, "kind": "dead_letter"})
     assert letter == PersistedDeadLetter("local", "sys:2", "dict", {"a": 1}, 5.0)
     bare = coerce_dead_letter({"timestamp": 1})
-    assert (bare.system_id, bare.target, bare.message_type, bare.payload) == ("local", None, "", None)
+    fields = (bare.system_id, bare.target, bare.message_type, bare.payload)
+    assert fields == ("local", None, "", None)
 
 
 def test_audit_mapping_defaults_and_name_lists_become_tuples() -> None:
@@ -168,16 +169,16 @@ def test_json_default_fallbacks() -> None:
     assert json_default(Opaque()) == "<opaque>"
     assert json_default({1, 2}) in ("{1, 2}", "{2, 1}")
     # Nested dataclasses are handled by the encoder calling the hook again.
-    assert dumps({"p": Point(1, ActorAddress("a", 1))}) == '{"p":{"x":1,"y":{"system":"a","actor_id":1}}}'
+    nested = {"p": Point(1, ActorAddress("a", 1))}
+    assert dumps(nested) == '{"p":{"x":1,"y":{"system":"a","actor_id":1}}}'
     # A dataclass *class* is not an instance: it is stringified.
     assert json_default(Point) == str(Point)
 
 
 def test_utils_keeps_the_old_helper_names() -> None:
     assert _utils._json_default(Path("p")) == "p"
-    assert _utils._pick_dataclass_fields(PersistedEvent, {"event_type": "x", "kind": "event", "z": 1}) == {
-        "event_type": "x",
-    }
+    data = {"event_type": "x", "kind": "event", "z": 1}
+    assert _utils._pick_dataclass_fields(PersistedEvent, data) == {"event_type": "x"}
     assert pick_fields(PersistedDeadLetter, {"target": None}) == {"target": None}
 
 
@@ -198,9 +199,8 @@ def test_reading_fills_defaults_for_missing_fields() -> None:
     assert record_from_dict("event", {"kind": "event", "timestamp": 1}) == PersistedEvent(
         "local", None, "", {}, 1  # type: ignore[arg-type]
     )
-    assert record_from_dict("dead_letter", {"timestamp": 1}, system_id="sys") == PersistedDeadLetter(
-        "sys", None, "", None, 1
-    )
+    letter = record_from_dict("dead_letter", {"timestamp": 1}, system_id="sys")
+    assert letter == PersistedDeadLetter("sys", None, "", None, 1)
     audit = record_from_dict("audit", {"timestamp": 1, "registry_dead": ["x"], "alive_actors": 4})
     assert audit == PersistedAudit("local", 1, 0, 4, 0, 0, 0, (), ["x"], 0)  # type: ignore[arg-type]
 
@@ -235,17 +235,22 @@ json_values = st.recursive(
 timestamps = st.floats(min_value=0, max_value=4e9, allow_nan=False)
 events = st.builds(PersistedEvent, texts, texts, texts,
                    st.dictionaries(texts, json_values, max_size=4), timestamps)
-dead_letters = st.builds(PersistedDeadLetter, texts, st.none() | texts, texts, json_values, timestamps)
+dead_letters = st.builds(PersistedDeadLetter, texts, st.none() | texts, texts, json_values,
+                         timestamps)
 counts = st.integers(0, 10**6)
+names = st.lists(texts, max_size=3).map(tuple)
 audits = st.builds(PersistedAudit, texts, timestamps, counts, counts, counts, counts, counts,
-                   st.lists(texts, max_size=3).map(tuple), st.lists(texts, max_size=3).map(tuple), counts)
+                   names, names, counts)
 
 
 def as_read_back(record: Any) -> Any:
     # JSON has no tuples: the audit name fields come back as lists.
     if isinstance(record, PersistedAudit):
-        return dataclasses.replace(record, registry_orphans=list(record.registry_orphans),  # type: ignore[arg-type]
-                                   registry_dead=list(record.registry_dead))
+        return dataclasses.replace(
+            record,
+            registry_orphans=list(record.registry_orphans),  # type: ignore[arg-type]
+            registry_dead=list(record.registry_dead),
+        )
     return record
 
 
@@ -254,14 +259,17 @@ def as_read_back(record: Any) -> Any:
 def test_round_trip_through_json(item: tuple[str, Any]) -> None:
     kind, record = item
     data = json.loads(dumps(record_to_dict(kind, record)))
-    assert list(data)[0] == "kind" and data["kind"] == kind
+    assert next(iter(data)) == "kind" and data["kind"] == kind
     assert list(data)[1:] == [f.name for f in dataclasses.fields(record)]
     assert record_from_dict(kind, data) == as_read_back(record)
 
 
-@given(events, st.dictionaries(st.sampled_from(["system_id", "actor_address", "event_type", "payload"]),
-                               st.just(True)))
-def test_any_subset_of_fields_reads_back_with_defaults(event: PersistedEvent, drop: dict[str, bool]) -> None:
+@given(events, st.dictionaries(
+    st.sampled_from(["system_id", "actor_address", "event_type", "payload"]), st.just(True)
+))
+def test_any_subset_of_fields_reads_back_with_defaults(
+    event: PersistedEvent, drop: dict[str, bool]
+) -> None:
     data = json.loads(dumps(record_to_dict("event", event)))
     for key in drop:
         del data[key]

@@ -97,7 +97,8 @@ def test_non_numeric_limits_are_rejected() -> None:
 
 def test_policy_is_frozen_with_none_defaults() -> None:
     policy = RetentionPolicy()
-    assert (policy.max_records, policy.max_age_seconds, policy.max_total_bytes) == (None, None, None)
+    limits = (policy.max_records, policy.max_age_seconds, policy.max_total_bytes)
+    assert limits == (None, None, None)
     with pytest.raises(AttributeError):
         policy.max_records = 3  # type: ignore[misc]
 
@@ -111,7 +112,8 @@ def test_result_is_always_a_newest_suffix_within_the_limits(
     stamps: list[int], max_records: int | None, max_total_bytes: int | None
 ) -> None:
     records = recs(*stamps)
-    kept = apply_retention(records, RetentionPolicy(max_records=max_records, max_total_bytes=max_total_bytes))
+    policy = RetentionPolicy(max_records=max_records, max_total_bytes=max_total_bytes)
+    kept = apply_retention(records, policy)
     assert kept == records[len(records) - len(kept):]
     if max_records is not None:
         assert len(kept) <= max_records

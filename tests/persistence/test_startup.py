@@ -76,7 +76,9 @@ async def test_no_startup_config_means_no_scan() -> None:
     assert backend.calls == []
 
 
-@pytest.mark.parametrize("mode", [PersistenceStartupMode.IGNORE, PersistenceStartupMode.SCAN_ONLY, "scan_only"])
+@pytest.mark.parametrize(
+    "mode", [PersistenceStartupMode.IGNORE, PersistenceStartupMode.SCAN_ONLY, "scan_only"]
+)
 async def test_ignore_and_scan_only_report_and_continue(mode: Any) -> None:
     backend, hooks = Damaged(), Hooks()
     system = ActorSystem(
@@ -166,7 +168,9 @@ async def test_recover_that_leaves_anomalies_fails_startup() -> None:
             recovery=PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR),
         ),
     )
-    with pytest.raises(RuntimeError, match="Persistence recovery completed but anomalies still exist"):
+    with pytest.raises(
+        RuntimeError, match="Persistence recovery completed but anomalies still exist"
+    ):
         await system.start()
     with pytest.raises(ActorStopped):
         await system.start()

@@ -138,7 +138,7 @@ class ScanResult:
 def scan_file(path: Path, limit: int | None = None, *, nd: NdjsonTwin) -> ScanResult | None:
     """Scan ``path`` as the spec's JSON scan does; ``None`` when the file does not exist."""
     try:
-        f = open(path, "rb", buffering=0)
+        f = open(path, "rb", buffering=0)  # noqa: SIM115 - `with f` below; try covers open only
     except FileNotFoundError:
         return None
     with f:
@@ -174,7 +174,7 @@ def _lines_backward(
     nan = float("nan")
     for path, limit in reversed(files):
         try:
-            f = open(path, "rb", buffering=0)
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - `with f` below; try covers open only
         except OSError:
             continue
         with f:

@@ -120,7 +120,7 @@ def plan_keep(
     decode = _serial.decode
     for path, limit in files:
         try:
-            f = open(path, "rb", buffering=0)
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - `with f` below; try covers open only
         except OSError:
             continue
         with f:
@@ -207,7 +207,7 @@ def iter_kept_lines(
     n_drop = len(drop)
     for path, limit in files:
         try:
-            f = open(path, "rb", buffering=0)
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - `with f` below; try covers open only
         except OSError:
             continue
         with f:
@@ -243,7 +243,8 @@ class _Sink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.f = open(path, "wb", buffering=1024 * 1024)
+        # Open across write() calls; close() or abort() closes it.
+        self.f = open(path, "wb", buffering=1024 * 1024)  # noqa: SIM115
         self.size = 0
         self.lines = 0
 

@@ -1,4 +1,4 @@
-"""Built-in persistence backends: ``memory`` (the default) and ``rotating``, plus ``RetentionPolicy``.
+"""Built-in persistence backends: ``memory`` (the default), ``rotating``, and ``RetentionPolicy``.
 
 Import each from its own module (``papyra.persistence.backends.memory`` ...), or the public names
 from :mod:`papyra.persistence`.

@@ -194,7 +194,7 @@ class InMemoryPersistence(PersistenceBackend):
         return len(self._events) + len(self._audits) + len(self._dead_letters)
 
     async def compact(self) -> dict[str, Any]:
-        """Nothing to reclaim: returns ``{"backend": "memory", ...}`` with equal before/after counts.
+        """Nothing to reclaim: ``{"backend": "memory", ...}`` with equal before/after counts.
 
         A plain ``dict`` (not a ``CompactionReport``), as in the original backend.
         """

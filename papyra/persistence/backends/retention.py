@@ -1,4 +1,7 @@
-"""Retention limits for persisted records (applied on reads and by ``compact()``, never on writes)."""
+"""Retention limits for persisted records.
+
+They apply on reads and in ``compact()``, never on writes.
+"""
 
 from __future__ import annotations
 

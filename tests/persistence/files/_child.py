@@ -31,7 +31,11 @@ async def write(path: str, start: int) -> None:
         while True:
             rid = start + i * 4 + w
             await backend.record_event(
-                {"event_type": "tick", "payload": {"id": rid, "pad": "x" * (rid % 300)}, "timestamp": float(rid)}
+                {
+                    "event_type": "tick",
+                    "payload": {"id": rid, "pad": "x" * (rid % 300)},
+                    "timestamp": float(rid),
+                }
             )
             out.write(f"{rid}\n")
             out.flush()
@@ -115,7 +119,9 @@ async def rewrite(path: str, args: list[str]) -> None:
     if op == "compact":
         await backend.compact()
     else:
-        mode = PersistenceRecoveryMode.REPAIR if op == "repair" else PersistenceRecoveryMode.QUARANTINE
+        mode = (
+            PersistenceRecoveryMode.REPAIR if op == "repair" else PersistenceRecoveryMode.QUARANTINE
+        )
         qdir = args[6] if len(args) > 6 else None
         await backend.recover(PersistenceRecoveryConfig(mode, qdir))
     print("done", flush=True)

@@ -116,7 +116,10 @@ JSON_OLD = record(0) + b"junk\n" + record(1) + record(2) + b'{"kind":"ev'
 
 
 def run_rewrite(path: Path, kind: str, op: str, step: int, keep: int, qdir: Path | None) -> bool:
-    """Run the operation in a child killed before its ``step``-th file change; True if it finished."""
+    """Run the operation in a child killed before its ``step``-th file change.
+
+    True if the child finished.
+    """
     args = ["rewrite", str(path), kind, op, str(step), str(2 * L + 1), "4", str(keep)]
     if qdir is not None:
         args.append(str(qdir))
@@ -172,7 +175,8 @@ def test_a_crash_at_any_step_of_an_install_leaves_a_documented_state(
     suffix = ".compact.tmp" if op == "compact" else ".recovered.tmp"
     # The expected new set: the same operation, run to the end.
     path, slots = seed(tmp_path / "expected", kind)
-    assert run_rewrite(path, kind, op, -1, keep, tmp_path / "expected-q" if op == "quarantine" else None)
+    expected_q = tmp_path / "expected-q" if op == "quarantine" else None
+    assert run_rewrite(path, kind, op, -1, keep, expected_q)
     new = contents(slots)
     old_files = sorted(contents(seed(tmp_path / "old", kind)[1]).values())
     states = []

@@ -62,7 +62,9 @@ async def test_files_is_the_one_path_whether_or_not_it_exists(tmp_path: Path) ->
     await b.aclose()
 
 
-async def test_the_twin_passed_in_encodes_scans_reads_and_rewrites(tmp_path: Path, impl: Any) -> None:
+async def test_the_twin_passed_in_encodes_scans_reads_and_rewrites(
+    tmp_path: Path, impl: Any
+) -> None:
     p = tmp_path / "t.ndjson"
     twin = SpyTwin(impl.ndjson)
     b = JsonFilePersistence(p, RetentionPolicy(max_records=2), _ndjson=twin)
@@ -86,13 +88,23 @@ async def test_line_format_is_compact_kind_first(tmp_path: Path, impl: Any, code
     p = tmp_path / "e.ndjson"
     b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     await b.record_event(event(1, address="local:1", payload={"v": "é"}, timestamp=1763800000.0))
-    await b.record_dead_letter(PersistedDeadLetter("local", "local:2", "dict", {"a": 1}, 1763800002.0))
+    await b.record_dead_letter(
+        PersistedDeadLetter("local", "local:2", "dict", {"a": 1}, 1763800002.0)
+    )
     await b.record_audit(PersistedAudit("local", 3.0, 1, 1, 0, 0, 1, ("x",), (), 0))
     await b.record_event(event(2, address=ActorAddress("local", 2)))
     lines = p.read_bytes().split(b"\n")
-    assert lines[0] == '{"kind":"event","system_id":"local","actor_address":"local:1","event_type":"ActorStarted","payload":{"v":"é"},"timestamp":1763800000.0}'.encode()
-    assert lines[1] == b'{"kind":"dead_letter","system_id":"local","target":"local:2","message_type":"dict","payload":{"a":1},"timestamp":1763800002.0}'
-    assert lines[2].startswith(b'{"kind":"audit","system_id":"local","timestamp":3.0,"total_actors":1')
+    assert lines[0] == (
+        '{"kind":"event","system_id":"local","actor_address":"local:1","event_type":"ActorStarted",'
+        '"payload":{"v":"é"},"timestamp":1763800000.0}'
+    ).encode()
+    assert lines[1] == (
+        b'{"kind":"dead_letter","system_id":"local","target":"local:2","message_type":"dict",'
+        b'"payload":{"a":1},"timestamp":1763800002.0}'
+    )
+    assert lines[2].startswith(
+        b'{"kind":"audit","system_id":"local","timestamp":3.0,"total_actors":1'
+    )
     assert b'"registry_orphans":["x"]' in lines[2]
     assert b'"actor_address":{"system":"local","actor_id":2}' in lines[3]
     assert lines[4] == b""
@@ -147,7 +159,8 @@ async def test_other_objects_are_type_errors_and_counted(tmp_path: Path) -> None
 async def test_reads_accept_any_layout_and_skip_junk(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "old.ndjson"
     p.write_bytes(
-        b'{"kind": "event", "system_id": "local", "actor_address": "local:1", "event_type": "ActorStarted", "payload": {}, "timestamp": 1.0}\n'
+        b'{"kind": "event", "system_id": "local", "actor_address": "local:1", '
+        b'"event_type": "ActorStarted", "payload": {}, "timestamp": 1.0}\n'
         b"\n"
         b"not json\n"
         b"[1, 2]\n"
@@ -192,16 +205,22 @@ def _write_lines(p: Path, lines: list[bytes]) -> None:
 
 line_strategy = st.one_of(
     st.builds(
-        lambda kind, ts, n: orjson.dumps({"kind": kind, "timestamp": ts, "payload": {"n": n}}) + b"\n",
+        lambda kind, ts, n: (
+            orjson.dumps({"kind": kind, "timestamp": ts, "payload": {"n": n}}) + b"\n"
+        ),
         st.sampled_from(["event", "audit", "dead_letter", "x"]),
         st.one_of(st.floats(0, 2e9), st.integers(0, 2_000_000_000), st.none()),
         st.integers(0, 10**6),
     ),
-    st.sampled_from([b"\n", b"junk\n", b"[1]\n", b'{"kind":"event"}\n', b'{"kind": "event", "timestamp": 5}\n']),
+    st.sampled_from(
+        [b"\n", b"junk\n", b"[1]\n", b'{"kind":"event"}\n', b'{"kind": "event", "timestamp": 5}\n']
+    ),
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     lines=st.lists(line_strategy, max_size=60),
     tail=st.sampled_from([b"", b'{"kind":"event","timestamp":7}', b'{"kind":"ev']),
@@ -226,7 +245,9 @@ def test_backward_reads_equal_the_full_read_definition(
 ) -> None:
     p = tmp_path / "h.ndjson"
     _write_lines(p, [*lines, tail])
-    policy = RetentionPolicy(max_records=max_records, max_age_seconds=max_age, max_total_bytes=max_bytes)
+    policy = RetentionPolicy(
+        max_records=max_records, max_age_seconds=max_age, max_total_bytes=max_bytes
+    )
     b = JsonFilePersistence(p, policy, _ndjson=impl.ndjson)
     got = anyio.run(lambda: b._list(kind, limit, since))
     assert got == full_read([p], kind, policy, since=since, limit=limit)
@@ -238,7 +259,8 @@ async def test_backward_read_of_big_file_crosses_blocks(tmp_path: Path, impl: An
     with open(p, "wb") as f:
         for i in range(400):
             kind = "event" if i % 3 else "audit"
-            f.write(orjson.dumps({"kind": kind, "timestamp": i, "payload": {"p": payload, "i": i}}) + b"\n")
+            record = {"kind": kind, "timestamp": i, "payload": {"p": payload, "i": i}}
+            f.write(orjson.dumps(record) + b"\n")
             if i % 50 == 0:
                 f.write(b"garbage\n")
     b = JsonFilePersistence(p, _ndjson=impl.ndjson)
@@ -285,10 +307,13 @@ async def test_torn_tail_is_not_glued_to_the_next_record(tmp_path: Path, impl: A
         (T.CORRUPTED_LINE, "Invalid JSON at line 2")
     ]
     assert [e.timestamp for e in await b.list_events()] == [1, 2.0, 3.0]
-    assert b.metrics.bytes_written == len(p.read_bytes()) - len(b'{"kind":"event","timestamp":1}\n{"kind":"event","times\n')
+    not_counted = b'{"kind":"event","timestamp":1}\n{"kind":"event","times\n'
+    assert b.metrics.bytes_written == len(p.read_bytes()) - len(not_counted)
 
 
-async def test_complete_record_missing_only_its_newline_is_recovered_by_the_next_write(tmp_path: Path, impl: Any) -> None:
+async def test_complete_record_missing_only_its_newline_is_recovered_by_the_next_write(
+    tmp_path: Path, impl: Any
+) -> None:
     p = tmp_path / "n.ndjson"
     p.write_bytes(b'{"kind":"event","timestamp":1}')
     b = JsonFilePersistence(p, _ndjson=impl.ndjson)
@@ -308,7 +333,11 @@ DAMAGED = (
     b'{"kind":"event","timestamp":3}\n'
     b'{"kind":"event","timest'
 )
-REPAIRED = b'{"kind":"event","timestamp":1}\n{"kind": "audit", "timestamp": 2}\n{"kind":"event","timestamp":3}\n'
+REPAIRED = (
+    b'{"kind":"event","timestamp":1}\n'
+    b'{"kind": "audit", "timestamp": 2}\n'
+    b'{"kind":"event","timestamp":3}\n'
+)
 
 
 async def test_recover_ignore_and_default_do_not_touch(tmp_path: Path) -> None:
@@ -324,7 +353,9 @@ async def test_recover_ignore_and_default_do_not_touch(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", [PersistenceRecoveryMode.REPAIR, PersistenceRecoveryMode.REBUILD])
-async def test_recover_repair_keeps_objects_byte_for_byte(tmp_path: Path, impl: Any, mode: PersistenceRecoveryMode) -> None:
+async def test_recover_repair_keeps_objects_byte_for_byte(
+    tmp_path: Path, impl: Any, mode: PersistenceRecoveryMode
+) -> None:
     p = tmp_path / "d.ndjson"
     p.write_bytes(DAMAGED)
     b = JsonFilePersistence(p, _ndjson=impl.ndjson)
@@ -344,7 +375,8 @@ async def test_recover_quarantine_moves_the_original(tmp_path: Path, impl: Any) 
     qdir = tmp_path / "q" / "deep"
     b = JsonFilePersistence(p, _ndjson=impl.ndjson)
     before = int(time.time() * 1000)
-    report = await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(qdir)))
+    config = PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(qdir))
+    report = await b.recover(config)
     (qfile,) = report.quarantined_files
     assert Path(qfile).parent == qdir and Path(qfile).name.startswith("d.ndjson.quarantine.")
     assert int(Path(qfile).name.rsplit(".", 1)[1]) >= before
@@ -360,7 +392,9 @@ async def test_recover_clean_file_is_a_no_op(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "c.ndjson"
     p.write_bytes(REPAIRED)
     ino = p.stat().st_ino
-    report = await JsonFilePersistence(p, _ndjson=impl.ndjson).recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
+    report = await JsonFilePersistence(p, _ndjson=impl.ndjson).recover(
+        PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR)
+    )
     assert report.repaired_files == () and p.stat().st_ino == ino
     report = await JsonFilePersistence(tmp_path / "missing", _ndjson=impl.ndjson).recover(
         PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR)
@@ -375,7 +409,9 @@ async def test_recover_error_is_counted(tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a directory should be")
     with pytest.raises(OSError):
-        await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(blocker / "q")))
+        await b.recover(
+            PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(blocker / "q"))
+        )
     assert b.metrics.recovery_errors == 1
     assert p.read_bytes() == DAMAGED
     assert not (tmp_path / "d.ndjson.recovered.tmp").exists()
@@ -410,12 +446,15 @@ async def test_compact_unchanged_file_is_left_alone(tmp_path: Path, impl: Any) -
 
 async def test_compact_missing_file(tmp_path: Path) -> None:
     report = await JsonFilePersistence(tmp_path / "m.ndjson").compact()
-    assert (report.before_records, report.after_records, report.before_bytes, report.after_bytes) == (0, 0, 0, 0)
+    counts = (report.before_records, report.after_records, report.before_bytes, report.after_bytes)
+    assert counts == (0, 0, 0, 0)
     report = await JsonFilePersistence(tmp_path / "no" / "dir.ndjson").compact()
     assert report.after_records == 0
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     lines=st.lists(line_strategy, max_size=40),
     max_records=st.one_of(st.none(), st.integers(0, 30)),
@@ -423,13 +462,20 @@ async def test_compact_missing_file(tmp_path: Path) -> None:
     max_bytes=st.one_of(st.none(), st.integers(0, 3000)),
 )
 def test_compact_equals_retention_on_the_parsed_lines(
-    tmp_path: Path, impl: Any, lines: list[bytes], max_records: int | None, max_age: float | None, max_bytes: int | None
+    tmp_path: Path,
+    impl: Any,
+    lines: list[bytes],
+    max_records: int | None,
+    max_age: float | None,
+    max_bytes: int | None,
 ) -> None:
     from papyra.persistence._retention import apply_retention
 
     p = tmp_path / "hc.ndjson"
     _write_lines(p, lines)
-    policy = RetentionPolicy(max_records=max_records, max_age_seconds=max_age, max_total_bytes=max_bytes)
+    policy = RetentionPolicy(
+        max_records=max_records, max_age_seconds=max_age, max_total_bytes=max_bytes
+    )
     objects = [(line, orjson.loads(line)) for line in lines if _is_object(line)]
     kept_dicts = apply_retention([d for _, d in objects], policy)
     # identity-based selection: apply_retention keeps a suffix of the age-filtered list
@@ -469,12 +515,18 @@ async def test_concurrent_writers_are_grouped_and_all_written(tmp_path: Path) ->
     )
     # per writer, order is preserved
     for w in range(16):
-        mine = [orjson.loads(x)["timestamp"] for x in lines if int(orjson.loads(x)["timestamp"]) // 100 == w]
+        mine = [
+            orjson.loads(x)["timestamp"]
+            for x in lines
+            if int(orjson.loads(x)["timestamp"]) // 100 == w
+        ]
         assert mine == sorted(mine)
     del groups
 
 
-async def test_group_commit_batches_concurrent_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_group_commit_batches_concurrent_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     b = JsonFilePersistence(tmp_path / "g.ndjson")
     sizes: list[int] = []
     original = b._flush
@@ -516,7 +568,9 @@ async def test_fsync_modes(tmp_path: Path, mode: str, monkeypatch: pytest.Monkey
         assert len(calls) == synced + 1  # and once more on close
 
 
-async def test_write_errors_are_raised_and_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_write_errors_are_raised_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = tmp_path / "e.ndjson"
     b = JsonFilePersistence(p)
     await b.record_event(event(1))
@@ -544,7 +598,9 @@ async def test_write_errors_are_raised_and_counted(tmp_path: Path, monkeypatch: 
     assert [e.timestamp for e in await b.list_events()] == [1.0, 5.0]
 
 
-async def test_partial_write_failure_does_not_glue_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_partial_write_failure_does_not_glue_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = tmp_path / "pw.ndjson"
     b = JsonFilePersistence(p)
     real_write = os.write

@@ -12,7 +12,10 @@ from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceReco
 
 pytestmark = pytest.mark.anyio
 
-LINE = b'{"kind":"event","system_id":"local","actor_address":"local:1","event_type":"E","payload":{},"timestamp":1.0}\n'
+LINE = (
+    b'{"kind":"event","system_id":"local","actor_address":"local:1","event_type":"E",'
+    b'"payload":{},"timestamp":1.0}\n'
+)
 
 
 def _write_log(path: Path, lines: int, *, damage: bool) -> int:

@@ -28,7 +28,14 @@ def rec(i: int) -> dict[str, object]:
     return {"event_type": f"e{i}", "timestamp": float(i)}
 
 
-LINE = len(orjson.dumps({"kind": "event", "system_id": "local", "actor_address": None, "event_type": "e1", "payload": {}, "timestamp": 1.0})) + 1
+LINE = len(orjson.dumps({
+    "kind": "event",
+    "system_id": "local",
+    "actor_address": None,
+    "event_type": "e1",
+    "payload": {},
+    "timestamp": 1.0,
+})) + 1
 
 
 async def test_validation() -> None:
@@ -58,7 +65,9 @@ async def test_single_file_set_truncates(tmp_path: Path) -> None:
     assert [e.event_type for e in await b.list_events()] == ["e4"]
 
 
-async def test_fsync_true_works_and_syncs_per_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_fsync_true_works_and_syncs_per_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from papyra.persistence._file import append
 
     calls: list[int] = []
@@ -125,7 +134,9 @@ async def test_repair_leaves_no_duplicates(tmp_path: Path, impl: Any) -> None:
     assert b"garbage" not in lines
 
 
-async def test_repair_with_few_survivors_deletes_stale_rotated_files(tmp_path: Path, impl: Any) -> None:
+async def test_repair_with_few_survivors_deletes_stale_rotated_files(
+    tmp_path: Path, impl: Any
+) -> None:
     p = tmp_path / "s.ndjson"
     p.with_name("s.ndjson.2").write_bytes(b'{"kind":"event","timestamp":1}\n')
     p.with_name("s.ndjson.1").write_bytes(b"junk\n")
@@ -137,20 +148,26 @@ async def test_repair_with_few_survivors_deletes_stale_rotated_files(tmp_path: P
     assert [e.timestamp for e in await b.list_events()] == [1, 2]
 
 
-async def test_quarantine_moves_every_set_file_and_leaves_orphans(tmp_path: Path, impl: Any) -> None:
+async def test_quarantine_moves_every_set_file_and_leaves_orphans(
+    tmp_path: Path, impl: Any
+) -> None:
     p = tmp_path / "q.ndjson"
     p.with_name("q.ndjson.1").write_bytes(b'{"kind":"event","timestamp":1}\nbad\n')
     p.write_bytes(b'{"kind":"event","timestamp":2}\n')
     p.with_name("q.ndjson.9").write_bytes(b"")
     qdir = tmp_path / "quarantine"
     b = RotatingFilePersistence(p, max_files=3, _ndjson=impl.ndjson)
-    report = await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(qdir)))
-    assert [Path(q).name.rsplit(".", 2)[0] for q in report.quarantined_files] == ["q.ndjson.1", "q.ndjson"]
+    config = PersistenceRecoveryConfig(PersistenceRecoveryMode.QUARANTINE, str(qdir))
+    report = await b.recover(config)
+    moved = [Path(q).name.rsplit(".", 2)[0] for q in report.quarantined_files]
+    assert moved == ["q.ndjson.1", "q.ndjson"]
     assert p.with_name("q.ndjson.9").exists()
     assert [e.timestamp for e in await b.list_events()] == [1, 2]
 
 
-async def test_recover_with_nothing_left_writes_an_empty_active_file(tmp_path: Path, impl: Any) -> None:
+async def test_recover_with_nothing_left_writes_an_empty_active_file(
+    tmp_path: Path, impl: Any
+) -> None:
     p = tmp_path / "e.ndjson"
     p.write_bytes(b"junk\n")
     b = RotatingFilePersistence(p, _ndjson=impl.ndjson)
@@ -160,7 +177,13 @@ async def test_recover_with_nothing_left_writes_an_empty_active_file(tmp_path: P
 
 async def test_compact_rechunks_and_applies_retention(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "c.ndjson"
-    b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=5, retention_policy=RetentionPolicy(max_records=3), _ndjson=impl.ndjson)
+    b = RotatingFilePersistence(
+        p,
+        max_bytes=LINE * 2 + 1,
+        max_files=5,
+        retention_policy=RetentionPolicy(max_records=3),
+        _ndjson=impl.ndjson,
+    )
     for i in range(8):
         await b.record_event(rec(i))
     with open(p, "ab") as f:
@@ -171,7 +194,9 @@ async def test_compact_rechunks_and_applies_retention(tmp_path: Path, impl: Any)
     assert sorted(os.listdir(tmp_path)) == ["c.ndjson", "c.ndjson.1"]
     assert [e.event_type for e in await b.list_events()] == ["e5", "e6", "e7"]
     await b.record_event(rec(8))
-    b2 = RotatingFilePersistence(p, retention_policy=RetentionPolicy(max_records=0), _ndjson=impl.ndjson)
+    b2 = RotatingFilePersistence(
+        p, retention_policy=RetentionPolicy(max_records=0), _ndjson=impl.ndjson
+    )
     await b2.compact()
     assert os.listdir(tmp_path) == []
 
@@ -200,7 +225,9 @@ async def test_files_lists_every_slot_in_read_order_without_io(tmp_path: Path) -
     await b.aclose()
 
 
-async def test_the_twin_passed_in_scans_reads_and_rewrites_the_set(tmp_path: Path, impl: Any) -> None:
+async def test_the_twin_passed_in_scans_reads_and_rewrites_the_set(
+    tmp_path: Path, impl: Any
+) -> None:
     p = tmp_path / "t.ndjson"
     twin = SpyTwin(impl.ndjson)
     b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=4, _ndjson=twin)
