@@ -18,7 +18,7 @@ demo: ext
 	$(BIN)/python examples/demo.py
 	$(BIN)/python examples/quickstart_demo.py
 
-test: ext
+test: lint ext
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 ifneq ($(filter-out 0,$(TYPECHECK)),)
 	$(BIN)/python -m mypy

@@ -532,7 +532,10 @@ def test_any_range(buf: bytes, data: st.DataObject) -> None:
 @SETTINGS
 @given(buffers, st.lists(st.integers(1, 64), max_size=8))
 def test_streaming_blocks_equal_one_scan(buf: bytes, sizes: list[int]) -> None:
-    """Scan ``buf`` in blocks as papyra.persistence._file.read.iter_tables does: carry the tail, final at the end."""
+    """Scan ``buf`` in blocks as ``papyra.persistence._file.read.iter_tables`` does.
+
+    The unfinished tail of a block is carried into the next one; the last block is final.
+    """
     whole = py.scan_lines(buf, final=True, want=ALL)
     for mod in (py, c):
         ends: list[int] = []
