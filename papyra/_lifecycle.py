@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,8 @@ log = logging.getLogger("papyra")
 _NO_PAYLOAD: dict[str, object] = {}
 _STOPPED_PAYLOAD: dict[str, object] = {"reason": "stopped"}
 _RESTARTED_PAYLOAD: dict[str, object] = {"reason": "actor restarted"}
+_FORCED_REASON = "cancelled: the shutdown grace period ran out"
+_FORCED_PAYLOAD: dict[str, object] = {"reason": _FORCED_REASON}
 
 _NAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.RESTART)
 _UNNAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.STOP)
@@ -115,16 +118,55 @@ class Lifecycle:
         self.cancelled_exc: type[BaseException] = BaseException
         # On asyncio, actor tasks are created with the loop directly (anyio's start_soon costs
         # ~25 us per task); they are tracked here so they can be cancelled if shutdown is.
+        # On other backends they run in the system's own actor task group.
         self._loop: Any = None
         self._tg: anyio.abc.TaskGroup | None = None
+        self._task_ids: dict[int, int] = {}  # rid -> anyio task id (non-asyncio loops)
         self._tasks: dict[int, Any] = {}
         self._all_done: Any = None
+        # Shutdown: ``on_stop`` runs shielded, until this deadline (anyio time; inf: none).
+        self._stop_deadline = math.inf
+        self._stop_scopes: dict[int, anyio.CancelScope] = {}
+        self._forced: set[int] = set()  # rids cancelled when the grace period ran out
+        self._joiners: dict[int, list[Any]] = {}
 
     def open(self, tg: anyio.abc.TaskGroup, loop: Any) -> None:
-        """Run actor tasks in ``tg`` (or straight on ``loop``, the running asyncio loop)."""
+        """Run actor tasks in ``tg`` (or straight on ``loop``, the running asyncio loop).
+
+        Called by the task that owns ``tg``.
+        """
         self._tg = tg
         self._loop = loop
         self.cancelled_exc = anyio.get_cancelled_exc_class()
+
+    def is_actor_task(self) -> bool:
+        """True when the current task is the task of one of this system's actors."""
+        loop = self._loop
+        if loop is not None:
+            import asyncio
+
+            current = asyncio.current_task()
+            return any(task is current for task in self._tasks.values())
+        return anyio.get_current_task().id in self._task_ids.values()
+
+    def is_task_of(self, cell: Cell) -> bool:
+        """True when the current task is ``cell``'s own task."""
+        loop = self._loop
+        if loop is not None:
+            import asyncio
+
+            task = self._tasks.get(cell.rid)
+            return task is not None and task is asyncio.current_task()
+        return self._task_ids.get(cell.rid) == anyio.get_current_task().id
+
+    async def _run_tracked(self, cell: Cell) -> None:
+        """``cell.main()`` in an actor task group, remembering the task (non-asyncio loops)."""
+        rid = cell.rid
+        self._task_ids[rid] = anyio.get_current_task().id
+        try:
+            await cell.main()
+        finally:
+            del self._task_ids[rid]
 
     # -- refs and cells ------------------------------------------------------------------------
 
@@ -162,6 +204,12 @@ class Lifecycle:
         """Make the cell, run the factory, schedule the actor's task (see ``ActorSystem.spawn``)."""
         mailbox = self.dispatch.Mailbox(mailbox_capacity)
         parent_cell = self.cell_of(parent)
+        if parent_cell is not None and (not parent_cell.alive or parent_cell.stopping):
+            raise ActorStopped(
+                f"Cannot spawn a child of {parent_cell.address}: that actor is stopping or "
+                "stopped.",
+                reason="shutdown",
+            )
         rid = self._next_rid
         self._next_rid = rid + 1
         actor = actor_factory()
@@ -194,7 +242,7 @@ class Lifecycle:
             self._tasks[rid] = loop.create_task(cell.main())
         else:
             assert self._tg is not None
-            self._tg.start_soon(cell.main)
+            self._tg.start_soon(self._run_tracked, cell)
         return ref
 
     def _inject(self, cell: Cell, actor: Any, ref: ActorRef) -> None:
@@ -233,19 +281,59 @@ class Lifecycle:
     # -- CellHost: termination ------------------------------------------------------------------
 
     async def finish(self, cell: Cell) -> None:
-        """Terminate ``cell`` (runs in the actor's task, last, even when it is cancelled)."""
+        """Terminate ``cell`` (runs in the actor's task, last, even when it is cancelled).
+
+        ``on_stop`` runs shielded from cancellation, but only until the shutdown deadline
+        (:meth:`set_stop_deadline`): an ``on_stop`` still running then is cancelled.
+        """
         self._terminate_begin(cell)
-        if _overrides(cell.actor, "on_stop"):
-            with anyio.CancelScope(shield=True):
-                try:
-                    await cell.actor.on_stop()
-                except Exception:
-                    log.debug("on_stop of %s failed", cell.address, exc_info=True)
-        self._terminate_end(cell)
+        try:
+            if _overrides(cell.actor, "on_stop"):
+                await self._run_on_stop(cell)
+        finally:  # also when a cancellation from outside ends on_stop early
+            self._terminate_end(cell)
+            self._finished(cell)
+
+    async def _run_on_stop(self, cell: Cell) -> None:
+        rid = cell.rid
+        with anyio.CancelScope(shield=True, deadline=self._stop_deadline) as scope:
+            self._stop_scopes[rid] = scope
+            try:
+                await cell.actor.on_stop()
+            except Exception:
+                log.debug("on_stop of %s failed", cell.address, exc_info=True)
+            finally:
+                del self._stop_scopes[rid]
+        if scope.cancelled_caught:
+            self._forced.add(rid)
+            log.warning(
+                "on_stop of %s was cancelled: the shutdown grace period ran out", cell.address
+            )
+
+    def _finished(self, cell: Cell) -> None:
+        """The actor's task is done: wake joiners and, after the last one, ``aclose()``."""
         self._tasks.pop(cell.rid, None)
+        joiners = self._joiners.pop(cell.rid, None)
+        if joiners:
+            for fut in joiners:
+                if not fut.done():
+                    fut.set_result(None)
         self.running -= 1
         if self.running == 0 and self._all_done is not None and not self._all_done.done():
             self._all_done.set_result(None)
+
+    async def join(self, cell: Cell) -> None:
+        """Wait until ``cell`` has terminated: ``on_stop`` done, ``ActorStopped`` emitted."""
+        if cell.terminated:
+            return
+        fut = self.dispatch.create_future()
+        self._joiners.setdefault(cell.rid, []).append(fut)
+        try:
+            await fut
+        finally:
+            waiting = self._joiners.get(cell.rid)
+            if waiting is not None and fut in waiting and not fut.done():
+                waiting.remove(fut)
 
     def _terminate_begin(self, cell: Cell) -> None:
         """The end of an actor, before ``on_stop``: dead-letter leftovers, notify watchers."""
@@ -277,11 +365,19 @@ class Lifecycle:
 
     def _terminate_end(self, cell: Cell) -> None:
         """The end of an actor, after ``on_stop``: ``ActorStopped``, then release the record."""
-        self.facts.emit(
-            cell.address,
-            ActorStoppedEvent(address=cell.address.to_dict(), reason="stopped"),
-            _STOPPED_PAYLOAD,
-        )
+        if cell.rid in self._forced:
+            self._forced.discard(cell.rid)
+            self.facts.emit(
+                cell.address,
+                ActorStoppedEvent(address=cell.address.to_dict(), reason=_FORCED_REASON),
+                _FORCED_PAYLOAD,
+            )
+        else:
+            self.facts.emit(
+                cell.address,
+                ActorStoppedEvent(address=cell.address.to_dict(), reason="stopped"),
+                _STOPPED_PAYLOAD,
+            )
         cell.terminated = True
         self._release(cell)
 
@@ -327,6 +423,18 @@ class Lifecycle:
         self.stop_children(cell)
         self.request_stop(cell)
 
+    def abort_tree(self, cell: Cell) -> None:
+        """Immediate stop of ``cell``'s descendants (depth first), then of ``cell``.
+
+        Each actor ends after the message in progress; what is queued becomes dead letters.
+        """
+        for child_rid in tuple(cell.children):
+            child = self.by_id.get(child_rid)
+            if child is not None:
+                self.abort_tree(child)
+        if cell.alive:
+            self.abort(cell)
+
     def stop_children(self, cell: Cell) -> None:
         for child_rid in tuple(cell.children):
             child = self.by_id.get(child_rid)
@@ -354,13 +462,35 @@ class Lifecycle:
     async def wait_all_finished(self) -> None:
         """Wait until every actor task has finished."""
         if self.running:
-            self._all_done = self.dispatch.create_future()
+            if self._all_done is None or self._all_done.done():
+                self._all_done = self.dispatch.create_future()
             await self._all_done
 
+    def set_stop_deadline(self, deadline: float) -> None:
+        """From now on ``on_stop`` (running or to come) is cancelled at ``deadline``."""
+        self._stop_deadline = deadline
+        for scope in self._stop_scopes.values():
+            scope.deadline = min(scope.deadline, deadline)
+
     def cancel_all(self) -> None:
-        """Cancel the actor tasks (shutdown itself was cancelled)."""
-        for task in list(self._tasks.values()):
-            task.cancel()
+        """Cancel every actor task still running (the shutdown grace period ran out).
+
+        Each one still terminates (dead letters, watchers, ``ActorStopped`` with a reason that
+        says it was cancelled), and its ``on_stop`` is cancelled at once.
+        """
+        if not self.running:
+            return
+        self.set_stop_deadline(-math.inf)
+        for cell in self.by_id.values():
+            if not cell.terminated:
+                self._forced.add(cell.rid)
+        log.warning("cancelling %d actor(s): the shutdown grace period ran out", self.running)
+        in_on_stop = self._stop_scopes  # those end at the stop deadline, set just above
+        for rid, task in list(self._tasks.items()):
+            if rid not in in_on_stop:
+                task.cancel()
+        if self._loop is None and self._tg is not None:
+            self._tg.cancel_scope.cancel()
 
     # -- CellHost: failures and supervision -----------------------------------------------------
 

@@ -15,6 +15,7 @@ one event loop (any anyio backend) and is not thread-safe.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from types import ModuleType
@@ -131,6 +132,7 @@ class ActorSystem:
         max_events: int | None = 10_000,
         max_dead_letters: int | None = 10_000,
         retain_terminated: int = 1_000,
+        shutdown_grace: float | None = 10.0,
         _dispatch: ModuleType | None = None,
     ) -> None:
         if not isinstance(system_id, str) or not system_id:
@@ -152,8 +154,20 @@ class ActorSystem:
         self._persistence: PersistenceBackend = persistence
         self._persistence_recovery = persistence_recovery
         self._persistence_startup = persistence_startup
+        if shutdown_grace is not None and (
+            isinstance(shutdown_grace, bool)
+            or not isinstance(shutdown_grace, (int, float))
+            or not shutdown_grace >= 0
+        ):
+            raise ValueError(
+                f"shutdown_grace must be None or a number of seconds >= 0, not {shutdown_grace!r}"
+            )
+        self._shutdown_grace: float | None = shutdown_grace
         self._started = False
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._detached: set[Any] = set()  # strong references to the detached asyncio tasks
+        self._release_host = anyio.Event()
+        self._host_done = anyio.Event()
+        self._close_done = anyio.Event()
         self._registrations: dict[str, tuple[Any, int | None, SupervisionPolicy | None]] = {}
         self._facts = Facts(
             system_id=system_id,
@@ -223,10 +237,15 @@ class ActorSystem:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Run the persistence startup checks, then open the actors' task group.
+        """Run the persistence startup checks, then start the system's own tasks.
 
-        Idempotent. Raises ``ActorStopped`` on a closed system. If the startup checks raise,
-        the system is closed for good and the exception propagates.
+        Idempotent. Raises ``ActorStopped`` on a closed system. If the startup checks raise
+        (or are cancelled), the system is closed for good and the exception propagates.
+
+        The actors and the persistence writer run in tasks the system owns, not in the
+        caller's: ``start()`` and ``aclose()`` may be called from any task of the event loop,
+        inside any cancel scope (``with anyio.fail_after(5): await system.start()``), and the
+        system keeps running after that scope ends.
         """
         if self._closed:
             raise ActorStopped("ActorSystem is closed.", reason="shutdown")
@@ -236,18 +255,52 @@ class ActorSystem:
             await self._run_startup_checks()
         except BaseException:
             self._lifecycle.closed = True
+            self._close_done.set()  # closed for good; nothing was started
             raise
         if self._closed or self._started:  # closed or started while we were checking
             if self._closed:
                 raise ActorStopped("ActorSystem is closed.", reason="shutdown")
             return
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg = tg
         self._started = True
-        self._lifecycle.open(tg, _running_asyncio_loop())
-        self._facts.open(tg, self._lifecycle.cancelled_exc)
-        tg.start_soon(self._facts.run_writer)
+        ready = anyio.Event()
+        self._spawn_detached(self._host, ready, _running_asyncio_loop())
+        with anyio.CancelScope(shield=True):
+            await ready.wait()
+
+    def _spawn_detached(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run ``fn(*args)`` in a task of its own, outside every cancel scope of the caller."""
+        loop = _running_asyncio_loop()
+        if loop is not None:
+            task = loop.create_task(fn(*args))
+            self._detached.add(task)
+            task.add_done_callback(self._detached.discard)
+        else:
+            import trio
+
+            trio.lowlevel.spawn_system_task(fn, *args)
+
+    async def _host(self, ready: anyio.Event, loop: Any) -> None:
+        """The system's own task: it owns the task groups of the writer, hooks and actors.
+
+        It runs from ``start()`` until ``aclose()`` has stopped every actor and flushed the
+        facts, independent of the cancel scopes of whoever called ``start()``. On asyncio the
+        actors are plain loop tasks (cheaper than ``start_soon``); on other backends they run
+        in the actor task group here. Never raises (on trio this is a system task).
+        """
+        try:
+            async with anyio.create_task_group() as services:
+                self._facts.open(services, anyio.get_cancelled_exc_class())
+                services.start_soon(self._facts.run_writer)
+                async with anyio.create_task_group() as actors:
+                    self._lifecycle.open(actors, loop)
+                    ready.set()
+                    await self._release_host.wait()
+                self._facts.close_writer()
+        except Exception:
+            _log.exception("the actor system's task failed")
+        finally:
+            ready.set()
+            self._host_done.set()
 
     async def _run_startup_checks(self) -> None:
         """The startup check of ``persistence_startup`` (docs/persistence.md, "Startup checks").
@@ -277,36 +330,72 @@ class ActorSystem:
         return report
 
     async def aclose(self) -> None:
-        """Stop every actor gracefully, wait for them, flush persistence, close the backend.
+        """Stop every actor, wait for them, flush the facts, close the backend.
 
-        Messages enqueued before the call are processed; messages that can never be processed
-        become dead letters and their ``ask`` callers get ``ActorStopped``. Idempotent. Must be
-        awaited in the task that called ``start()``, and not from inside an actor.
+        * Graceful: messages enqueued before the call are processed. Messages that can never
+          be processed become dead letters and their ``ask`` callers get ``ActorStopped``.
+        * Bounded: an actor still busy (in ``receive`` or ``on_stop``) ``shutdown_grace``
+          seconds after the call is cancelled; its ``ActorStopped`` event says so.
+        * Safe under a deadline: if the caller is cancelled (``anyio.fail_after``,
+          ``move_on_after``), the remaining actors are cancelled at once and the rest of the
+          shutdown (dead letters, flushing and closing the backend) still completes, shielded,
+          before the cancellation propagates.
+        * From any task. From inside one of this system's actors, ``aclose()`` begins the
+          shutdown and returns at once (waiting would wait for the caller itself); the system
+          finishes closing when that actor's current message is done.
+          :meth:`wait_closed` waits for the end from any other task.
+        * Idempotent: a second call waits until the first has finished (or returns at once
+          from inside an actor).
         """
-        if self._closed:
-            return
         lifecycle = self._lifecycle
+        inside_actor = lifecycle.is_actor_task()
+        if self._closed:
+            if not inside_actor:
+                await self._close_done.wait()
+            return
         lifecycle.close()
-        tg = self._tg
-        if tg is not None:
-            interrupted = True
-            try:
+        if not self._started:
+            await self._close_backend()
+            return
+        if inside_actor:
+            self._spawn_detached(self._shutdown)
+            return
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        lifecycle = self._lifecycle
+        try:
+            grace = self._shutdown_grace
+            deadline = math.inf if grace is None else anyio.current_time() + grace
+            lifecycle.set_stop_deadline(deadline)
+            with anyio.CancelScope(deadline=deadline):
                 await lifecycle.wait_all_finished()
-                interrupted = False
-            finally:
-                if interrupted:  # shutdown itself was cancelled: cancel the actors too
-                    lifecycle.cancel_all()
-                    tg.cancel_scope.cancel()
-                self._facts.close_writer()
-                try:
-                    await tg.__aexit__(None, None, None)
-                finally:
-                    self._tg = None
+        finally:
+            with anyio.CancelScope(shield=True):
+                lifecycle.cancel_all()  # none left unless the grace ran out or we were cancelled
+                await lifecycle.wait_all_finished()
+                self._release_host.set()
+                await self._host_done.wait()
+                await self._close_backend()
+
+    async def _close_backend(self) -> None:
         self._facts.wake_event_waiters()
         try:
             await self._persistence.aclose()
         except Exception:
             _log.debug("persistence backend failed to close", exc_info=True)
+        finally:
+            self._close_done.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until the system is closed: every actor stopped, facts flushed, backend closed.
+
+        Useful after ``aclose()`` was called from inside an actor. Returns at once for a system
+        whose ``start()`` failed; ``RuntimeError`` for one neither started nor closed.
+        """
+        if not self._started and not self._closed:
+            raise RuntimeError("wait_closed() on a system that was neither started nor closed")
+        await self._close_done.wait()
 
     async def __aenter__(self) -> ActorSystem:
         await self.start()
@@ -396,17 +485,43 @@ class ActorSystem:
 
     # -- stopping and watching -----------------------------------------------------------------
 
-    async def stop(self, ref: Any) -> None:
-        """Request a graceful stop of ``ref``'s actor and, first, of all its descendants.
+    async def stop(self, ref: Any, *, wait: bool = False, immediate: bool = False) -> None:
+        """Stop ``ref``'s actor and, first, all its descendants.
 
-        Returns once the requests are made (it does not wait for termination); ``ref`` is not
-        alive from then on. A no-op on a closed system, an unknown ref or a stopped actor.
+        * Graceful (default): what is already queued is processed, then the actor terminates.
+        * ``immediate=True``: each actor ends after the message in progress; what is queued
+          becomes dead letters (their ``ask`` callers get ``ActorStopped``).
+        * ``wait=True``: return once the actor has terminated (its ``on_stop`` done, its name
+          free for a new spawn, ``ActorStopped`` emitted); else return once the requests are
+          made. Do not wait for an actor from its own task (``RuntimeError``).
+
+        ``ref`` is not alive from the call on. A no-op on a closed system, an unknown ref or a
+        stopped actor (with ``wait=True``: returns once that actor has terminated).
         """
-        if self._closed:
-            return
         cell = self._lifecycle.cell_of(ref)
-        if cell is not None:
-            self._lifecycle.stop_tree(cell)
+        if cell is None:
+            return
+        if not self._closed:
+            if immediate:
+                self._lifecycle.abort_tree(cell)
+            else:
+                self._lifecycle.stop_tree(cell)
+        if wait:
+            await self.join(ref)
+
+    async def join(self, ref: Any) -> None:
+        """Wait until ``ref``'s actor has terminated (``on_stop`` done, name free).
+
+        Returns at once for an actor that has terminated, or a ref this system does not know
+        (e.g. one whose record was released). ``RuntimeError`` when called from the actor's own
+        task, which would wait for itself.
+        """
+        cell = self._lifecycle.cell_of(ref)
+        if cell is None or cell.terminated:
+            return
+        if self._lifecycle.is_task_of(cell):
+            raise RuntimeError(f"{cell.address} cannot wait for its own termination")
+        await self._lifecycle.join(cell)
 
     async def stop_all(self) -> None:
         """Gracefully stop every root actor (and so every actor); the system stays open."""
