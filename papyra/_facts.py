@@ -11,7 +11,8 @@ reports one, and it fans the fact out, synchronously and in this order:
    the record over at once, so facts reach the store in the order they happened and before
    any record an actor writes after them; one writer task then awaits ``flush()`` to get them
    written, and logs (never raises) a backend's errors;
-4. the tasks waiting in ``wait_for_event``.
+4. the tasks waiting for events (``wait_for_event`` and subscriptions: one future each,
+   woken by the next event; there is no cost per event while nobody waits).
 
 Nothing here awaits on the hot path: reporting a fact never blocks the actor that caused it.
 """
@@ -69,6 +70,8 @@ class Facts:
         #: Every event ever emitted (indices of ``wait_for_event`` count from here).
         self.events_total = 0
         self.event_waiters: list[Any] = []
+        #: True once the system has closed: no event follows (subscriptions end).
+        self.ended = False
         self.writer = as_writer(persistence)
         self.tg: anyio.abc.TaskGroup | None = None
         self.cancelled_exc: type[BaseException] = BaseException
@@ -182,6 +185,11 @@ class Facts:
             log.debug("hook %s failed", name, exc_info=True)
 
     # -- waiting for events ------------------------------------------------------------------------
+
+    def end(self) -> None:
+        """The system has closed: wake every waiter, and let subscriptions finish."""
+        self.ended = True
+        self.wake_event_waiters()
 
     def wake_event_waiters(self) -> None:
         waiters, self.event_waiters = self.event_waiters, []

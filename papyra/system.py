@@ -30,7 +30,7 @@ from papyra.actor import Actor
 from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
 from papyra.clock import SystemClock
-from papyra.events import ActorEvent
+from papyra.events import ActorEvent, EventSubscription
 from papyra.exceptions import ActorStopped
 from papyra.hooks import DefaultHooks, SystemHooks
 from papyra.ref import ActorRef
@@ -236,6 +236,7 @@ class ActorSystem:
             await self._run_startup_checks()
         except BaseException:
             self._lifecycle.closed = True
+            self._facts.end()
             raise
         if self._closed or self._started:  # closed or started while we were checking
             if self._closed:
@@ -302,7 +303,7 @@ class ActorSystem:
                     await tg.__aexit__(None, None, None)
                 finally:
                     self._tg = None
-        self._facts.wake_event_waiters()
+        self._facts.end()
         try:
             await self._persistence.aclose()
         except Exception:
@@ -590,6 +591,34 @@ class ActorSystem:
         """The retained lifecycle events (the newest ``max_events``), oldest first."""
         return tuple(self._facts.events)
 
+    @property
+    def events_total(self) -> int:
+        """How many events this system has emitted so far, including discarded ones.
+
+        The index the next event will get: ``wait_for_event(..., start_index=n)`` and
+        ``subscribe(start_index=n)`` with ``n = system.events_total`` only see events emitted
+        from now on.
+        """
+        return self._facts.events_total
+
+    def subscribe(self, *, start_index: int | None = None) -> EventSubscription:
+        """An async iterator over the events emitted from ``start_index`` on (default: now).
+
+        ``async for item in system.subscribe(): ...`` yields every event, in emission order,
+        as an :class:`~papyra.events.ActorEvent`; if the consumer falls so far behind that
+        events it has not seen leave the event buffer (the newest ``max_events``), it gets one
+        :class:`~papyra.events.MissedEvents` with their count instead, never an unbounded
+        backlog. The iteration ends once the system has closed and every event up to then was
+        yielded. A ``start_index`` below ``events_total`` replays the retained events first.
+        """
+        if start_index is None:
+            start_index = self._facts.events_total
+        elif isinstance(start_index, bool) or not isinstance(start_index, int):
+            raise TypeError(f"start_index must be an int, not {type(start_index).__name__}.")
+        elif start_index < 0:
+            raise ValueError("start_index must be >= 0.")
+        return EventSubscription(self._facts, start_index)
+
     async def wait_for_event(
         self,
         predicate: Callable[[ActorEvent], bool] | type[ActorEvent],
@@ -601,9 +630,11 @@ class ActorSystem:
         """Return the first event at index >= ``start_index`` that matches, waiting if needed.
 
         A class matches by ``isinstance``, a callable by truthiness. Indices count every event
-        ever emitted (equal to positions in ``events()`` until the buffer starts discarding).
-        Raises ``TimeoutError`` after ``timeout`` seconds (``None``: wait forever). No event
-        is ever missed. ``poll_interval`` is accepted for compatibility and unused.
+        ever emitted (equal to positions in ``events()`` until the buffer starts discarding);
+        pass ``start_index=system.events_total`` to wait for an event emitted after this
+        point. Raises ``TimeoutError`` after ``timeout`` seconds: 1.0 by default, as in 0.3.0
+        (``None``: wait forever). No retained event is ever missed. ``poll_interval`` is
+        accepted for compatibility and unused.
         """
         if isinstance(predicate, type):
             cls = predicate
