@@ -73,6 +73,8 @@ class Facts:
         #: True once the system has closed: no event follows (subscriptions end).
         self.ended = False
         self.writer = as_writer(persistence)
+        #: The ``ActorSystem.run_id`` of the current run, recorded with every persisted fact.
+        self.run_id: str | None = None
         self.tg: anyio.abc.TaskGroup | None = None
         self.cancelled_exc: type[BaseException] = BaseException
         #: True while records are handed to the backend (from open() to the writer's end).
@@ -99,6 +101,9 @@ class Facts:
                     event_type=type(event).__name__,
                     payload=event.payload if payload is None else dict(payload),
                     timestamp=self.time_fn(),
+                    run_id=self.run_id,
+                    actor_name=event.actor_name,
+                    actor_type=event.actor_type,
                 ),
             )
         if self.event_waiters:
@@ -126,6 +131,7 @@ class Facts:
                 message_type=type(dl.message).__name__,
                 payload=dl.message,
                 timestamp=self.time_fn(),
+                run_id=self.run_id,
             ),
         )
 
@@ -146,6 +152,8 @@ class Facts:
                     registry_orphans=report.registry_orphans,
                     registry_dead=report.registry_dead,
                     dead_letters_count=report.dead_letters_count,
+                    dead_letters_total=report.dead_letters_total,
+                    run_id=self.run_id,
                 ),
             )
 
@@ -217,8 +225,12 @@ class Facts:
 
     # -- the persistence hand-off ------------------------------------------------------------------
 
-    def open(self, tg: anyio.abc.TaskGroup, cancelled_exc: type[BaseException]) -> None:
-        """Start handing facts to the backend; the system runs :meth:`run_writer` in ``tg``."""
+    def open(
+        self, tg: anyio.abc.TaskGroup, cancelled_exc: type[BaseException], run_id: str
+    ) -> None:
+        """Start handing facts of run ``run_id`` to the backend; the system runs
+        :meth:`run_writer` in ``tg``."""
+        self.run_id = run_id
         self.tg = tg
         self.cancelled_exc = cancelled_exc
         self.persisting = True

@@ -214,7 +214,13 @@ class Lifecycle:
         return _overrides(cell.actor, "on_start")
 
     def started(self, cell: Cell) -> None:
-        self.facts.emit(cell.address, ActorStarted(address=cell.address.to_dict()), _NO_PAYLOAD)
+        self.facts.emit(
+            cell.address,
+            ActorStarted(
+                address=cell.address.to_dict(), actor_name=cell.name, actor_type=cell.actor_type
+            ),
+            _NO_PAYLOAD,
+        )
 
     async def first_start(self, cell: Cell) -> bool:
         """Run the first ``on_start``; False if the actor must terminate without messages.
@@ -292,7 +298,10 @@ class Lifecycle:
         """The end of an actor, after ``on_stop``: ``ActorStopped``, then release the record."""
         self.facts.emit(
             cell.address,
-            ActorStoppedEvent(address=cell.address.to_dict(), reason="stopped"),
+            ActorStoppedEvent(
+                address=cell.address.to_dict(), reason="stopped", actor_name=cell.name,
+                actor_type=cell.actor_type,
+            ),
             _STOPPED_PAYLOAD,
         )
         cell.terminated = True
@@ -403,7 +412,8 @@ class Lifecycle:
         facts.emit(
             cell.address,
             ActorCrashed(
-                address=cell.address.to_dict(), error=exc, reason=f"{type(exc).__name__}: {exc}"
+                address=cell.address.to_dict(), error=exc, reason=f"{type(exc).__name__}: {exc}",
+                actor_name=cell.name, actor_type=cell.actor_type,
             ),
         )
         parent = cell.parent
@@ -503,7 +513,10 @@ class Lifecycle:
         cell.restarting = False
         self.facts.emit(
             cell.address,
-            ActorRestarted(address=cell.address.to_dict(), reason="actor restarted"),
+            ActorRestarted(
+                address=cell.address.to_dict(), reason="actor restarted", actor_name=cell.name,
+                actor_type=cell.actor_type,
+            ),
             _RESTARTED_PAYLOAD,
         )
 

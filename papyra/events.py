@@ -36,19 +36,31 @@ def to_plain(value: Any) -> Any:
     return repr(value)
 
 
+#: The fields that say which actor an event is about; not part of its ``payload``.
+_IDENTITY = frozenset({"address", "actor_name", "actor_type"})
+
+
 @dataclass(slots=True, frozen=True)
 class ActorEvent:
-    """Base of every lifecycle event; ``address`` is ``{"system": str, "actor_id": int}``."""
+    """Base of every lifecycle event; ``address`` is ``{"system": str, "actor_id": int}``.
+
+    The runtime also sets ``actor_name`` (the actor's registered name, ``None`` for an unnamed
+    actor) and ``actor_type`` (the ``__qualname__`` of its class), keyword-only. They describe
+    the actor the address already identifies, so they take no part in equality (an event
+    compares as in 0.3.0) and are not in ``payload``: they are persisted as fields of their own.
+    """
 
     address: dict[str, object]
+    actor_name: str | None = dataclasses.field(default=None, kw_only=True, compare=False)
+    actor_type: str | None = dataclasses.field(default=None, kw_only=True, compare=False)
 
     @property
     def payload(self) -> dict[str, object]:
-        """Every field but ``address``, as plain data (what gets persisted)."""
+        """Every field but the actor's identity, as plain data (what gets persisted)."""
         return {
             f.name: to_plain(getattr(self, f.name))
             for f in dataclasses.fields(self)
-            if f.name != "address"
+            if f.name not in _IDENTITY
         }
 
 

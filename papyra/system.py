@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -85,14 +86,21 @@ class DeadLetterMailbox:
         self._messages: list[DeadLetter] = []
         self._on_dead_letter = on_dead_letter
         self._maxlen = maxlen
+        self._total = 0
 
     @property
     def messages(self) -> list[DeadLetter]:
         """The live list of retained dead letters, in arrival order."""
         return self._messages
 
+    @property
+    def total(self) -> int:
+        """How many dead letters were pushed, including those no longer retained."""
+        return self._total
+
     def push(self, dl: DeadLetter) -> None:
         """Append ``dl`` then call ``on_dead_letter(dl)`` (its exceptions are swallowed)."""
+        self._total += 1
         messages = self._messages
         messages.append(dl)
         if self._maxlen is not None and len(messages) > self._maxlen:
@@ -216,6 +224,16 @@ class ActorSystem:
         return self._time_fn()
 
     @property
+    def run_id(self) -> str | None:
+        """Identifies this run: a fresh random hex string (``uuid4``) made by ``start()``.
+
+        Recorded with every fact persisted during the run (``PersistedEvent``,
+        ``PersistedAudit``, ``PersistedDeadLetter``), so that the facts of two runs sharing a
+        ``system_id`` and a log can be told apart. ``None`` until the system has started.
+        """
+        return self._facts.run_id
+
+    @property
     def running(self) -> bool:
         """True between a successful ``start()`` and ``aclose()``."""
         return self._started and not self._closed
@@ -247,7 +265,7 @@ class ActorSystem:
         self._tg = tg
         self._started = True
         self._lifecycle.open(tg, _running_asyncio_loop())
-        self._facts.open(tg, self._lifecycle.cancelled_exc)
+        self._facts.open(tg, self._lifecycle.cancelled_exc, uuid.uuid4().hex)
         tg.start_soon(self._facts.run_writer)
 
     async def _run_startup_checks(self) -> None:
@@ -563,7 +581,11 @@ class ActorSystem:
         )
 
     def audit(self, *, include_actor_details: bool = True) -> AuditReport:
-        """Count actors by state and check the name registry; reported to hooks and persisted."""
+        """Count actors by state and check the name registry; reported to hooks and persisted.
+
+        ``dead_letters_count`` is the number of retained dead letters (the newest
+        ``max_dead_letters``), ``dead_letters_total`` the number ever recorded.
+        """
         cells = list(self._by_id.values())
         names = self._names
         orphans = sorted(name for name, rid in names.items() if rid not in self._by_id)
@@ -583,6 +605,7 @@ class ActorSystem:
             registry_dead=tuple(dead),
             dead_letters_count=len(self.dead_letters.messages),
             actors=tuple(self._info(c) for c in cells) if include_actor_details else (),
+            dead_letters_total=self.dead_letters.total,
         )
         self._facts.audit(report, persist=not self._closed)
         return report
