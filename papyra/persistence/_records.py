@@ -184,8 +184,10 @@ KINDS: Mapping[str, RecordKind] = {
 
 MODELS: Mapping[str, type[Record]] = {name: kind.model for name, kind in KINDS.items()}
 
+
 def _is_added(f: Field[Any]) -> bool:
-    return f.metadata.get("added") is True  # models.ADDED
+    """True for a field added since 0.3.0 (its metadata is ``models.ADDED``)."""
+    return f.metadata.get("added") is True
 
 
 # Field names per kind, computed once: ``dataclasses.fields()`` is slow enough to matter per
