@@ -242,8 +242,7 @@ def record_to_dict(kind: str, record: object) -> dict[str, Any]:
     for name in _FIELDS[kind]:
         out[name] = getattr(record, name)
     for name in _ADDED_FIELDS[kind]:
-        value = getattr(record, name)
-        if value is not None:
+        if (value := getattr(record, name)) is not None:
             out[name] = value
     return out
 
@@ -305,29 +304,30 @@ def record_from_dict(
             raise ValueError(_unknown_kind(kind))
         return None
     get = data.get
+    # Events and dead letters are built positionally, in field order: this is the list_* hot
+    # path, and with eight fields keyword arguments cost about a third more.
     if kind == "event":
-        # The model annotates ``ActorAddress | str``; a record written without one reads as None.
-        address: Any = get("actor_address")
         return PersistedEvent(
-            system_id=get("system_id", system_id),
-            actor_address=address,
-            event_type=get("event_type", ""),
+            get("system_id", system_id),
+            # The model annotates ``ActorAddress | str``; a record without one reads as None.
+            get("actor_address"),
+            get("event_type", ""),
             # Not ``get("payload", {})``: that builds an empty dict for every record read; this
-            # is about 25% faster for this field on the list_* hot path.
-            payload=data["payload"] if "payload" in data else {},  # noqa: SIM401
-            timestamp=data["timestamp"],
-            run_id=get("run_id"),
-            actor_name=get("actor_name"),
-            actor_type=get("actor_type"),
+            # is about 25% faster for this field.
+            data["payload"] if "payload" in data else {},  # noqa: SIM401
+            data["timestamp"],
+            get("run_id"),
+            get("actor_name"),
+            get("actor_type"),
         )
     if kind == "dead_letter":
         return PersistedDeadLetter(
-            system_id=get("system_id", system_id),
-            target=get("target"),
-            message_type=get("message_type", ""),
-            payload=get("payload"),
-            timestamp=data["timestamp"],
-            run_id=get("run_id"),
+            get("system_id", system_id),
+            get("target"),
+            get("message_type", ""),
+            get("payload"),
+            data["timestamp"],
+            get("run_id"),
         )
     if kind == "audit":
         return PersistedAudit(
