@@ -307,10 +307,11 @@ def record_from_dict(
     # Events and dead letters are built positionally, in field order: this is the list_* hot
     # path, and with eight fields keyword arguments cost about a third more.
     if kind == "event":
+        # The model annotates ``ActorAddress | str``; a record without one reads as None.
+        address: Any = get("actor_address")
         return PersistedEvent(
             get("system_id", system_id),
-            # The model annotates ``ActorAddress | str``; a record without one reads as None.
-            get("actor_address"),
+            address,
             get("event_type", ""),
             # Not ``get("payload", {})``: that builds an empty dict for every record read; this
             # is about 25% faster for this field.
