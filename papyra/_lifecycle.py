@@ -19,8 +19,10 @@ The state machine of a cell (flags of :class:`~papyra._speedups.dispatch_py.Acto
   of those flags (or of :attr:`Lifecycle.closed`) is followed by ``cell.refresh()``.
 * Termination runs in the actor's own task, last (:meth:`Lifecycle.finish`): leftovers become
   dead letters and their ``ask`` callers get ``ActorStopped``, children are stopped, watchers
-  get ``ActorTerminated``, then ``on_stop`` runs shielded, then ``ActorStopped`` is emitted and
-  the record is released once more than ``retain_terminated`` terminated records exist.
+  get ``ActorTerminated`` and the actor leaves the watcher sets of the actors it watched (a
+  watch link lives until either side terminates), then ``on_stop`` runs shielded, then
+  ``ActorStopped`` is emitted and the record is released once more than
+  ``retain_terminated`` terminated records exist.
 
 Everything here runs on the system's event loop and is not thread-safe.
 """
@@ -113,6 +115,9 @@ class Lifecycle:
         self.running = 0  # actor tasks that have not finished
         self._next_rid = 1
         self._terminated: deque[int] = deque()
+        # watcher rid -> rids it watches: the reverse of ``cell.watchers``, so that a watcher
+        # leaves every watcher set when it terminates. Empty unless some actor watches.
+        self._watching: dict[int, set[int]] = {}
         # CellHost state read by the kernel.
         self.closed = False
         self.cancelled_exc: type[BaseException] = BaseException
@@ -257,7 +262,13 @@ class Lifecycle:
         return _overrides(cell.actor, "on_start")
 
     def started(self, cell: Cell) -> None:
-        self.facts.emit(cell.address, ActorStarted(address=cell.address.to_dict()), _NO_PAYLOAD)
+        self.facts.emit(
+            cell.address,
+            ActorStarted(
+                address=cell.address.to_dict(), actor_name=cell.name, actor_type=cell.actor_type
+            ),
+            _NO_PAYLOAD,
+        )
 
     async def first_start(self, cell: Cell) -> bool:
         """Run the first ``on_start``; False if the actor must terminate without messages.
@@ -357,27 +368,35 @@ class Lifecycle:
         self.stop_children(cell)
         if cell.watchers:
             note = ActorTerminated(ref=self.inert_ref(cell))
+            watching = self._watching
             for watcher_rid in cell.watchers:
+                watched = watching.get(watcher_rid)
+                if watched is not None:
+                    watched.discard(cell.rid)
+                    if not watched:
+                        del watching[watcher_rid]
                 watcher = self.by_id.get(watcher_rid)
                 if watcher is not None and watcher.accepting:
                     watcher.mailbox.force(note)
             cell.watchers = ()
+        if self._watching:
+            self._leave_watcher_sets(cell)
 
     def _terminate_end(self, cell: Cell) -> None:
         """The end of an actor, after ``on_stop``: ``ActorStopped``, then release the record."""
-        if cell.rid in self._forced:
+        forced = cell.rid in self._forced
+        if forced:
             self._forced.discard(cell.rid)
-            self.facts.emit(
-                cell.address,
-                ActorStoppedEvent(address=cell.address.to_dict(), reason=_FORCED_REASON),
-                _FORCED_PAYLOAD,
-            )
-        else:
-            self.facts.emit(
-                cell.address,
-                ActorStoppedEvent(address=cell.address.to_dict(), reason="stopped"),
-                _STOPPED_PAYLOAD,
-            )
+        self.facts.emit(
+            cell.address,
+            ActorStoppedEvent(
+                address=cell.address.to_dict(),
+                reason=_FORCED_REASON if forced else "stopped",
+                actor_name=cell.name,
+                actor_type=cell.actor_type,
+            ),
+            _FORCED_PAYLOAD if forced else _STOPPED_PAYLOAD,
+        )
         cell.terminated = True
         self._release(cell)
 
@@ -520,7 +539,8 @@ class Lifecycle:
         facts.emit(
             cell.address,
             ActorCrashed(
-                address=cell.address.to_dict(), error=exc, reason=f"{type(exc).__name__}: {exc}"
+                address=cell.address.to_dict(), error=exc, reason=f"{type(exc).__name__}: {exc}",
+                actor_name=cell.name, actor_type=cell.actor_type,
             ),
         )
         parent = cell.parent
@@ -620,7 +640,10 @@ class Lifecycle:
         cell.restarting = False
         self.facts.emit(
             cell.address,
-            ActorRestarted(address=cell.address.to_dict(), reason="actor restarted"),
+            ActorRestarted(
+                address=cell.address.to_dict(), reason="actor restarted", actor_name=cell.name,
+                actor_type=cell.actor_type,
+            ),
             _RESTARTED_PAYLOAD,
         )
 
@@ -656,21 +679,83 @@ class Lifecycle:
     # -- watch ---------------------------------------------------------------------------------
 
     def watch(self, watcher: Any, target: Any) -> None:
-        """``watcher`` gets ``ActorTerminated`` when ``target`` terminates (refs of this system)."""
+        """``watcher`` gets one ``ActorTerminated`` when ``target`` (a ref of this system) ends.
+
+        Idempotent while ``target`` runs. If ``target`` has already terminated (its record
+        may even have been released by ``retain_terminated``), the notification is enqueued at
+        once, once per call. A no-op when ``watcher`` is not a running actor of this system or
+        ``target`` was never one of its actors.
+        """
         watcher_cell = self.cell_of(watcher)
+        if watcher_cell is None or not watcher_cell.alive:
+            return  # a terminating watcher could never be released from the target's set
         target_cell = self.cell_of(target)
-        if watcher_cell is not None and target_cell is not None:
-            if target_cell.watchers:
-                target_cell.watchers.add(watcher_cell.rid)
-            else:
-                target_cell.watchers = {watcher_cell.rid}
+        if target_cell is None:
+            address = self._released_address(target)
+            if address is not None and watcher_cell.accepting:
+                rid: int = target._rid
+                note = ActorTerminated(
+                    ref=ActorRef(rid, _closed_put, _never_alive, self.facts.dead_letter, address)
+                )
+                watcher_cell.mailbox.force(note)
+            return
+        if not target_cell.alive:
+            # Termination has begun, so the watchers were already notified: this one now.
+            if watcher_cell.accepting:
+                watcher_cell.mailbox.force(ActorTerminated(ref=self.inert_ref(target_cell)))
+            return
+        if target_cell.watchers:
+            target_cell.watchers.add(watcher_cell.rid)
+        else:
+            target_cell.watchers = {watcher_cell.rid}
+        watched = self._watching.get(watcher_cell.rid)
+        if watched is None:
+            self._watching[watcher_cell.rid] = {target_cell.rid}
+        else:
+            watched.add(target_cell.rid)
 
     def unwatch(self, watcher: Any, target: Any) -> None:
         watcher_cell = self.cell_of(watcher)
         target_cell = self.cell_of(target)
-        if watcher_cell is not None and target_cell is not None and target_cell.watchers:
+        if watcher_cell is None or target_cell is None:
+            return
+        if target_cell.watchers:
             target_cell.watchers.discard(watcher_cell.rid)
+            if not target_cell.watchers:
+                target_cell.watchers = ()
+        watched = self._watching.get(watcher_cell.rid)
+        if watched is not None:
+            watched.discard(target_cell.rid)
+            if not watched:
+                del self._watching[watcher_cell.rid]
 
+    def _leave_watcher_sets(self, cell: Cell) -> None:
+        """``cell`` terminates: remove it from the watcher set of every actor it watches."""
+        watched = self._watching.pop(cell.rid, None)
+        if not watched:
+            return
+        for rid in watched:
+            target = self.by_id.get(rid)
+            if target is not None and target.watchers:
+                target.watchers.discard(cell.rid)
+                if not target.watchers:
+                    target.watchers = ()
+
+    def _released_address(self, target: Any) -> ActorAddress | None:
+        """The address of ``target`` if it is a ref to an actor of this system whose record
+        was already released (so it has terminated); else None."""
+        rid = getattr(target, "_rid", None)
+        address = getattr(target, "_address", None)
+        if (
+            type(rid) is int
+            and 0 < rid < self._next_rid
+            and rid not in self.by_id
+            and isinstance(address, ActorAddress)
+            and address.system == self.system.system_id
+            and address.actor_id == rid
+        ):
+            return address
+        return None
 
 if TYPE_CHECKING:
 

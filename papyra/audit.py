@@ -51,6 +51,9 @@ class AuditReport:
     registry_dead: tuple[str, ...]
     dead_letters_count: int
     actors: tuple[ActorInfo, ...] = ()
+    #: Dead letters ever recorded, including those no longer retained (``dead_letters_count``
+    #: counts the retained ones); ``None`` in a report built without it.
+    dead_letters_total: int | None = None
 
     def summary_lines(self) -> tuple[str, ...]:
         return (

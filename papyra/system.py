@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,7 +32,7 @@ from papyra.actor import Actor
 from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
 from papyra.clock import SystemClock
-from papyra.events import ActorEvent
+from papyra.events import ActorEvent, EventSubscription
 from papyra.exceptions import ActorStopped
 from papyra.hooks import DefaultHooks, SystemHooks
 from papyra.ref import ActorRef
@@ -86,14 +87,21 @@ class DeadLetterMailbox:
         self._messages: list[DeadLetter] = []
         self._on_dead_letter = on_dead_letter
         self._maxlen = maxlen
+        self._total = 0
 
     @property
     def messages(self) -> list[DeadLetter]:
         """The live list of retained dead letters, in arrival order."""
         return self._messages
 
+    @property
+    def total(self) -> int:
+        """How many dead letters were pushed, including those no longer retained."""
+        return self._total
+
     def push(self, dl: DeadLetter) -> None:
         """Append ``dl`` then call ``on_dead_letter(dl)`` (its exceptions are swallowed)."""
+        self._total += 1
         messages = self._messages
         messages.append(dl)
         if self._maxlen is not None and len(messages) > self._maxlen:
@@ -230,6 +238,16 @@ class ActorSystem:
         return self._time_fn()
 
     @property
+    def run_id(self) -> str | None:
+        """Identifies this run: a fresh random hex string (``uuid4``) made by ``start()``.
+
+        Recorded with every fact persisted during the run (``PersistedEvent``,
+        ``PersistedAudit``, ``PersistedDeadLetter``), so that the facts of two runs sharing a
+        ``system_id`` and a log can be told apart. ``None`` until the system has started.
+        """
+        return self._facts.run_id
+
+    @property
     def running(self) -> bool:
         """True between a successful ``start()`` and ``aclose()``."""
         return self._started and not self._closed
@@ -255,6 +273,7 @@ class ActorSystem:
             await self._run_startup_checks()
         except BaseException:
             self._lifecycle.closed = True
+            self._facts.end()
             self._close_done.set()  # closed for good; nothing was started
             raise
         if self._closed or self._started:  # closed or started while we were checking
@@ -289,7 +308,7 @@ class ActorSystem:
         """
         try:
             async with anyio.create_task_group() as services:
-                self._facts.open(services, anyio.get_cancelled_exc_class())
+                self._facts.open(services, anyio.get_cancelled_exc_class(), uuid.uuid4().hex)
                 services.start_soon(self._facts.run_writer)
                 async with anyio.create_task_group() as actors:
                     self._lifecycle.open(actors, loop)
@@ -379,7 +398,7 @@ class ActorSystem:
                 await self._close_backend()
 
     async def _close_backend(self) -> None:
-        self._facts.wake_event_waiters()
+        self._facts.end()
         try:
             await self._persistence.aclose()
         except Exception:
@@ -677,7 +696,11 @@ class ActorSystem:
         )
 
     def audit(self, *, include_actor_details: bool = True) -> AuditReport:
-        """Count actors by state and check the name registry; reported to hooks and persisted."""
+        """Count actors by state and check the name registry; reported to hooks and persisted.
+
+        ``dead_letters_count`` is the number of retained dead letters (the newest
+        ``max_dead_letters``), ``dead_letters_total`` the number ever recorded.
+        """
         cells = list(self._by_id.values())
         names = self._names
         orphans = sorted(name for name, rid in names.items() if rid not in self._by_id)
@@ -697,6 +720,7 @@ class ActorSystem:
             registry_dead=tuple(dead),
             dead_letters_count=len(self.dead_letters.messages),
             actors=tuple(self._info(c) for c in cells) if include_actor_details else (),
+            dead_letters_total=self.dead_letters.total,
         )
         self._facts.audit(report, persist=not self._closed)
         return report
@@ -704,6 +728,34 @@ class ActorSystem:
     def events(self) -> tuple[ActorEvent, ...]:
         """The retained lifecycle events (the newest ``max_events``), oldest first."""
         return tuple(self._facts.events)
+
+    @property
+    def events_total(self) -> int:
+        """How many events this system has emitted so far, including discarded ones.
+
+        The index the next event will get: ``wait_for_event(..., start_index=n)`` and
+        ``subscribe(start_index=n)`` with ``n = system.events_total`` only see events emitted
+        from now on.
+        """
+        return self._facts.events_total
+
+    def subscribe(self, *, start_index: int | None = None) -> EventSubscription:
+        """An async iterator over the events emitted from ``start_index`` on (default: now).
+
+        ``async for item in system.subscribe(): ...`` yields every event, in emission order,
+        as an :class:`~papyra.events.ActorEvent`; if the consumer falls so far behind that
+        events it has not seen leave the event buffer (the newest ``max_events``), it gets one
+        :class:`~papyra.events.MissedEvents` with their count instead, never an unbounded
+        backlog. The iteration ends once the system has closed and every event up to then was
+        yielded. A ``start_index`` below ``events_total`` replays the retained events first.
+        """
+        if start_index is None:
+            start_index = self._facts.events_total
+        elif isinstance(start_index, bool) or not isinstance(start_index, int):
+            raise TypeError(f"start_index must be an int, not {type(start_index).__name__}.")
+        elif start_index < 0:
+            raise ValueError("start_index must be >= 0.")
+        return EventSubscription(self._facts, start_index)
 
     async def wait_for_event(
         self,
@@ -716,9 +768,11 @@ class ActorSystem:
         """Return the first event at index >= ``start_index`` that matches, waiting if needed.
 
         A class matches by ``isinstance``, a callable by truthiness. Indices count every event
-        ever emitted (equal to positions in ``events()`` until the buffer starts discarding).
-        Raises ``TimeoutError`` after ``timeout`` seconds (``None``: wait forever). No event
-        is ever missed. ``poll_interval`` is accepted for compatibility and unused.
+        ever emitted (equal to positions in ``events()`` until the buffer starts discarding);
+        pass ``start_index=system.events_total`` to wait for an event emitted after this
+        point. Raises ``TimeoutError`` after ``timeout`` seconds: 1.0 by default, as in 0.3.0
+        (``None``: wait forever). No retained event is ever missed. ``poll_interval`` is
+        accepted for compatibility and unused.
         """
         if isinstance(predicate, type):
             cls = predicate

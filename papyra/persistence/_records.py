@@ -8,9 +8,11 @@ Three rules live here so that every backend applies them identically:
   Any other object comes back unchanged and the caller decides: the memory backend stores it,
   the file and Redis backends reject it (``record_to_dict`` raises ``TypeError``).
 * **Serialisation**: ``{"kind": kind, <fields in dataclass order>}``, shallow; values JSON cannot
-  encode go through ``json_default``.
+  encode go through ``json_default``. A field added since 0.3.0 (``ADDED`` in its metadata) is
+  written only when it is not ``None``, so records without it keep their 0.3.0 bytes.
 * **Reading**: ``record_from_dict`` is tolerant. Known keys are kept as decoded, missing ones
-  defaulted, extra ones ignored; only a record without a ``"timestamp"`` key is unusable.
+  defaulted (added fields to ``None``), extra ones ignored; only a record without a
+  ``"timestamp"`` key is unusable.
 
 The three kinds themselves are described once, in :data:`KINDS`: each kind's model, the
 backend method that stores it, its coercer and its NDJSON scanner code. Every other per-kind
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import Field, dataclass, fields, is_dataclass
 from typing import Any, Literal, TypeVar, overload
 
 from papyra.address import ActorAddress
@@ -87,6 +89,9 @@ def coerce_event(obj: Any) -> Any:
         event_type=obj.get("event_type", ""),
         payload=obj.get("payload", {}),
         timestamp=_write_timestamp(obj),
+        run_id=obj.get("run_id"),
+        actor_name=obj.get("actor_name"),
+        actor_type=obj.get("actor_type"),
     )
 
 
@@ -113,6 +118,8 @@ def coerce_audit(obj: Any) -> Any:
         registry_orphans=_names(get("registry_orphans", ())),
         registry_dead=_names(get("registry_dead", ())),
         dead_letters_count=get("dead_letters_count", 0),
+        dead_letters_total=get("dead_letters_total"),
+        run_id=get("run_id"),
     )
 
 
@@ -130,6 +137,7 @@ def coerce_dead_letter(obj: Any) -> Any:
         message_type=obj.get("message_type", ""),
         payload=obj.get("payload"),
         timestamp=_write_timestamp(obj),
+        run_id=obj.get("run_id"),
     )
 
 
@@ -176,9 +184,21 @@ KINDS: Mapping[str, RecordKind] = {
 
 MODELS: Mapping[str, type[Record]] = {name: kind.model for name, kind in KINDS.items()}
 
-# Field names per kind, computed once: ``dataclasses.fields()`` is slow enough to matter per record.
+
+def _is_added(f: Field[Any]) -> bool:
+    """True for a field added since 0.3.0 (its metadata is ``models.ADDED``)."""
+    return f.metadata.get("added") is True
+
+
+# Field names per kind, computed once: ``dataclasses.fields()`` is slow enough to matter per
+# record. ``_FIELDS``: always written; ``_ADDED_FIELDS``: written when not None (see above).
 _FIELDS: Mapping[str, tuple[str, ...]] = {
-    name: tuple(f.name for f in fields(model)) for name, model in MODELS.items()
+    name: tuple(f.name for f in fields(model) if not _is_added(f))
+    for name, model in MODELS.items()
+}
+_ADDED_FIELDS: Mapping[str, tuple[str, ...]] = {
+    name: tuple(f.name for f in fields(model) if _is_added(f))
+    for name, model in MODELS.items()
 }
 
 _COERCERS: Mapping[str, Callable[[Any], Any]] = {
@@ -203,6 +223,8 @@ def coerce(kind: str, obj: Any) -> Any:
 def record_to_dict(kind: str, record: object) -> dict[str, Any]:
     """Return ``{"kind": kind, <field>: <value>, ...}`` with the fields in dataclass order.
 
+    Fields added since 0.3.0 are left out while they are ``None``.
+
     Shallow: values are the record's own objects (an ``ActorAddress`` stays an ``ActorAddress``
     for the encoder's ``json_default``). Raises ``TypeError`` unless ``record`` is the model of
     ``kind`` (so callers that ``coerce`` first reject arbitrary objects here) and ``ValueError``
@@ -219,6 +241,9 @@ def record_to_dict(kind: str, record: object) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": kind}
     for name in _FIELDS[kind]:
         out[name] = getattr(record, name)
+    for name in _ADDED_FIELDS[kind]:
+        if (value := getattr(record, name)) is not None:
+            out[name] = value
     return out
 
 
@@ -270,33 +295,40 @@ def record_from_dict(
     Tolerant by design (files outlive code versions): known keys are used as decoded (an address
     written as an object stays a dict, name lists stay lists), missing ones get defaults
     (``system_id`` from the argument, addresses ``None``, type names ``""``, event payload ``{}``,
-    dead-letter payload ``None``, audit counters ``0``, audit names ``()``), other keys, ``"kind"``
-    included, are ignored. The caller has already selected records by their ``"kind"``.
+    dead-letter payload ``None``, audit counters ``0``, audit names ``()``, the fields added
+    since 0.3.0 ``None``), other keys, ``"kind"`` included, are ignored. The caller has already
+    selected records by their ``"kind"``.
     """
     if "timestamp" not in data:
         if kind not in MODELS:
             raise ValueError(_unknown_kind(kind))
         return None
     get = data.get
+    # Events and dead letters are built positionally, in field order: this is the list_* hot
+    # path, and with eight fields keyword arguments cost about a third more.
     if kind == "event":
-        # The model annotates ``ActorAddress | str``; a record written without one reads as None.
+        # The model annotates ``ActorAddress | str``; a record without one reads as None.
         address: Any = get("actor_address")
         return PersistedEvent(
-            system_id=get("system_id", system_id),
-            actor_address=address,
-            event_type=get("event_type", ""),
+            get("system_id", system_id),
+            address,
+            get("event_type", ""),
             # Not ``get("payload", {})``: that builds an empty dict for every record read; this
-            # is about 25% faster for this field on the list_* hot path.
-            payload=data["payload"] if "payload" in data else {},  # noqa: SIM401
-            timestamp=data["timestamp"],
+            # is about 25% faster for this field.
+            data["payload"] if "payload" in data else {},  # noqa: SIM401
+            data["timestamp"],
+            get("run_id"),
+            get("actor_name"),
+            get("actor_type"),
         )
     if kind == "dead_letter":
         return PersistedDeadLetter(
-            system_id=get("system_id", system_id),
-            target=get("target"),
-            message_type=get("message_type", ""),
-            payload=get("payload"),
-            timestamp=data["timestamp"],
+            get("system_id", system_id),
+            get("target"),
+            get("message_type", ""),
+            get("payload"),
+            data["timestamp"],
+            get("run_id"),
         )
     if kind == "audit":
         return PersistedAudit(
@@ -310,6 +342,8 @@ def record_from_dict(
             registry_orphans=get("registry_orphans", ()),
             registry_dead=get("registry_dead", ()),
             dead_letters_count=get("dead_letters_count", 0),
+            dead_letters_total=get("dead_letters_total"),
+            run_id=get("run_id"),
         )
     raise ValueError(_unknown_kind(kind))
 

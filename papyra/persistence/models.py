@@ -2,18 +2,24 @@
 
 The three ``Persisted*`` records are the *system facts* a backend stores. Their field order is
 the on-disk key order of the file and Redis backends, so it must never change.
+
+Fields added since Papyra 0.3.0 come last, default to ``None`` and carry :data:`ADDED` in
+their metadata: a record is written with such a field only when it is set. A record without
+them is therefore written byte for byte as before, and every reader, 0.3.0's included, ignores
+keys it does not know.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from papyra.address import ActorAddress
 
 __all__ = (
+    "ADDED",
     "CompactionReport",
     "PersistedAudit",
     "PersistedDeadLetter",
@@ -27,12 +33,19 @@ __all__ = (
 )
 
 
+#: Metadata of the fields added since 0.3.0: optional, written only when not ``None``.
+ADDED: Mapping[str, Any] = {"added": True}
+
+
 @dataclass(frozen=True, slots=True)
 class PersistedEvent:
     """A lifecycle fact about one actor (``"ActorStarted"``, ``"ActorCrashed"``, ... or user text).
 
     The runtime writes ``actor_address`` as the string ``"local:1"``; records read back from a file
     hold whatever was decoded (a string, or a dict for an address written as an object).
+    The runtime also sets the added fields: ``run_id`` (the ``ActorSystem.run_id`` of the run
+    that emitted the event), ``actor_name`` (the registered name, unset for unnamed actors)
+    and ``actor_type`` (the actor's class, ``__qualname__``).
     """
 
     system_id: str
@@ -40,11 +53,19 @@ class PersistedEvent:
     event_type: str
     payload: Mapping[str, Any]
     timestamp: float
+    run_id: str | None = field(default=None, metadata=ADDED)
+    actor_name: str | None = field(default=None, metadata=ADDED)
+    actor_type: str | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True, slots=True)
 class PersistedAudit:
-    """A point-in-time summary of the actor system (counts and registry health)."""
+    """A point-in-time summary of the actor system (counts and registry health).
+
+    ``dead_letters_count`` is the number of dead letters the system retained at the time,
+    ``dead_letters_total`` (added) the number it ever recorded; ``run_id`` (added) as in
+    :class:`PersistedEvent`.
+    """
 
     system_id: str
     timestamp: float
@@ -56,17 +77,23 @@ class PersistedAudit:
     registry_orphans: tuple[str, ...]
     registry_dead: tuple[str, ...]
     dead_letters_count: int
+    dead_letters_total: int | None = field(default=None, metadata=ADDED)
+    run_id: str | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True, slots=True)
 class PersistedDeadLetter:
-    """A message that could not be delivered; ``payload`` is the undelivered object itself."""
+    """A message that could not be delivered; ``payload`` is the undelivered object itself.
+
+    ``run_id`` (added) as in :class:`PersistedEvent`.
+    """
 
     system_id: str
     target: ActorAddress | str | None
     message_type: str
     payload: Any
     timestamp: float
+    run_id: str | None = field(default=None, metadata=ADDED)
 
 
 @dataclass(frozen=True)

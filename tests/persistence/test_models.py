@@ -28,17 +28,36 @@ def names(model: type) -> list[str]:
 
 
 def test_record_field_order_is_the_on_disk_key_order() -> None:
+    # The 0.3.0 fields first, in their order; the fields added since then after them.
     assert names(PersistedEvent) == [
         "system_id", "actor_address", "event_type", "payload", "timestamp",
+        "run_id", "actor_name", "actor_type",
     ]
     assert names(PersistedAudit) == [
         "system_id", "timestamp", "total_actors", "alive_actors", "stopping_actors",
         "restarting_actors", "registry_size", "registry_orphans", "registry_dead",
         "dead_letters_count",
+        "dead_letters_total", "run_id",
     ]
     assert names(PersistedDeadLetter) == [
         "system_id", "target", "message_type", "payload", "timestamp",
+        "run_id",
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "added"),
+    [
+        (PersistedEvent, ["run_id", "actor_name", "actor_type"]),
+        (PersistedAudit, ["dead_letters_total", "run_id"]),
+        (PersistedDeadLetter, ["run_id"]),
+    ],
+)
+def test_fields_added_since_0_3_0_are_optional_and_marked(model: type, added: list[str]) -> None:
+    fields = dataclasses.fields(model)
+    assert [f.name for f in fields if f.metadata.get("added")] == added
+    assert all(f.default is None for f in fields if f.name in added)
+    assert all(f.default is dataclasses.MISSING for f in fields if f.name not in added)
 
 
 @pytest.mark.parametrize("model", [PersistedEvent, PersistedAudit, PersistedDeadLetter])

@@ -168,23 +168,24 @@ async def test_lifecycle_events_are_persisted(make_system: Any, clock: Any) -> N
     clock.now = 30.0
     await system.aclose()  # the ActorStopped of the shutdown is persisted too
 
+    run = {"run_id": system.run_id, "actor_name": "e", "actor_type": "Echo"}
     assert list(backend.events) == [
         PersistedEvent(
             system_id="local", actor_address="local:1", event_type="ActorStarted",
-            payload={}, timestamp=10.0,
+            payload={}, timestamp=10.0, **run,
         ),
         PersistedEvent(
             system_id="local", actor_address="local:1", event_type="ActorCrashed",
             payload={"error": "RuntimeError: crash", "reason": "RuntimeError: crash"},
-            timestamp=20.0,
+            timestamp=20.0, **run,
         ),
         PersistedEvent(
             system_id="local", actor_address="local:1", event_type="ActorRestarted",
-            payload={"reason": "actor restarted"}, timestamp=20.0,
+            payload={"reason": "actor restarted"}, timestamp=20.0, **run,
         ),
         PersistedEvent(
             system_id="local", actor_address="local:1", event_type="ActorStopped",
-            payload={"reason": "stopped"}, timestamp=30.0,
+            payload={"reason": "stopped"}, timestamp=30.0, **run,
         ),
     ]
     assert backend.closed
@@ -198,7 +199,7 @@ async def test_events_are_persisted_while_running(make_system: Any) -> None:
     await ref.ask("sync")
     await anyio.wait_all_tasks_blocked()
     assert list(backend.events) == [
-        PersistedEvent("edge", "edge:1", "ActorStarted", {}, 5.0),
+        PersistedEvent("edge", "edge:1", "ActorStarted", {}, 5.0, system.run_id, None, "Echo"),
     ]
     assert system.running
 
@@ -218,10 +219,13 @@ async def test_dead_letters_are_persisted(make_system: Any, clock: Any) -> None:
 
     first, second = backend.dead_letters
     assert first == PersistedDeadLetter(
-        system_id="local", target="local:1", message_type="dict", payload=payload, timestamp=42.0
+        system_id="local", target="local:1", message_type="dict", payload=payload, timestamp=42.0,
+        run_id=system.run_id,
     )
     assert first.payload is payload
-    assert second == PersistedDeadLetter("local", "local:1", "str", "question", 42.0)
+    assert second == PersistedDeadLetter(
+        "local", "local:1", "str", "question", 42.0, system.run_id
+    )
 
 
 # -- hooks ----------------------------------------------------------------------------------------

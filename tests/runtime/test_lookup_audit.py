@@ -512,7 +512,7 @@ async def test_audit_counts(make_system: Any, clock: Any, make_gate: Any) -> Non
     assert report.registry_size == 2
     assert report.registry_orphans == ()
     assert report.registry_dead == ("g",)
-    assert report.dead_letters_count == 1
+    assert report.dead_letters_count == report.dead_letters_total == 1
     assert [i.rid for i in report.actors] == [1, 2, 3]
     assert report.actors[1] == system.actor_info(w)
 
@@ -529,9 +529,13 @@ async def test_audit_counts(make_system: Any, clock: Any, make_gate: Any) -> Non
         PersistedAudit(
             system_id="local", timestamp=clock.now, total_actors=3, alive_actors=1,
             stopping_actors=2, restarting_actors=0, registry_size=2, registry_orphans=(),
-            registry_dead=("g",), dead_letters_count=1,
+            registry_dead=("g",), dead_letters_count=1, dead_letters_total=1,
+            run_id=system.run_id,
         ),
-        PersistedAudit("local", clock.now, 3, 1, 2, 0, 1, (), (), 1),
+        PersistedAudit(
+            "local", clock.now, 3, 1, 2, 0, 1, (), (), 1, dead_letters_total=1,
+            run_id=system.run_id,
+        ),
     ]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from papyra._envelope import STOP, ActorTerminated
 from papyra.actor import Actor
+from papyra.address import ActorAddress
 from papyra.events import ActorStarted
 from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.exceptions import ActorStopped
@@ -47,6 +48,8 @@ class Watcher(Actor):
             await self.context.stop(rest[0])
         elif kind == "terminated":
             return list(self.terminated)
+        elif kind == "crash":
+            raise Boom("crash")
         return None
 
 
@@ -222,7 +225,7 @@ async def test_watching_unknown_refs_is_a_no_op(system: ActorSystem) -> None:
     assert watcher.is_alive()
 
 
-async def test_watching_an_already_terminated_actor_never_notifies_twice(
+async def test_watching_an_already_terminated_actor_notifies_at_once(
     system: ActorSystem,
 ) -> None:
     watcher = system.spawn(Watcher)
@@ -230,10 +233,108 @@ async def test_watching_an_already_terminated_actor_never_notifies_twice(
     await system.stop(target)
     await until_stopped(system, target)
 
-    await watch(watcher, target)  # 0.3.0: no notification; MAY notify immediately
+    await watch(watcher, target)
 
-    assert len(await terminations(watcher)) <= 1
+    [note] = await terminations(watcher)
+    assert note.ref == target
+    assert note.ref.is_alive() is False
+    assert system._by_id[target._rid].watchers == ()
     assert watcher.is_alive()
+
+
+async def test_watching_a_released_actor_notifies_at_once(make_system: Any) -> None:
+    system = await make_system(retain_terminated=0)
+    watcher = system.spawn(Watcher)
+    target = system.spawn(Target)
+    await system.stop(target)
+    await until_stopped(system, target)
+    assert target._rid not in system._by_id  # its record is gone
+
+    await watch(watcher, target)
+
+    [note] = await terminations(watcher)
+    assert note.ref._rid == target._rid
+    assert note.ref.address == target.address
+    assert note.ref.is_alive() is False
+    with pytest.raises(ActorStopped):
+        await note.ref.tell("late")
+    assert [dl.message for dl in system.dead_letters.messages] == ["late"]
+
+
+async def test_watching_while_the_target_terminates_notifies_at_once(
+    system: ActorSystem, make_gate: Any
+) -> None:
+    in_on_stop, release = make_gate(), make_gate()
+
+    class SlowStop(Target):
+        async def on_stop(self) -> None:
+            in_on_stop.set()
+            await release.wait()
+
+    watcher = system.spawn(Watcher)
+    target = system.spawn(SlowStop)
+    await system.stop(target)
+    await in_on_stop.wait()  # the watchers of the target were notified already
+
+    await watch(watcher, target)
+    [note] = await terminations(watcher)
+    assert note.ref._rid == target._rid
+    release.set()
+    await until_stopped(system, target)
+    assert len(await terminations(watcher)) == 1
+
+
+async def test_refs_of_actors_never_spawned_here_are_not_notified(system: ActorSystem) -> None:
+    watcher = system.spawn(Watcher)
+    future_rid = ActorRef(999, lambda env: None, lambda: True, None, ActorAddress("local", 999))
+    other_system = ActorRef(1, lambda env: None, lambda: True, None, ActorAddress("other", 1))
+    await watch(watcher, future_rid)
+    await watch(watcher, other_system)
+    assert await terminations(watcher) == []
+
+
+@pytest.mark.parametrize("ending", ["stop", "failure"])
+async def test_terminated_watchers_leave_the_watcher_set(
+    system: ActorSystem, ending: str
+) -> None:
+    target = system.spawn(Target)
+    watchers = [system.spawn(Watcher) for _ in range(20)]
+    for w in watchers:
+        await watch(w, target)
+    target_cell = system._by_id[target._rid]
+    assert len(target_cell.watchers) == 20
+
+    for w in watchers:
+        if ending == "stop":
+            await system.stop(w)
+        else:
+            with pytest.raises(Boom):
+                await w.ask(("crash",))  # unnamed: the STOP policy ends it
+        await until_stopped(system, w)
+
+    assert len(target_cell.watchers) == 0
+    assert system._lifecycle._watching == {}
+    assert target.is_alive()
+    await system.stop(target)
+    await until_stopped(system, target)
+    assert system.dead_letters.messages == []
+
+
+async def test_watch_links_are_released_when_the_target_terminates(system: ActorSystem) -> None:
+    watcher = system.spawn(Watcher)
+    targets = [system.spawn(Target) for _ in range(3)]
+    for t in targets:
+        await watch(watcher, t)
+    await watcher.ask(("unwatch", targets[0]))
+    assert system._by_id[targets[0]._rid].watchers == ()
+
+    for t in targets[1:]:
+        await system.stop(t)
+        await until_stopped(system, t)
+
+    assert len(await terminations(watcher)) == 2
+    assert system._lifecycle._watching == {}
+    assert all(len(system._by_id[t._rid].watchers) == 0 for t in targets)
 
 
 async def test_watchers_are_notified_before_on_stop(system: ActorSystem) -> None:

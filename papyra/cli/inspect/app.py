@@ -6,6 +6,7 @@ one ``ℹ`` line and nothing else is printed; ``--json`` prints one document ins
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -42,6 +43,16 @@ def _ts(value: Any) -> str:
     return str(value)
 
 
+def _record_json(record: Any) -> Any:
+    """``record`` as plain JSON; a field added since 0.3.0 only when set, as in the files."""
+    document = jsonable(record)
+    if isinstance(document, dict) and dataclasses.is_dataclass(record):
+        for f in dataclasses.fields(record):
+            if f.metadata.get("added") and document.get(f.name) is None:
+                del document[f.name]
+    return document
+
+
 async def _list(method: str, limit: int | None, since: float | None) -> tuple[Any, ...]:
     async with open_backend(None, _no_path) as backend:
         return tuple(await getattr(backend, method)(limit=limit, since=since))
@@ -68,7 +79,7 @@ def events(
     if event_type is not None:
         items = [e for e in items if getattr(e, "event_type", None) == event_type]
     if as_json:
-        echo_json({"events": [jsonable(e) for e in items]})
+        echo_json({"events": [_record_json(e) for e in items]})
         return
     if not items:
         info("No events recorded.")
@@ -87,7 +98,7 @@ def audits(limit: int | None, since: float | None, as_json: bool) -> None:
     """List persisted audit snapshots."""
     items = run_async(_list, "list_audits", limit, since)
     if as_json:
-        echo_json({"audits": [jsonable(a) for a in items]})
+        echo_json({"audits": [_record_json(a) for a in items]})
         return
     if not items:
         info("No audit reports recorded.")
@@ -121,7 +132,7 @@ def dead_letters(
     if target is not None:
         items = [d for d in items if str(getattr(d, "target", None)) == target]
     if as_json:
-        echo_json({"dead_letters": [jsonable(d) for d in items]})
+        echo_json({"dead_letters": [_record_json(d) for d in items]})
         return
     if not items:
         info("No dead letters recorded.")
