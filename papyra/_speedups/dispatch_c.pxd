@@ -44,8 +44,12 @@ cdef class ActorCell:
     cdef public bint abort
     cdef public bint accepting
     cdef public bint terminated
+    cdef public object task
 
     cpdef bint offer(self, object message, object reply) except -1
+    cpdef bint _offer_stop(self, object item) except -1
+    cpdef stop_accepted(self)
+    cpdef bint in_own_task(self) except -1
     cpdef object request(self, object message)
     cpdef object reply_future(self)
 
