@@ -49,9 +49,9 @@ cdef class ActorCell:
     cpdef bint offer(self, object message, object reply) except -1
     cpdef bint _offer_stop(self, object item) except -1
     cpdef stop_accepted(self)
-    cpdef bint in_own_task(self) except -1
     cpdef object request(self, object message)
     cpdef object reply_future(self)
 
 
 cpdef bint _wake_first(object waiters, object value)
+cpdef object current_task()

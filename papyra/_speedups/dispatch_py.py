@@ -532,11 +532,6 @@ class ActorCell:
         self.refresh()
         self.mailbox.close()
 
-    def in_own_task(self) -> bool:
-        """True when the caller runs in this cell's own task (its ``receive``, ``on_start``...)."""
-        task = self.task
-        return task is not None and task is current_task()
-
     def request(self, message: Any) -> Any:
         """The ask fast path: enqueue ``message`` with a fresh reply future and return it.
 
@@ -549,8 +544,10 @@ class ActorCell:
         if not self.accepting:
             return None
         mailbox = self.mailbox
-        if not mailbox._getters and self.in_own_task():
-            raise AskDeadlock()
+        if not mailbox._getters:  # the loop is not parked: it may be running the caller
+            task = self.task
+            if task is not None and task is current_task():
+                raise AskDeadlock()
         loop = _get_running_loop()
         fut = loop.create_future() if loop is not None else AnyioFuture()
         if message is STOP:
