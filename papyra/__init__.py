@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "PapyraError": "papyra.exceptions",
     "ActorStopped": "papyra.exceptions",
     "AskTimeout": "papyra.exceptions",
+    "AskDeadlock": "papyra.exceptions",
     "MailboxClosed": "papyra.exceptions",
     "Strategy": "papyra.supervision",
     "SupervisionPolicy": "papyra.supervision",
@@ -63,7 +64,13 @@ if TYPE_CHECKING:
     from papyra.conf import monkay, settings
     from papyra.conf.global_settings import Settings
     from papyra.context import ActorContext
-    from papyra.exceptions import ActorStopped, AskTimeout, MailboxClosed, PapyraError
+    from papyra.exceptions import (
+        ActorStopped,
+        AskDeadlock,
+        AskTimeout,
+        MailboxClosed,
+        PapyraError,
+    )
     from papyra.hooks import FailureInfo, SystemHooks
     from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
     from papyra.proxy import ActorProxy, ProxyAccessor

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope
+from papyra._validate import enum_member, is_coroutine_callable
 from papyra.actor import Actor
 from papyra.address import ActorAddress
 from papyra.context import ActorContext
@@ -218,9 +219,15 @@ class Lifecycle:
         rid = self._next_rid
         self._next_rid = rid + 1
         actor = actor_factory()
-        if not callable(getattr(actor, "receive", None)):
+        receive = getattr(actor, "receive", None)
+        if not callable(receive):
             raise TypeError(
                 f"The actor factory returned {type(actor).__name__!r}, which has no receive()."
+            )
+        if not is_coroutine_callable(receive):
+            raise TypeError(
+                f"{type(actor).__qualname__}.receive must be a coroutine function "
+                "(async def receive(self, message)); the actor was not started."
             )
         if policy is None:
             policy = _NAMED_DEFAULT if name is not None else _UNNAMED_DEFAULT
@@ -588,9 +595,9 @@ class Lifecycle:
         if decision is None:
             return None
         try:
-            return SupervisorDecision(decision)
-        except ValueError:
-            log.warning("on_child_failure returned %r, not a SupervisorDecision", decision)
+            return enum_member(SupervisorDecision, decision, "on_child_failure decision")
+        except (TypeError, ValueError) as error:
+            log.warning("%s The child's own policy applies.", error)
             return None
 
     async def _restart(self, cell: Cell) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ("ActorStopped", "AskTimeout", "MailboxClosed", "PapyraError")
+__all__ = ("ActorStopped", "AskDeadlock", "AskTimeout", "MailboxClosed", "PapyraError")
 
 
 class PapyraError(Exception):
@@ -23,6 +23,25 @@ class ActorStopped(PapyraError):
 
 class AskTimeout(PapyraError):
     """``ask(..., timeout=t)`` got no reply within ``t`` seconds (including any wait for room)."""
+
+
+class AskDeadlock(PapyraError, RuntimeError):
+    """An actor ``ask``-ed itself from its own task (``receive``, ``on_start``, a proxied call,
+    or a parent's ``on_child_failure`` asking the failing child).
+
+    The reply could only come from the message loop that is busy running the asking code, so
+    the call would wait forever; it is refused at once instead and nothing is enqueued. Use
+    ``tell``, or call the method directly.
+    """
+
+    def __init__(
+        self,
+        message: str = (
+            "An actor cannot ask itself from its own task: the reply would wait for the "
+            "message it is handling. Use tell(), or call the method directly."
+        ),
+    ) -> None:
+        super().__init__(message)
 
 
 class MailboxClosed(PapyraError):

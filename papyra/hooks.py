@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from papyra._validate import enum_member
 from papyra.address import ActorAddress
 from papyra.supervision import Strategy
 from papyra.supervisor import SupervisorDecision
@@ -39,6 +40,21 @@ class FailureInfo:
     error: BaseException
     strategy: Strategy | None = None
     supervisor_decision: SupervisorDecision | None = None
+
+    def __post_init__(self) -> None:
+        # Values or names (any case) are accepted and stored as the members.
+        strategy = self.strategy
+        if strategy is not None and type(strategy) is not Strategy:
+            object.__setattr__(
+                self, "strategy", enum_member(Strategy, strategy, "FailureInfo strategy")
+            )
+        decision = self.supervisor_decision
+        if decision is not None and type(decision) is not SupervisorDecision:
+            object.__setattr__(
+                self,
+                "supervisor_decision",
+                enum_member(SupervisorDecision, decision, "FailureInfo supervisor_decision"),
+            )
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from papyra import _accel
-from papyra._envelope import DeadLetter, Envelope
+from papyra._envelope import STOP, DeadLetter, Envelope
 from papyra.exceptions import ActorStopped, AskTimeout, MailboxClosed
 
 if TYPE_CHECKING:
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
     from papyra.proxy import ActorProxy
 
 __all__ = ("ActorRef",)
+
+
+def _check_timeout(timeout: object) -> None:
+    """Refuse an ``ask`` timeout that is not ``None`` or a real number of seconds >= 0."""
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError(
+            f"ask() timeout must be None or a number of seconds >= 0, not {timeout!r}."
+        )
+    if not float(timeout) >= 0:  # negative, or NaN
+        raise ValueError(
+            f"ask() timeout must be None or a number of seconds >= 0, not {timeout!r}."
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -75,6 +88,8 @@ class ActorRef:
                 if not cell.accepting:
                     raise self._refuse(message, expects_reply)
                 await cell.mailbox.put(item)
+                if message is STOP:
+                    cell.stop_accepted()
             else:
                 if not self._is_alive():
                     raise self._refuse(message, expects_reply)
@@ -88,7 +103,9 @@ class ActorRef:
 
         Waits while the mailbox is full (back-pressure); the message is never dropped: if the
         actor is not running (or stops while we wait for room) it becomes a dead letter and
-        :class:`~papyra.exceptions.ActorStopped` is raised.
+        :class:`~papyra.exceptions.ActorStopped` is raised. ``tell(STOP)`` is a graceful stop:
+        once it is enqueued the actor accepts nothing more (later sends are dead letters and
+        raise ``ActorStopped``) and it stops after the messages queued before it.
         """
         cell = self._cell
         if cell is not None:
@@ -109,18 +126,36 @@ class ActorRef:
         in a full mailbox: :class:`~papyra.exceptions.AskTimeout` when it elapses (the message,
         if already enqueued, is still processed; its reply is discarded). If the actor stops
         before processing the message, :class:`~papyra.exceptions.ActorStopped` is raised.
+
+        ``timeout`` is ``None`` or a real number of seconds ``>= 0``. ``0`` never waits: the
+        message is enqueued if there is room right now (and then processed, its reply
+        discarded) and ``AskTimeout`` is raised, on every backend. Anything else (``True``,
+        ``"5"``, ``-1``, NaN) raises ``TypeError`` / ``ValueError`` before anything is sent.
+        An actor asking itself from its own task gets :class:`~papyra.exceptions.AskDeadlock`
+        at once. ``ask(STOP)`` stops the actor like ``tell(STOP)`` and returns ``None`` once
+        the messages queued before it were processed.
         """
         if timeout is None:
             fut = self._request_now(message)
             if fut is None:
                 fut = await self._request(message)
             return await fut
+        if (type(timeout) is not float and type(timeout) is not int) or not timeout >= 0:
+            _check_timeout(timeout)  # raises unless another real type (a Fraction, numpy...)
         fut = None
-        with anyio.move_on_after(timeout):
+        if timeout == 0 and self._cell is not None:
+            # Nothing can be had without waiting, so the same outcome on every backend (a
+            # cancel scope that expired on entry raced the reply on asyncio): the message is
+            # enqueued if there is room right now (and then processed), and AskTimeout.
+            if not self._cell.accepting:
+                raise self._refuse(message, True)
             fut = self._request_now(message)
-            if fut is None:
-                fut = await self._request(message)
-            return await fut
+        else:
+            with anyio.move_on_after(timeout):
+                fut = self._request_now(message)
+                if fut is None:
+                    fut = await self._request(message)
+                return await fut
         if fut is not None:
             fut.cancel()  # the reply, if it ever comes, is dropped
         raise AskTimeout(f"ask() timed out after {timeout} seconds.")

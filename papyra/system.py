@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +30,7 @@ from papyra import _accel
 from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope, Reply
 from papyra._facts import Facts
 from papyra._lifecycle import Lifecycle
+from papyra._validate import check_recovery_config, is_coroutine_callable
 from papyra.actor import Actor
 from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
@@ -147,6 +150,16 @@ class ActorSystem:
             raise ValueError("system_id must be a non-empty string")
         if retain_terminated < 0:
             raise ValueError("retain_terminated must be >= 0")
+        if time_fn is not None and not callable(time_fn):
+            raise TypeError(
+                "time_fn must be a callable returning the time in seconds (such as time.time), "
+                f"not {time_fn!r}."
+            )
+        _check_hooks(hooks)
+        _check_startup_config(persistence_startup)
+        check_recovery_config(persistence_recovery, "persistence_recovery")
+        if persistence is not None:
+            _check_persistence(persistence)
         if persistence is None:
             from papyra.persistence.backends.memory import InMemoryPersistence
 
@@ -215,6 +228,7 @@ class ActorSystem:
 
     @persistence_startup.setter
     def persistence_startup(self, value: PersistenceStartupConfig | None) -> None:
+        _check_startup_config(value)
         self._persistence_startup = value
 
     @property
@@ -223,6 +237,7 @@ class ActorSystem:
 
     @persistence_recovery.setter
     def persistence_recovery(self, value: PersistenceRecoveryConfig | None) -> None:
+        check_recovery_config(value, "persistence_recovery")
         self._persistence_recovery = value
 
     # The 0.3.0 spelling, kept as an alias.
@@ -440,10 +455,17 @@ class ActorSystem:
         the actor's task afterwards; messages sent meanwhile wait for it. ``mailbox_capacity``
         bounds the mailbox (``None``: unbounded). Named actors default to a RESTART policy,
         unnamed ones to STOP. Raises ``ActorStopped`` if the system is not running and
-        ``ValueError`` for a name already in use.
+        ``ValueError`` for a name already in use. Bad arguments are refused before anything
+        is scheduled (docs/runtime.md, "Validation"): an actor instance instead of its class
+        or a factory, an actor whose ``receive`` is not ``async def``, a ``parent`` that is
+        not a ref of this system, a ``mailbox_capacity`` that is not ``None`` or an int in
+        ``0..sys.maxsize``.
         """
         if not self._started or self._closed:
             raise ActorStopped("ActorSystem is not running.", reason="shutdown")
+        _check_factory(actor_factory)
+        if parent is not None:
+            self._check_parent(parent)
         if name is not None:
             if not isinstance(name, str) or not name:
                 raise ValueError("Actor name must be a non-empty string.")
@@ -475,10 +497,10 @@ class ActorSystem:
             raise ValueError("Actor name must be a non-empty string.")
         if name in self._registrations:
             raise ValueError(f"Actor name '{name}' is already registered.")
-        if not callable(actor_factory):
-            raise TypeError(
-                "actor_factory must be an Actor class or a callable returning an actor."
-            )
+        _check_factory(actor_factory)
+        self._lifecycle.dispatch.check_capacity(mailbox_capacity)
+        if policy is not None and not isinstance(policy, SupervisionPolicy):
+            raise TypeError(f"policy must be a SupervisionPolicy, not {type(policy).__name__}.")
         self._registrations[name] = (actor_factory, mailbox_capacity, policy)
 
     def actor(self, name: str) -> ActorRef:
@@ -547,10 +569,45 @@ class ActorSystem:
         self._lifecycle.stop_roots()
 
     def _watch(self, watcher: Any, target: Any) -> None:
-        self._lifecycle.watch(watcher, target)
+        self._lifecycle.watch(watcher, self._watch_target(target, "watch"))
 
     def _unwatch(self, watcher: Any, target: Any) -> None:
-        self._lifecycle.unwatch(watcher, target)
+        self._lifecycle.unwatch(watcher, self._watch_target(target, "unwatch"))
+
+    def _is_foreign(self, ref: Any) -> bool:
+        """True when ``ref`` (anything with an int ``_rid``) belongs to another system."""
+        cell = getattr(ref, "_cell", None)
+        if cell is not None:
+            return cell.host is not self._lifecycle
+        address = getattr(ref, "_address", None)
+        return isinstance(address, ActorAddress) and address.system != self.system_id
+
+    def _check_parent(self, parent: Any) -> None:
+        if not isinstance(parent, ActorRef):
+            raise TypeError(f"parent must be an ActorRef or None, not {type(parent).__name__}.")
+        if self._is_foreign(parent):
+            raise ValueError(f"parent {parent!r} is an actor of another system.")
+
+    def _watch_target(self, target: Any, call: str) -> Any:
+        """What ``Lifecycle.watch`` takes for ``target``: a ref of this system, or ``None``
+        for an address of this system whose actor is unknown (a no-op, as in 0.3.0)."""
+        if isinstance(target, (ActorAddress, str)):
+            address = ActorAddress.parse(target) if isinstance(target, str) else target
+            if address.system != self.system_id:
+                raise ValueError(
+                    f"{call}() target {str(address)!r} is not an address of this system "
+                    f"({self.system_id!r})."
+                )
+            cell = self._by_id.get(address.actor_id)
+            return None if cell is None else self._lifecycle.ref(cell)
+        if type(getattr(target, "_rid", None)) is not int:
+            raise TypeError(
+                f"{call}() expects an ActorRef, an ActorAddress or an address string such as "
+                f"'{self.system_id}:1', not {type(target).__name__}."
+            )
+        if self._is_foreign(target):
+            raise ValueError(f"{call}() target {target!r} is an actor of another system.")
+        return target
 
 
     # -- lookup ------------------------------------------------------------------------------------
@@ -816,3 +873,89 @@ def _type_matcher(actor_type: type[Actor] | str) -> Callable[[Any], bool]:
     if isinstance(actor_type, type):
         return lambda actor: isinstance(actor, actor_type)
     raise TypeError("actor_type must be an Actor class or a class name.")
+
+
+# -- argument checks (docs/runtime.md, "Validation") ---------------------------------------------
+
+_HOOK_NAMES = (
+    "on_event",
+    "on_dead_letter",
+    "on_failure",
+    "on_audit",
+    "on_persistence_scan",
+    "on_persistence_recovery",
+)
+
+
+def _check_hooks(hooks: Any) -> None:
+    """``None`` or any object (missing hook methods are not called, as in 0.3.0); refused: a
+    class instead of an instance, and a hook attribute that is not callable."""
+    if hooks is None:
+        return
+    if isinstance(hooks, type):
+        raise TypeError(
+            f"hooks must be an object, not the class {hooks.__name__}: pass an instance "
+            f"({hooks.__name__}())."
+        )
+    for name in _HOOK_NAMES:
+        if hasattr(hooks, name) and not callable(getattr(hooks, name)):
+            raise TypeError(f"hooks.{name} must be callable, not {getattr(hooks, name)!r}.")
+
+
+def _check_startup_config(config: Any) -> None:
+    if config is None or (
+        not isinstance(config, (str, Enum))
+        and all(hasattr(config, name) for name in ("mode", "recovery", "timeout_seconds"))
+    ):
+        return
+    raise TypeError(
+        f"persistence_startup must be a PersistenceStartupConfig or None, not {config!r} "
+        "(e.g. PersistenceStartupConfig(mode='recover'))."
+    )
+
+
+_RECORD_METHODS = ("record_event", "record_audit", "record_dead_letter")
+
+
+def _check_persistence(backend: Any) -> None:
+    """A backend object: not a path, not a class, with the three ``record_*`` coroutines."""
+    if isinstance(backend, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"persistence must be a backend object, not the path {backend!r}: "
+            "use JsonFilePersistence(path) (papyra.persistence)."
+        )
+    if isinstance(backend, type):
+        raise TypeError(
+            f"persistence must be a backend object, not the class {backend.__name__}: "
+            f"pass an instance ({backend.__name__}(...))."
+        )
+    for name in _RECORD_METHODS:
+        method = getattr(backend, name, None)
+        if not callable(method):
+            raise TypeError(
+                "persistence must have async record_event, record_audit and "
+                f"record_dead_letter methods; {type(backend).__name__} has no {name}() "
+                "(subclass papyra.persistence.base.PersistenceBackend)."
+            )
+        if not is_coroutine_callable(method):
+            raise TypeError(
+                f"persistence.{name} must be a coroutine function (async def), "
+                f"not {method!r}."
+            )
+
+
+def _check_factory(actor_factory: Any) -> None:
+    """An actor class or a callable returning an actor; an actor instance is refused."""
+    if isinstance(actor_factory, type):
+        return  # the instance it makes is checked when it is made
+    if isinstance(actor_factory, Actor) or hasattr(actor_factory, "receive"):
+        name = type(actor_factory).__name__
+        raise TypeError(
+            f"actor_factory must be an actor class or a factory, not a {name} instance: "
+            f"pass the class ({name}) or a factory (lambda: {name}(...))."
+        )
+    if not callable(actor_factory):
+        raise TypeError(
+            "actor_factory must be an actor class or a callable returning an actor, "
+            f"not {actor_factory!r}."
+        )

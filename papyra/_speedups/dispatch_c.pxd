@@ -44,10 +44,14 @@ cdef class ActorCell:
     cdef public bint abort
     cdef public bint accepting
     cdef public bint terminated
+    cdef public object task
 
     cpdef bint offer(self, object message, object reply) except -1
+    cpdef bint _offer_stop(self, object item) except -1
+    cpdef stop_accepted(self)
     cpdef object request(self, object message)
     cpdef object reply_future(self)
 
 
 cpdef bint _wake_first(object waiters, object value)
+cpdef object current_task()

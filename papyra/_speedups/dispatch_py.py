@@ -27,6 +27,7 @@ Design (numbers are what the layout saves per message, measured on CPython 3.11)
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ import anyio
 import anyio.lowlevel
 
 from papyra._envelope import STOP, Envelope
-from papyra.exceptions import MailboxClosed
+from papyra.exceptions import AskDeadlock, MailboxClosed
 from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 if TYPE_CHECKING:
@@ -82,13 +83,29 @@ if TYPE_CHECKING:
             """Terminate ``cell``: dead-letter leftovers, ``on_stop``, events, release."""
 
 
-__all__ = ("BATCH", "EMPTY", "ActorCell", "AnyioFuture", "Mailbox", "create_future", "yield_now")
+__all__ = (
+    "BATCH",
+    "EMPTY",
+    "MAX_CAPACITY",
+    "ActorCell",
+    "AnyioFuture",
+    "Mailbox",
+    "check_capacity",
+    "create_future",
+    "current_task",
+    "yield_now",
+)
 
 #: Messages an actor handles back to back before it lets other tasks run.
 BATCH = 128
 
+#: The largest mailbox capacity, in both twins (the compiled one stores it as a Py_ssize_t).
+MAX_CAPACITY = sys.maxsize
+
 _get_running_loop = asyncio._get_running_loop  # returns None instead of raising: no try/except
 _asyncio_sleep = asyncio.sleep
+_asyncio_current_task = asyncio.current_task
+_trio_current_task: Any = None  # trio.lowlevel.current_task, imported on first use
 _PROXY_TYPES = (ProxyCall, ProxyGetAttr, ProxySetAttr)
 
 
@@ -164,6 +181,39 @@ def create_future() -> Any:
     return AnyioFuture()
 
 
+def current_task() -> Any:
+    """The task running the caller: an ``asyncio.Task``, or a trio ``Task`` on trio."""
+    global _trio_current_task
+    loop = _get_running_loop()
+    if loop is not None:
+        return _asyncio_current_task(loop)
+    if _trio_current_task is None:
+        from trio.lowlevel import current_task as trio_current_task
+
+        _trio_current_task = trio_current_task
+    return _trio_current_task()
+
+
+def check_capacity(capacity: Any) -> None:
+    """Refuse a mailbox capacity other than ``None`` or an int in ``0..MAX_CAPACITY``.
+
+    The same rule and message in both twins: ``TypeError`` for anything but an int (``bool``
+    included), ``ValueError`` for an int out of range.
+    """
+    if capacity is None:
+        return
+    if type(capacity) is not int:
+        raise TypeError(
+            f"mailbox_capacity must be None or an int from 0 to {MAX_CAPACITY}, "
+            f"not {capacity!r}."
+        )
+    if capacity < 0 or capacity > MAX_CAPACITY:
+        raise ValueError(
+            f"mailbox_capacity must be None or an int from 0 to {MAX_CAPACITY}, "
+            f"not {capacity!r}."
+        )
+
+
 async def yield_now() -> None:
     """Let other tasks run (a checkpoint), as cheaply as the running backend allows."""
     if _get_running_loop() is not None:
@@ -199,8 +249,7 @@ class Mailbox:
     )
 
     def __init__(self, capacity: int | None = 1024) -> None:
-        if capacity is not None and (type(capacity) is not int or capacity < 0):
-            raise ValueError(f"Mailbox capacity must be None or an int >= 0, not {capacity!r}.")
+        check_capacity(capacity)
         self.capacity = capacity
         self._limit = -1 if capacity is None else capacity
         self._items: deque[Any] = deque()
@@ -393,13 +442,15 @@ class ActorCell:
     "system running and alive and not stopping" for the send fast path and is kept current
     by the host through :meth:`refresh`. ``abort`` asks the loop to leave after the message
     in progress (failure-driven stops) instead of draining up to the stop request.
-    ``terminated`` is set once the actor has fully ended (after ``on_stop``).
+    ``terminated`` is set once the actor has fully ended (after ``on_stop``). ``task`` is the
+    task running :meth:`main` (``None`` until it starts): an ``ask`` from that task to this
+    cell could never be answered (:class:`~papyra.exceptions.AskDeadlock`).
     """
 
     __slots__ = (
         "abort", "accepting", "actor", "actor_type", "address", "alive", "children", "factory",
         "host", "mailbox", "name", "parent", "policy", "restart_times", "restarting", "rid",
-        "stopping", "terminated", "watchers",
+        "stopping", "task", "terminated", "watchers",
     )
 
     def __init__(
@@ -434,6 +485,7 @@ class ActorCell:
         self.abort = False
         self.accepting = True
         self.terminated = False
+        self.task: Any = None
 
     def __repr__(self) -> str:
         return f"<ActorCell {self.address} {self.actor_type or '?'}>"
@@ -450,24 +502,57 @@ class ActorCell:
 
         False means "take the slow path" (not accepting, or full). Raises
         :class:`MailboxClosed` if the mailbox was closed under a still-accepting cell.
+        An accepted ``STOP`` is a stop request (:meth:`stop_accepted`).
         """
         if not self.accepting:
             return False
         if reply is None and type(message) is not Envelope:
+            if message is STOP:
+                return self._offer_stop(message)
             return self.mailbox.offer(message)
+        if message is STOP:
+            return self._offer_stop(Envelope(message, reply))
         return self.mailbox.offer(Envelope(message, reply))
+
+    def _offer_stop(self, item: Any) -> bool:
+        if not self.mailbox.offer(item):
+            return False
+        self.stop_accepted()
+        return True
+
+    def stop_accepted(self) -> None:
+        """A ``STOP`` told (or asked) to this cell was enqueued: it is a graceful stop request.
+
+        From now on the cell accepts nothing (later sends are dead letters and raise
+        ``ActorStopped``, as in 0.3.0); what was queued before the ``STOP`` is processed.
+        """
+        if self.stopping:
+            return
+        self.stopping = True
+        self.refresh()
+        self.mailbox.close()
 
     def request(self, message: Any) -> Any:
         """The ask fast path: enqueue ``message`` with a fresh reply future and return it.
 
         Returns None (enqueuing nothing) when not accepting or full: take the slow path.
-        Raises :class:`MailboxClosed` like :meth:`offer`.
+        Raises :class:`MailboxClosed` like :meth:`offer`, and
+        :class:`~papyra.exceptions.AskDeadlock` when called from the cell's own task. That
+        check costs nothing while the loop is parked on an empty mailbox (it then cannot be
+        running the caller): only an ask to a busy actor looks the current task up.
         """
         if not self.accepting:
             return None
+        mailbox = self.mailbox
+        if not mailbox._getters:  # the loop is not parked: it may be running the caller
+            task = self.task
+            if task is not None and task is current_task():
+                raise AskDeadlock()
         loop = _get_running_loop()
         fut = loop.create_future() if loop is not None else AnyioFuture()
-        if self.mailbox.offer(Envelope(message, fut)):
+        if message is STOP:
+            return fut if self._offer_stop(Envelope(message, fut)) else None
+        if mailbox.offer(Envelope(message, fut)):
             return fut
         return None
 
@@ -482,6 +567,7 @@ class ActorCell:
         starting and terminating are delegated to the host.
         """
         host = self.host
+        self.task = current_task()
         try:
             # Most actors have no on_start of their own: then starting needs no await.
             if host.has_on_start(self):
@@ -535,6 +621,8 @@ class ActorCell:
                 message = item
                 reply = None
             if message is STOP:
+                if reply is not None and not reply.done():
+                    reply.set_result(None)  # ask(STOP): everything before it was processed
                 return
             try:
                 if type(message) in _PROXY_TYPES:

@@ -109,6 +109,7 @@ class PersistenceBackend(PersistenceMetricsMixin):
     async def aclose(self) -> None:
         """Release resources; the base holds none, so here this does nothing.
 
-        The built-in backends (memory, JSON, rotating) then drop later writes silently, without
-        counting them, and keep serving reads.
+        The built-in backends (memory, JSON, rotating) keep serving reads after it, and the
+        next write reopens them, so that one backend object can serve several systems one
+        after another (0.3.0 dropped later writes silently).
         """

@@ -45,7 +45,8 @@ class JsonFilePersistence(FileBackend):
     * ``"always"``: the call returns after an fsync that covers its record (one fsync per group:
       with 16 concurrent writers that is one fsync for 16 records). Survives a machine crash.
 
-    After :meth:`aclose` writes are dropped silently (and not counted); reads keep working.
+    After :meth:`aclose` reads keep working, and the next write reopens the backend and the
+    file (one backend object can serve several systems one after another).
     """
 
     def __init__(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from papyra._validate import enum_member
 from papyra.address import ActorAddress
 
 __all__ = (
@@ -134,9 +135,18 @@ class PersistenceAnomalyType(str, Enum):
 
 @dataclass(frozen=True)
 class PersistenceAnomaly:
+    """One damaged spot. ``type`` takes the member, its value (``"3"``) or its name in any case
+    (``"corrupted_line"``) and holds the member."""
+
     type: PersistenceAnomalyType
     path: str
     detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.type) is not PersistenceAnomalyType:
+            object.__setattr__(
+                self, "type", enum_member(PersistenceAnomalyType, self.type, "anomaly type")
+            )
 
 
 @dataclass(frozen=True)
@@ -165,8 +175,18 @@ class PersistenceRecoveryMode(Enum):
 
 @dataclass(frozen=True)
 class PersistenceRecoveryConfig:
+    """What ``recover()`` does. ``mode`` takes the member, its value or its name in any case
+    (``"repair"``, ``"REPAIR"``) and holds the member; anything else raises ``ValueError``
+    (``TypeError`` if not a string)."""
+
     mode: PersistenceRecoveryMode = PersistenceRecoveryMode.IGNORE
     quarantine_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.mode) is not PersistenceRecoveryMode:
+            object.__setattr__(
+                self, "mode", enum_member(PersistenceRecoveryMode, self.mode, "recovery mode")
+            )
 
 
 @dataclass(frozen=True)

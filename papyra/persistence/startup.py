@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal, Protocol, TypeVar
 
+from papyra._validate import check_recovery_config, enum_member
 from papyra.persistence.models import (
     PersistenceAnomaly,
     PersistenceRecoveryConfig,
@@ -63,13 +64,34 @@ class PersistenceStartupMode(str, Enum):
 
 @dataclass(slots=True)
 class PersistenceStartupConfig:
-    """Startup check settings: ``mode`` (enum member or its string value), ``recovery`` (what
-    ``RECOVER`` passes to ``backend.recover``; ``None`` = the backend default) and an optional
-    ``timeout_seconds`` for the whole check."""
+    """Startup check settings, checked when the config is made.
+
+    * ``mode``: a :class:`PersistenceStartupMode`, its value or its name in any case
+      (``"recover"``, ``"RECOVER"``); stored as the member (a ``str`` enum, so it still
+      compares equal to the plain value). Anything else raises ``ValueError``.
+    * ``recovery``: what ``RECOVER`` passes to ``backend.recover`` (a
+      :class:`~papyra.persistence.models.PersistenceRecoveryConfig`, or any object with a
+      ``mode``); ``None`` = the system's ``persistence_recovery``, else the backend default.
+    * ``timeout_seconds``: ``None`` or a number of seconds ``>= 0`` for the whole check.
+    """
 
     mode: PersistenceStartupMode | str = PersistenceStartupMode.IGNORE
     recovery: PersistenceRecoveryConfig | None = None
     timeout_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        self.mode = _resolve_mode(self.mode)
+        check_recovery_config(self.recovery, "PersistenceStartupConfig recovery")
+        timeout = self.timeout_seconds
+        if timeout is not None:
+            if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+                raise TypeError(
+                    f"timeout_seconds must be None or a number of seconds >= 0, not {timeout!r}."
+                )
+            if not timeout >= 0:  # NaN too
+                raise ValueError(
+                    f"timeout_seconds must be None or a number of seconds >= 0, not {timeout!r}."
+                )
 
 
 class StartupStatus(str, Enum):
@@ -145,16 +167,13 @@ async def _direct(label: StepLabel, call: Callable[[], Awaitable[_T]], /) -> _T:
 
 
 def _resolve_mode(mode: PersistenceStartupMode | str) -> PersistenceStartupMode:
-    """The enum member for ``mode``: a member, or its exact string value (``"scan_only"``).
+    """The enum member for ``mode``: a member, its value or its name in any case
+    (``"scan_only"``, ``"SCAN_ONLY"``).
 
-    Any other value raises ``ValueError`` -- before the backend is touched.
+    Any other string raises ``ValueError``, any other type ``TypeError`` -- before the
+    backend is touched.
     """
-    if isinstance(mode, PersistenceStartupMode):
-        return mode
-    try:
-        return PersistenceStartupMode(mode)
-    except ValueError:
-        raise ValueError(f"Invalid persistence startup mode: {mode!r}") from None
+    return enum_member(PersistenceStartupMode, mode, "persistence startup mode")
 
 
 async def run_startup_check(
@@ -168,7 +187,8 @@ async def run_startup_check(
 ) -> StartupOutcome:
     """Scan ``backend`` and act on anomalies by ``mode``; see :class:`StartupStatus`.
 
-    * ``mode``: a :class:`PersistenceStartupMode` or its string value (else ``ValueError``).
+    * ``mode``: a :class:`PersistenceStartupMode`, its value or its name in any case (else
+      ``ValueError``).
       ``IGNORE`` and ``SCAN_ONLY`` both only report.
     * ``recovery``: passed as is to ``backend.recover`` under ``RECOVER`` (``None`` = the
       backend's default, which for the built-in backends repairs nothing).

@@ -167,21 +167,26 @@ async def test_max_records_is_keyword_only() -> None:
         InMemoryPersistence(None, 5)  # type: ignore[call-arg]
 
 
-async def test_writes_after_close_are_dropped_silently_and_not_counted() -> None:
+async def test_a_write_after_close_reopens_the_backend() -> None:
     backend = InMemoryPersistence()
     await backend.record_event(event(1))
     assert not backend.closed
     await backend.aclose()
     assert backend.closed
-    await backend.record_event(event(2))
-    await backend.record_audit({"timestamp": 3})
-    await backend.record_dead_letter(letter(4))
     assert await backend.list_events() == (event(1),)  # reads keep working
-    assert backend.audits == () and backend.dead_letters == ()
-    assert backend.metrics.records_written == 1
+    await backend.record_event(event(2))  # 0.3.0 dropped it silently
+    assert not backend.closed
+    await backend.record_audit({"timestamp": 3})
+    backend.record_nowait("dead_letter", letter(4))
+    assert await backend.list_events() == (event(1), event(2))
+    assert len(backend.audits) == 1 and backend.dead_letters == (letter(4),)
+    assert backend.metrics.records_written == 4
     assert backend.metrics.write_errors == 0
+    await backend.aclose()
     await backend.aclose()  # idempotent
     assert backend.closed
+    backend.record_nowait("event", event(5))
+    assert not backend.closed and backend.events[-1] == event(5)
 
 
 async def test_clear_empties_all_three_lists() -> None:

@@ -105,17 +105,40 @@ async def test_fail_on_anomaly_refuses_to_start_and_closes_the_system() -> None:
         await system.start()
 
 
-@pytest.mark.parametrize("mode", ["fail-on-anomaly", "Recover", ""])
-async def test_a_mistyped_mode_refuses_to_start_even_on_a_clean_log(mode: str) -> None:
+@pytest.mark.parametrize("mode", ["fail-on-anomaly", "later", ""])
+async def test_a_mistyped_mode_is_refused_when_the_config_is_made(mode: str) -> None:
+    with pytest.raises(ValueError, match="Invalid persistence startup mode") as info:
+        PersistenceStartupConfig(mode=mode)
+    assert "'ignore', 'scan_only', 'recover', 'fail_on_anomaly'" in str(info.value)
+
+
+async def test_a_mode_changed_to_a_typo_later_refuses_to_start() -> None:
     backend = InMemoryPersistence()
-    system = ActorSystem(
-        persistence=backend, persistence_startup=PersistenceStartupConfig(mode=mode)
-    )
+    config = PersistenceStartupConfig()
+    config.mode = "fail-on-anomaly"  # a plain (not frozen) dataclass: checked again at start
+    system = ActorSystem(persistence=backend, persistence_startup=config)
     with pytest.raises(ValueError, match="Invalid persistence startup mode"):
         await system.start()
     assert backend.metrics.snapshot()["scans"] == 0  # refused before touching the backend
     with pytest.raises(ActorStopped, match=r"ActorSystem is closed\."):
         await system.start()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("recover", PersistenceStartupMode.RECOVER),
+        ("Recover", PersistenceStartupMode.RECOVER),
+        ("FAIL_ON_ANOMALY", PersistenceStartupMode.FAIL_ON_ANOMALY),
+        (PersistenceStartupMode.SCAN_ONLY, PersistenceStartupMode.SCAN_ONLY),
+    ],
+)
+async def test_mode_accepts_the_member_its_value_or_its_name_in_any_case(
+    given: Any, expected: PersistenceStartupMode
+) -> None:
+    config = PersistenceStartupConfig(mode=given)
+    assert config.mode is expected
+    assert config.mode == expected.value  # a str enum: 0.3.0 code comparing to "recover" works
 
 
 async def test_fail_on_anomaly_starts_when_clean() -> None:
@@ -340,12 +363,18 @@ async def test_check_verifying_scan_unsupported_counts_as_recovered() -> None:
     assert backend.calls == ["scan", ("recover", REPAIR), "scan"]
 
 
-@pytest.mark.parametrize("mode", ["RECOVER", "Scan_Only", "later", ""])
+@pytest.mark.parametrize("mode", ["fail-on-anomaly", "later", ""])
 async def test_check_refuses_other_mode_strings_before_scanning(mode: str) -> None:
     backend = Damaged()
     with pytest.raises(ValueError, match="Invalid persistence startup mode"):
         await run_startup_check(backend, mode)
     assert backend.calls == []
+
+
+async def test_check_accepts_mode_names_in_any_case() -> None:
+    outcome = await run_startup_check(Damaged(), "Scan_Only")
+    assert outcome.status is StartupStatus.IGNORED
+    assert outcome.mode is PersistenceStartupMode.SCAN_ONLY
 
 
 async def test_check_step_sees_none_results_and_its_errors_end_the_check() -> None:

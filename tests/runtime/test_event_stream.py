@@ -15,6 +15,7 @@ import pytest
 
 from papyra.actor import Actor
 from papyra.events import ActorEvent, ActorStarted, EventSubscription, MissedEvents
+from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.startup import PersistenceStartupConfig
 from papyra.system import ActorSystem
 
@@ -182,9 +183,16 @@ async def test_a_subscription_made_after_close_replays_then_ends(make_system: An
 
 
 async def test_a_failed_start_ends_subscriptions() -> None:
-    system = ActorSystem(persistence_startup=PersistenceStartupConfig(mode="nonsense"))
+    class Unreadable(InMemoryPersistence):
+        async def scan(self) -> Any:
+            raise OSError("disk gone")
+
+    system = ActorSystem(
+        persistence=Unreadable(),
+        persistence_startup=PersistenceStartupConfig(mode="fail_on_anomaly"),
+    )
     subscription = system.subscribe()
-    with pytest.raises(ValueError):
+    with pytest.raises(OSError, match="disk gone"):
         await system.start()
     with anyio.fail_after(5):
         assert await collect(subscription) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import anyio
@@ -29,10 +30,24 @@ async def test_bare_items_come_back_as_envelopes(impl: Any) -> None:
     assert isinstance(env, Envelope) and env.message == "hello" and env.reply is None
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "3"])
-def test_invalid_capacity_is_refused(impl: Any, bad: Any) -> None:
-    with pytest.raises(ValueError, match="capacity"):
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(-1, ValueError), (sys.maxsize + 1, ValueError), (1.5, TypeError), ("3", TypeError),
+     (True, TypeError)],
+)
+def test_invalid_capacity_is_refused_alike_by_both_twins(
+    impl: Any, bad: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error) as info:
         impl.dispatch.Mailbox(capacity=bad)
+    assert str(info.value) == (
+        f"mailbox_capacity must be None or an int from 0 to {sys.maxsize}, not {bad!r}."
+    )
+
+
+def test_the_largest_capacity_fits_both_twins(impl: Any) -> None:
+    box = impl.dispatch.Mailbox(capacity=sys.maxsize)
+    assert box.capacity == sys.maxsize and box.offer("x")
 
 
 def test_default_capacity_is_1024(impl: Any) -> None:

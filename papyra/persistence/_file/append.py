@@ -246,7 +246,6 @@ class GroupCommitter:
         self._io_lock = io_lock
         self._open = _Group()
         self._leading = False
-        self._idle: anyio.Event | None = None
         self._sync_error: OSError | None = None
         self.on_written: Callable[[int, int], None] = lambda records, nbytes: None
         self.on_failed: Callable[[int], None] = lambda records: None
@@ -269,13 +268,6 @@ class GroupCommitter:
             await self._lead()
         if group.error is not None:
             raise group.error
-
-    async def drain(self) -> None:
-        """Wait until no group is being written or waiting to be."""
-        while self._leading:
-            if self._idle is None:
-                self._idle = anyio.Event()
-            await self._idle.wait()
 
     async def _lead(self) -> None:
         self._leading = True
@@ -307,9 +299,6 @@ class GroupCommitter:
                         await self._commit(group)
         finally:
             self._leading = False
-            idle, self._idle = self._idle, None
-            if idle is not None:
-                idle.set()
 
     def _commit_inline(self, group: _Group) -> bool:
         """Write ``group`` without waiting; False if the file lock is taken (nothing written)."""

@@ -17,6 +17,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from papyra import _accel
+from papyra._validate import enum_member
 from papyra.persistence._file.append import FSYNC_MODES, FsyncMode, GroupCommitter
 from papyra.persistence._file.read import NdjsonTwin, read_progress, read_records
 from papyra.persistence._records import coerce, json_default, record_to_dict
@@ -31,7 +32,9 @@ from papyra.persistence.models import (
     PersistenceRecoveryMode,
 )
 
-__all__ = ("INLINE_READ_BYTES", "FileBackend", "anomaly_objects", "recovery_mode")
+__all__ = (
+    "INLINE_READ_BYTES", "FileBackend", "anomaly_objects", "fsync_mode", "recovery_mode",
+)
 
 #: Reads of files up to this size run inline; larger ones in a worker thread.
 INLINE_READ_BYTES = 256 * 1024
@@ -45,8 +48,19 @@ def anomaly_objects(path: str, found: Sequence[tuple[str, str]]) -> list[Persist
 
 
 def recovery_mode(config: Any) -> PersistenceRecoveryMode:
+    """The mode of ``config`` (any object with a ``mode``): a member, value or name."""
     mode = getattr(config, "mode", PersistenceRecoveryMode.IGNORE)
-    return mode if isinstance(mode, PersistenceRecoveryMode) else PersistenceRecoveryMode(mode)
+    return enum_member(PersistenceRecoveryMode, mode, "recovery mode")
+
+
+def fsync_mode(value: object) -> FsyncMode:
+    """``"always"``, ``"batch"`` or ``"never"`` in any case; anything else is refused."""
+    if isinstance(value, str):
+        for mode in FSYNC_MODES:
+            if value.lower() == mode:
+                return mode
+    error = ValueError if isinstance(value, str) else TypeError
+    raise error(f"fsync must be one of 'always', 'batch', 'never' (any case), not {value!r}.")
 
 
 class FileBackend(PersistenceBackend):
@@ -79,11 +93,10 @@ class FileBackend(PersistenceBackend):
         _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
         super().__init__(retention_policy=retention_policy)
-        if fsync not in FSYNC_MODES:
-            raise ValueError(f"fsync must be one of {FSYNC_MODES}, got {fsync!r}")
         self._path = Path(path)
-        self._fsync_mode: FsyncMode = fsync
+        self._fsync_mode: FsyncMode = fsync_mode(fsync)
         self._closed = False
+        self._closing = False  # aclose() is running
         # Created lazily: anyio primitives must not be bound to a loop at construction time.
         self._lock: anyio.Lock | None = None
         self._committer: GroupCommitter | None = None
@@ -179,11 +192,23 @@ class FileBackend(PersistenceBackend):
             self.metrics.write_errors += 1
             raise
 
+    def _reopen(self) -> None:
+        """A write after :meth:`aclose`: accept writes again; the file is reopened on the write.
+
+        The lock and the group committer are made afresh (the next system may run on another
+        event loop, or another anyio backend); while ``aclose()`` is still running they are
+        kept, as it holds them.
+        """
+        self._closed = False
+        if not self._closing:
+            self._lock = None
+            self._committer = None
+
     async def _record(self, kind: str, record: Any) -> None:
+        line = self._encode(kind, record)
         if self._closed:
-            await anyio.lowlevel.checkpoint()
-            return
-        await self._get_committer().submit(self._encode(kind, record))
+            self._reopen()
+        await self._get_committer().submit(line)
 
     def record_nowait(self, kind: str, record: Any) -> None:
         """Queue one record for writing, in call order, without waiting (see :meth:`flush`).
@@ -193,9 +218,10 @@ class FileBackend(PersistenceBackend):
         lands behind them. Encoding errors are raised here and counted; write errors surface
         from the next :meth:`flush` or ``record_*`` call that writes the group.
         """
+        line = self._encode(kind, record)
         if self._closed:
-            return
-        self._get_committer().add_nowait(self._encode(kind, record))
+            self._reopen()
+        self._get_committer().add_nowait(line)
 
     async def flush(self) -> None:
         """Write everything queued by :meth:`record_nowait` (synced per the fsync mode)."""
@@ -217,17 +243,28 @@ class FileBackend(PersistenceBackend):
         await self._record("dead_letter", dead_letter)
 
     async def aclose(self) -> None:
-        """Stop accepting writes, finish the ones in flight, sync (unless "never"), close."""
+        """Write what was handed over, sync (unless "never"), close the file. Idempotent.
+
+        Reads keep working. A later write reopens the backend (and the file): one backend
+        object can serve several systems one after another. A write error of records handed
+        over with :meth:`record_nowait` and not flushed yet is raised here, after the close.
+        """
         if self._closed:
             return
         self._closed = True
-        if self._committer is not None:
-            await self._committer.drain()
-        async with self._io_lock:
-            if self._fsync_mode != "never":
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._sync)
-            self._close_files()
+        self._closing = True
+        try:
+            if self._committer is not None:
+                await self._committer.flush()
+        finally:
+            try:
+                async with self._io_lock:
+                    if self._fsync_mode != "never":
+                        with anyio.CancelScope(shield=True):
+                            await anyio.to_thread.run_sync(self._sync)
+                    self._close_files()
+            finally:
+                self._closing = False
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -50,7 +50,9 @@ class InMemoryPersistence(PersistenceBackend):
     write then yields once to the scheduler without checking for cancellation: a write that has
     started is never lost to a cancelled caller.
 
-    After :meth:`aclose`, writes are dropped silently (and not counted); reads keep working.
+    :meth:`aclose` marks the backend closed; reads keep working, and the next write reopens it
+    (it is stored and counted as usual), so one backend can serve several systems one after
+    another. 0.3.0 dropped writes after ``aclose()`` silently.
     """
 
     def __init__(
@@ -71,20 +73,17 @@ class InMemoryPersistence(PersistenceBackend):
 
     # -- writes ---------------------------------------------------------------------------
 
-    def _append(self, store: list[Any], record: Any) -> bool:
-        if self._closed:
-            return False
+    def _append(self, store: list[Any], record: Any) -> None:
+        self._closed = False  # a write after aclose() reopens the backend
         store.append(record)
         bound = self._max_records
         if bound is not None and len(store) > bound:
             del store[: len(store) - bound]
-        return True
 
     async def _write(self, store: list[Any], coerce: Callable[[Any], Any], record: Any) -> None:
         try:
-            stored = self._append(store, coerce(record))
-            if stored:
-                await self._metrics_on_write_ok(records=1, bytes_written=0)
+            self._append(store, coerce(record))
+            await self._metrics_on_write_ok(records=1, bytes_written=0)
         except Exception:
             await self._metrics_on_write_error()
             raise
@@ -103,12 +102,11 @@ class InMemoryPersistence(PersistenceBackend):
         except (KeyError, TypeError):
             raise ValueError(_unknown_kind(kind)) from None
         try:
-            stored = self._append(getattr(self, attribute), coerce(record))
+            self._append(getattr(self, attribute), coerce(record))
         except Exception:
             self.metrics.write_errors += 1
             raise
-        if stored:
-            self.metrics.records_written += 1
+        self.metrics.records_written += 1
 
     async def flush(self) -> None:
         """Nothing to do: every record is stored when it is handed over."""
@@ -186,7 +184,8 @@ class InMemoryPersistence(PersistenceBackend):
         await cancel_shielded_checkpoint()
 
     async def aclose(self) -> None:
-        """Stop accepting writes. Idempotent; stored records stay readable."""
+        """Mark the backend closed (idempotent); records stay readable and a later write
+        reopens it."""
         self._closed = True
         await cancel_shielded_checkpoint()
 

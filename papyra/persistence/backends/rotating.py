@@ -39,6 +39,8 @@ class RotatingFilePersistence(FileBackend):
     ``fsync=True`` makes every ``record_*`` call return only after its record is fsynced (one
     fsync per group of concurrent calls; a file is also fsynced before it is rotated away and
     after it is emptied). ``fsync=False``: flushed to the OS, as the JSON backend's default.
+    Any other value (``"never"`` included) is a ``TypeError``. After :meth:`aclose` the next
+    write reopens the backend, as the JSON backend does.
     """
 
     since_fallback = True
@@ -53,6 +55,11 @@ class RotatingFilePersistence(FileBackend):
         retention_policy: RetentionPolicy | None = None,
         _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
+        if type(fsync) is not bool:
+            raise TypeError(
+                f"fsync must be True or False, not {fsync!r} (the modes 'always', 'batch' and "
+                "'never' are JsonFilePersistence's)."
+            )
         if max_bytes <= 0:
             raise ValueError("max_bytes must be > 0")
         if max_files <= 0:

@@ -650,16 +650,31 @@ async def test_own_compaction_and_recovery_between_writes(tmp_path: Path) -> Non
     assert set(range(5, 10)) <= {int(t) for t in raw}
 
 
-async def test_closed_backend_drops_writes_and_reads(tmp_path: Path) -> None:
+async def test_a_write_after_close_reopens_the_file(tmp_path: Path) -> None:
     p = tmp_path / "z.ndjson"
     b = JsonFilePersistence(p, fsync="batch")
     await b.record_event(event(1))
     await b.aclose()
     await b.aclose()
     assert b.closed
-    await b.record_event(event(2))
-    assert b.metrics.records_written == 1
-    assert len(await b.list_events()) == 1
+    assert len(await b.list_events()) == 1  # reads keep working
+    await b.record_event(event(2))  # 0.3.0 dropped it silently
+    assert not b.closed
+    b.record_nowait("event", event(3))
+    await b.aclose()  # writes what was handed over, then closes
+    assert b.closed
+    assert b.metrics.records_written == 3
+    assert [e.timestamp for e in await b.list_events()] == [1.0, 2.0, 3.0]
+
+
+async def test_aclose_raises_the_error_of_records_not_flushed_yet(tmp_path: Path) -> None:
+    p = tmp_path / "dir-not-file"
+    b = JsonFilePersistence(p / "x.ndjson")
+    p.write_text("")  # the parent "directory" is a file: the write fails
+    b.record_nowait("event", event(1))
+    with pytest.raises(OSError):
+        await b.aclose()
+    assert b.closed and b.metrics.write_errors == 1
 
 
 async def test_metrics_reset_keeps_error_counters(tmp_path: Path) -> None:
