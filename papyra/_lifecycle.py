@@ -216,6 +216,12 @@ class Lifecycle:
                 "stopped.",
                 reason="shutdown",
             )
+        if parent is not None and parent_cell is None:
+            raise ActorStopped(
+                f"Cannot spawn a child of {parent!r}: that actor has stopped (its record was "
+                "released).",
+                reason="shutdown",
+            )
         rid = self._next_rid
         self._next_rid = rid + 1
         actor = actor_factory()

@@ -417,7 +417,7 @@ class ActorSystem:
         try:
             await self._persistence.aclose()
         except Exception:
-            _log.debug("persistence backend failed to close", exc_info=True)
+            _log.warning("persistence backend failed to close", exc_info=True)
         finally:
             self._close_done.set()
 

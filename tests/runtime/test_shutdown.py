@@ -345,6 +345,15 @@ async def test_spawning_a_child_of_a_stopped_actor_is_refused(make_system: Any) 
         system.spawn(Echo, parent=parent)
 
 
+async def test_spawning_a_child_of_a_released_actor_is_refused(make_system: Any) -> None:
+    system = await make_system(retain_terminated=0)
+    parent = system.spawn(Echo)
+    await system.stop(parent, wait=True)
+    assert parent._rid not in system._by_id
+    with pytest.raises(ActorStopped, match="record was released"):
+        system.spawn(Echo, parent=parent)
+
+
 async def test_a_child_spawned_in_on_stop_is_refused_and_aclose_does_not_hang(
     impl: Any,
 ) -> None:
