@@ -116,6 +116,12 @@ class ActorSystem:
     newest ``max_dead_letters``, and the records of terminated actors are released once more
     than ``retain_terminated`` of them exist (``list_actors()``/``audit()`` then no longer show
     the oldest ones; ``audit().total_actors`` still counts every spawn).
+
+    Every actor crash is logged on the ``papyra`` logger, at ERROR with its traceback, unless
+    ``log_crashes=False``. A ``SystemExit``, ``KeyboardInterrupt`` or other base exception
+    raised by an actor is not a crash: the system shuts down, the task that owns it (the one
+    that called ``start()``) is interrupted, and ``aclose()`` -- hence ``async with`` --
+    raises it.
     """
 
     def __init__(
@@ -131,12 +137,15 @@ class ActorSystem:
         max_events: int | None = 10_000,
         max_dead_letters: int | None = 10_000,
         retain_terminated: int = 1_000,
+        log_crashes: bool = True,
         _dispatch: ModuleType | None = None,
     ) -> None:
         if not isinstance(system_id, str) or not system_id:
             raise ValueError("system_id must be a non-empty string")
         if retain_terminated < 0:
             raise ValueError("retain_terminated must be >= 0")
+        if not isinstance(log_crashes, bool):
+            raise TypeError(f"log_crashes must be a bool, not {type(log_crashes).__name__}.")
         if persistence is None:
             from papyra.persistence.backends.memory import InMemoryPersistence
 
@@ -153,7 +162,10 @@ class ActorSystem:
         self._persistence_recovery = persistence_recovery
         self._persistence_startup = persistence_startup
         self._started = False
+        self._closing = False
         self._tg: anyio.abc.TaskGroup | None = None
+        # The body of ``async with``, cancelled when an actor raises a fatal base exception.
+        self._owner_scope: anyio.CancelScope | None = None
         self._registrations: dict[str, tuple[Any, int | None, SupervisionPolicy | None]] = {}
         self._facts = Facts(
             system_id=system_id,
@@ -165,7 +177,8 @@ class ActorSystem:
             create_future=dispatch.create_future,
         )
         self._lifecycle = Lifecycle(
-            self, self._facts, dispatch, retain_terminated=retain_terminated
+            self, self._facts, dispatch, retain_terminated=retain_terminated,
+            log_crashes=log_crashes,
         )
         # Semi-private names that upstream-style tests read (spec README): the same objects.
         self._by_id: dict[int, Cell] = self._lifecycle.by_id
@@ -276,16 +289,30 @@ class ActorSystem:
             await self._facts.call_hook_now(hook, report)
         return report
 
+    def _interrupt_owner(self) -> None:
+        """An actor raised a fatal base exception: end the ``async with`` body, if one runs.
+
+        Not while ``aclose()`` runs: it raises the exception when done.
+        """
+        owner = self._owner_scope
+        if owner is not None and not self._closing:
+            owner.cancel()
+
     async def aclose(self) -> None:
         """Stop every actor gracefully, wait for them, flush persistence, close the backend.
 
         Messages enqueued before the call are processed; messages that can never be processed
         become dead letters and their ``ask`` callers get ``ActorStopped``. Idempotent. Must be
         awaited in the task that called ``start()``, and not from inside an actor.
+
+        If an actor raised a base exception that is not an ``Exception`` (``SystemExit``,
+        ``KeyboardInterrupt``...), the system was shut down then and there; ``aclose()`` ends
+        the shutdown and raises the first such exception (once).
         """
-        if self._closed:
-            return
         lifecycle = self._lifecycle
+        if self._closing or (self._closed and self._tg is None):
+            return
+        self._closing = True
         lifecycle.close()
         tg = self._tg
         if tg is not None:
@@ -307,13 +334,27 @@ class ActorSystem:
             await self._persistence.aclose()
         except Exception:
             _log.debug("persistence backend failed to close", exc_info=True)
+        fatal = lifecycle.fatal_error
+        if fatal is not None:
+            lifecycle.fatal_error = None
+            raise fatal
 
     async def __aenter__(self) -> ActorSystem:
         await self.start()
+        owner = anyio.CancelScope()
+        owner.__enter__()  # inside the task group; __aexit__ leaves it first
+        self._owner_scope = owner
         return self
 
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        """``aclose()``; a fatal base exception raised by an actor replaces the body's outcome."""
+        owner = self._owner_scope
+        caught = False
+        if owner is not None:
+            self._owner_scope = None
+            caught = bool(owner.__exit__(exc_type, exc, tb))  # its own cancellation only
         await self.aclose()
+        return caught
 
     # -- spawning ------------------------------------------------------------------------------
 
