@@ -313,6 +313,10 @@ class ActorSystem:
         if self._closing or (self._closed and self._tg is None):
             return
         self._closing = True
+        owner = self._owner_scope
+        if owner is not None:  # called inside the ``async with`` body: leave that scope first
+            self._owner_scope = None
+            owner.__exit__(None, None, None)
         lifecycle.close()
         tg = self._tg
         if tg is not None:

@@ -586,3 +586,29 @@ async def test_the_first_base_exception_wins(impl: Any) -> None:
         await ref.tell("go")
         with pytest.raises(Fatal, match="first"):
             await system.aclose()
+
+
+async def test_aclose_inside_async_with(impl: Any) -> None:
+    async with ActorSystem(_dispatch=impl.dispatch) as system:
+        ref = system.spawn(Crasher)
+        assert await ref.ask("hi") == "hi"
+        await system.aclose()
+        assert not system.running
+    assert not ref.is_alive()
+
+
+async def test_aclose_inside_async_with_after_a_base_exception(impl: Any) -> None:
+    system = ActorSystem(_dispatch=impl.dispatch, log_crashes=False)
+    error = Fatal()
+
+    async def own_it() -> None:
+        async with system:
+            ref = system.spawn(Crasher)
+            try:
+                await ref.ask(error)
+            finally:  # the owner is interrupted, and closes the system itself
+                await system.aclose()
+
+    with anyio.fail_after(5), pytest.raises(Fatal) as info:
+        await own_it()
+    assert info.value is error
