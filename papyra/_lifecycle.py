@@ -630,8 +630,12 @@ class Lifecycle:
         """``cell``'s loop stopped for ``attention``: False to leave it, True to go on.
 
         Leaves on an abort. Otherwise handles the escalations posted to the cell, oldest first,
-        each as a failure of the cell (:meth:`handle_failure`), unless the instance it reached
-        has been replaced since: that restart already dealt with it.
+        each as a failure of the cell (:meth:`handle_failure`), except:
+
+        * when the instance it reached has been replaced since: that restart dealt with it;
+        * when a graceful stop was requested since it was posted: the actor is going away,
+          and still processes what was queued before the request (a parent already stopping
+          when the child escalates is aborted instead, by rule 1 of :meth:`handle_failure`).
         """
         while not cell.abort:
             pending = cell.escalations
@@ -642,11 +646,11 @@ class Lifecycle:
             for exc, instance, child_address in pending:
                 if cell.abort:
                     break
-                if cell.actor is not instance:
+                if cell.actor is not instance or cell.stopping:
                     log.debug(
-                        "the crash escalated by %s to %s is dropped: the instance it reached "
-                        "was replaced",
+                        "the crash escalated by %s to %s is dropped: %s",
                         child_address, cell.address,
+                        "it is stopping" if cell.stopping else "its instance was replaced",
                     )
                     continue
                 await self.handle_failure(cell, exc, child_address)

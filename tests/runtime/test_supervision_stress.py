@@ -100,10 +100,12 @@ class Supervisor(Actor):
                 return self.context.spawn_child(Worker, policy=ESCALATE)
             if message == "kids":
                 return list(self.kids)
-            if message == "block":
+            if message in ("block", "block-then-fail"):
                 assert log.block_gate is not None
                 log.blocking.set()
                 await log.block_gate.wait()
+                if message == "block-then-fail":
+                    raise Boom("parent")
             log.seen.append((self.number, message))
             return self.number
         finally:
@@ -220,12 +222,13 @@ async def test_an_escalation_to_a_parent_that_restarts_anyway_is_not_applied_twi
     log.block_gate = make_gate()
     root = system.spawn(supervisor(log), name="root")
     child = await root.ask("spawn")
-    await root.tell("block")
+    await root.tell("block-then-fail")
     with anyio.fail_after(5):
         await log.blocking.wait()
     await child.tell(Boom("child"))
     await until(system, ActorStoppedEvent, child)
-    await root.tell(Boom("parent"))  # the parent fails on its own before it sees the escalation
+    # The parent's message in progress fails: that restart replaces instance 1, and the
+    # escalation about instance 1, still waiting, has nothing left to act on.
     log.block_gate.set()
 
     assert await root.ask("sync") == 2
@@ -233,6 +236,29 @@ async def test_an_escalation_to_a_parent_that_restarts_anyway_is_not_applied_twi
     assert log.stopped == [1]
     assert log.violations == []
     assert kinds(system, root) == ["ActorStarted", "ActorCrashed", "ActorRestarted"]
+
+
+async def test_a_stop_requested_after_an_escalation_still_drains(
+    system: ActorSystem, make_gate: Any
+) -> None:
+    log = Log()
+    log.block_gate = make_gate()
+    root = system.spawn(supervisor(log), name="root")
+    child = await root.ask("spawn")
+    await root.tell("block")
+    with anyio.fail_after(5):
+        await log.blocking.wait()
+    await root.tell("queued")
+    await child.tell(Boom("child"))
+    await until(system, ActorStoppedEvent, child)  # its escalation waits for the parent
+    await system.stop(root)  # graceful: "queued" was enqueued before it
+    log.block_gate.set()
+    await until(system, ActorStoppedEvent, root)
+
+    assert log.seen == [(1, "block"), (1, "queued")]
+    assert kinds(system, root) == ["ActorStarted", "ActorStopped"]
+    assert log.stopped == [1]
+    assert log.violations == []
 
 
 async def test_an_escalation_chain_is_handled_by_each_ancestor(system: ActorSystem) -> None:
