@@ -32,7 +32,8 @@ calls :meth:`Lifecycle.attend` before its next message. So a restarted instance'
 has ended before its first message, an instance's ``on_stop`` never overlaps its ``receive``,
 and two escalations reaching one cell are handled one after the other. An escalation carries
 the instance it was addressed to; if that instance was replaced meanwhile (by a restart that
-already dealt with the failure), the escalation is dropped. Graceful and failure-driven stop
+already dealt with the failure), or a graceful stop was requested since (the cell drains its
+queue and terminates), the escalation is dropped. Graceful and failure-driven stop
 *requests* from other tasks (``request_stop``, ``abort``) only set flags and enqueue ``STOP``;
 they never run actor code. The one exception is the parent's ``on_child_failure``, which runs
 in the failing child's task (0.3.0 behaviour, kept).
@@ -42,8 +43,8 @@ cancellation: a cancellation exception while the actor's task is not being cance
 asyncio, e.g. awaiting a future someone cancelled; detected with ``Task.cancelling()``, or on
 Python 3.10 with :class:`_ActorTask`). The task's own cancellation propagates. Any other base
 exception (``SystemExit``, ``KeyboardInterrupt``, a custom ``BaseException``) is *fatal*
-(:meth:`Lifecycle.fatal`): the system closes, every actor aborts, the task that owns the
-system is interrupted, and ``ActorSystem.aclose()`` re-raises the first such exception.
+(:meth:`Lifecycle.fatal`): the system closes, every actor aborts, the body of the system's
+``async with`` is interrupted, and ``ActorSystem.aclose()`` re-raises the first such exception.
 
 Failure restarts are a loop, not a recursion (:meth:`Lifecycle.handle_failure`), so a restart
 budget of any size ends in the policy's outcome.
