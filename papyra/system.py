@@ -119,9 +119,8 @@ class ActorSystem:
 
     Every actor crash is logged on the ``papyra`` logger, at ERROR with its traceback, unless
     ``log_crashes=False``. A ``SystemExit``, ``KeyboardInterrupt`` or other base exception
-    raised by an actor is not a crash: the system shuts down, the task that owns it (the one
-    that called ``start()``) is interrupted, and ``aclose()`` -- hence ``async with`` --
-    raises it.
+    raised by an actor is not a crash: the system shuts down, the body of its ``async with``
+    is interrupted, and ``aclose()`` -- hence ``async with`` -- raises it.
     """
 
     def __init__(
