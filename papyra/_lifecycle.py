@@ -24,21 +24,52 @@ The state machine of a cell (flags of :class:`~papyra._speedups.dispatch_py.Acto
   ``ActorStopped`` is emitted and the record is released once more than
   ``retain_terminated`` terminated records exist.
 
+**Who carries out supervision.** Whatever replaces or ends an actor's instance -- its
+``on_stop``, the factory, the new instance's ``on_start`` -- runs in that actor's own task,
+between two of its messages, never concurrently with its ``receive``. A cell's own failures are
+handled where they happen (its task, right after the failing message). A failure that reaches
+a cell from elsewhere -- a child escalating -- is only *posted*: :meth:`Lifecycle._escalate`
+appends it to ``cell.escalations``, raises ``cell.attention`` and wakes the cell's loop, which
+calls :meth:`Lifecycle.attend` before its next message. So a restarted instance's ``on_start``
+has ended before its first message, an instance's ``on_stop`` never overlaps its ``receive``,
+and two escalations reaching one cell are handled one after the other. An escalation carries
+the instance it was addressed to; if that instance was replaced meanwhile (by a restart that
+already dealt with the failure), or a graceful stop was requested since (the cell drains its
+queue and terminates), the escalation is dropped. Graceful and failure-driven stop
+*requests* from other tasks (``request_stop``, ``abort``) only set flags and enqueue ``STOP``;
+they never run actor code. The one exception is the parent's ``on_child_failure``, which runs
+in the failing child's task (0.3.0 behaviour, kept).
+
+**What is an actor failure.** Every ``Exception`` raised by actor code, and a *stray*
+cancellation: a cancellation exception while the actor's task is not being cancelled (on
+asyncio, e.g. awaiting a future someone cancelled; detected with ``Task.cancelling()``, or on
+Python 3.10 with :class:`_ActorTask`). The task's own cancellation propagates. Any other base
+exception (``SystemExit``, ``KeyboardInterrupt``, a custom ``BaseException``) is *fatal*
+(:meth:`Lifecycle.fatal`): the system closes, every actor aborts, the body of the system's
+``async with`` is interrupted, and ``ActorSystem.aclose()`` re-raises the first such exception.
+
+Failure restarts are a loop, not a recursion (:meth:`Lifecycle.handle_failure`), so a restart
+budget of any size ends in the policy's outcome.
+
 Everything here runs on the system's event loop and is not thread-safe.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import math
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from papyra import _crash
 from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope
+from papyra._speedups.dispatch_py import CANCELLED, FAILURE, FATAL
 from papyra._validate import enum_member, is_coroutine_callable
 from papyra.actor import Actor
 from papyra.address import ActorAddress
@@ -76,6 +107,29 @@ _FORCED_PAYLOAD: dict[str, object] = {"reason": _FORCED_REASON}
 _NAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.RESTART)
 _UNNAMED_DEFAULT = SupervisionPolicy(strategy=Strategy.STOP)
 
+#: Python 3.11+: ``Task.cancelling()`` tells the actor task's own cancellation from a stray one.
+_TASK_CANCELLING = sys.version_info >= (3, 11)
+#: How anyio's cancel scopes label the cancellations they deliver (and catch themselves).
+_ANYIO_SCOPE_MESSAGES = ("Cancelled via cancel scope", "Cancelled by cancel scope")
+
+
+class _ActorTask(asyncio.Task):  # type: ignore[type-arg]
+    """An actor's asyncio task that remembers whether it was asked to cancel (Python < 3.11).
+
+    Before ``Task.cancelling()``, nothing on a task says whether a ``CancelledError`` it sees
+    is its own cancellation or one raised by something it awaited. This task records every
+    ``cancel()``, except the ones of anyio's cancel scopes: the actor task runs in no anyio
+    scope of the system, so those come from scopes opened inside actor code, which catch
+    their own cancellation.
+    """
+
+    papyra_cancel_requested = False
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not (isinstance(msg, str) and msg.startswith(_ANYIO_SCOPE_MESSAGES)):
+            self.papyra_cancel_requested = True
+        return super().cancel(msg)
+
 
 def _overrides(actor: Any, hook: str) -> bool:
     """False when ``actor`` keeps the base class's no-op ``on_start`` / ``on_stop``."""
@@ -105,11 +159,16 @@ class Lifecycle:
         dispatch: ModuleType,
         *,
         retain_terminated: int,
+        log_crashes: bool = True,
     ) -> None:
         self.system = system
         self.facts = facts
         self.dispatch = dispatch
         self.retain_terminated = retain_terminated
+        #: Log every crash on the ``papyra`` logger (``ActorSystem(log_crashes=...)``).
+        self.log_crashes = log_crashes
+        #: The first fatal base exception raised by an actor (re-raised by ``aclose()``).
+        self.fatal_error: BaseException | None = None
         self.by_id: dict[int, Cell] = {}
         self.names: dict[str, int] = {}
         self.spawned = 0
@@ -257,7 +316,10 @@ class Lifecycle:
         self.running += 1
         loop = self._loop
         if loop is not None:
-            self._tasks[rid] = loop.create_task(cell.main())
+            if _TASK_CANCELLING:
+                self._tasks[rid] = loop.create_task(cell.main())
+            else:
+                self._tasks[rid] = _ActorTask(cell.main(), loop=loop)
         else:
             assert self._tg is not None
             self._tg.start_soon(self._run_tracked, cell)
@@ -291,9 +353,12 @@ class Lifecycle:
         """
         try:
             await cell.actor.on_start()
-        except self.cancelled_exc:
-            raise
         except BaseException as exc:
+            verdict = self.triage(cell, exc)
+            if verdict == CANCELLED:
+                raise
+            if verdict == FATAL:
+                return False
             error = RuntimeError("actor.on_start() failed")
             error.__cause__ = exc
             await self.handle_failure(cell, error)
@@ -319,13 +384,21 @@ class Lifecycle:
             self._finished(cell)
 
     async def _run_on_stop(self, cell: Cell) -> None:
+        """``on_stop``, shielded until the stop deadline; its base exceptions are triaged."""
         rid = cell.rid
+        cancelled: BaseException | None = None
         with anyio.CancelScope(shield=True, deadline=self._stop_deadline) as scope:
             self._stop_scopes[rid] = scope
             try:
                 await cell.actor.on_stop()
-            except Exception:
-                log.debug("on_stop of %s failed", cell.address, exc_info=True)
+            except BaseException as exc:
+                if scope.cancel_called and isinstance(exc, self.cancelled_exc):
+                    raise  # the stop deadline: this scope absorbs it
+                verdict = self.triage(cell, exc)
+                if verdict == CANCELLED:
+                    cancelled = exc  # re-raised once the actor is accounted for
+                elif verdict == FAILURE:
+                    log.debug("on_stop of %s failed", cell.address, exc_info=True)
             finally:
                 del self._stop_scopes[rid]
         if scope.cancelled_caught:
@@ -333,6 +406,8 @@ class Lifecycle:
             log.warning(
                 "on_stop of %s was cancelled: the shutdown grace period ran out", cell.address
             )
+        if cancelled is not None:
+            raise cancelled
 
     def _finished(self, cell: Cell) -> None:
         """The actor's task is done: wake joiners and, after the last one, ``aclose()``."""
@@ -445,6 +520,7 @@ class Lifecycle:
         if cell.terminated:
             return
         cell.abort = True
+        cell.attention = True
         cell.stopping = True
         cell.refresh()
         cell.mailbox.force(STOP)  # wakes a loop waiting on an empty mailbox
@@ -524,9 +600,76 @@ class Lifecycle:
         if self._loop is None and self._tg is not None:
             self._tg.cancel_scope.cancel()
 
+    # -- what escaped actor code -----------------------------------------------------------------
+
+    def triage(self, cell: Cell, exc: BaseException) -> int:
+        """Classify ``exc``, raised by ``cell``'s actor code (see the module doc).
+
+        Returns ``FAILURE`` (an ``Exception``, or a stray cancellation: supervise it),
+        ``CANCELLED`` (the task's own cancellation, or its coroutine being closed: let it
+        propagate) or ``FATAL`` (any other base exception, already handed to :meth:`fatal`).
+        An exception group is judged by its members: fatal if one is, a cancellation if one is
+        a real cancellation, else a failure.
+        """
+        if isinstance(exc, Exception):
+            return FAILURE
+        verdict = FAILURE
+        for leaf in _leaves(exc):
+            if isinstance(leaf, Exception):
+                continue
+            if isinstance(leaf, GeneratorExit):
+                verdict = CANCELLED
+            elif isinstance(leaf, (self.cancelled_exc, asyncio.CancelledError)):
+                if self._cancelled_for_real(leaf):
+                    verdict = CANCELLED
+            else:
+                self.fatal(cell, exc)
+                return FATAL
+        return verdict
+
+    def _cancelled_for_real(self, exc: BaseException) -> bool:
+        """Is the cancellation exception ``exc`` the current task's own cancellation?"""
+        if self._loop is None:  # trio: its Cancelled only ever comes from a cancelled scope
+            return isinstance(exc, self.cancelled_exc) and not isinstance(
+                exc, asyncio.CancelledError
+            )
+        task = asyncio.current_task()
+        if task is None:
+            return True
+        if _TASK_CANCELLING:
+            cancelling: Callable[[], int] = task.cancelling  # type: ignore[attr-defined]
+            return cancelling() > 0
+        return bool(getattr(task, "papyra_cancel_requested", True))
+
+    def fatal(self, cell: Cell, exc: BaseException) -> None:
+        """A base exception escaped ``cell``'s actor: shut the system down, re-raise to its owner.
+
+        The system closes and every actor aborts (leaves after the message in progress; what
+        is queued becomes dead letters). The task that owns the system is interrupted (its
+        ``async with`` body is cancelled) and ``aclose()`` raises the first such exception
+        once the actors have ended. It is not an actor failure: no supervision, no event.
+        """
+        if self.log_crashes:
+            log.error(
+                "Actor %s (%s) raised %s: the actor system shuts down",
+                cell.address, cell.actor_type or "?", _crash.reason(exc),
+            )
+        if self.fatal_error is not None:
+            return
+        self.fatal_error = exc
+        self.closed = True
+        cells = list(self.by_id.values())
+        for other in cells:
+            other.refresh()
+        for other in cells:
+            self.abort(other)
+        self.system._interrupt_owner()
+
     # -- CellHost: failures and supervision -----------------------------------------------------
 
-    async def handle_failure(self, cell: Cell, exc: BaseException) -> None:
+    async def handle_failure(
+        self, cell: Cell, exc: BaseException, escalated_from: ActorAddress | None = None
+    ) -> None:
         """Decide what a failure of ``cell`` leads to, and carry it out (in ``cell``'s task).
 
         The decision table, in order:
@@ -537,53 +680,150 @@ class Lifecycle:
         3. A live parent with ``on_child_failure`` is asked (awaited here; its exceptions and a
            ``None`` or invalid answer mean "no decision"). On a decision, ``on_failure`` is
            called again with it, then: RESTART restarts ``cell`` keeping its children;
-           ESCALATE fails the parent with ``exc``, then stops ``cell``'s children and aborts
-           ``cell``; STOP and IGNORE stop the children and abort ``cell`` (a failed message is
-           never resumed).
+           ESCALATE stops ``cell``'s children, posts the failure to the parent (which fails
+           with ``exc`` in its own task, see the module doc) and aborts ``cell``; STOP and
+           IGNORE stop the children and abort ``cell`` (a failed message is never resumed).
         4. Without a decision, ``cell``'s own policy applies after its children were stopped:
-           RESTART restarts within the policy's budget; ESCALATE (with a live parent) fails the
-           parent, then aborts ``cell``; anything else aborts ``cell``.
+           RESTART restarts within the policy's budget; ESCALATE (with a live parent) posts the
+           failure to the parent, then aborts ``cell``; anything else aborts ``cell``.
+
+        A restart whose new instance fails in ``on_start`` is a new failure
+        (``RuntimeError("actor.on_start() failed")``), handled by the next turn of a loop.
+        Every failure is logged once (``log_crashes``): at ERROR with its traceback where it
+        happened, at INFO in an ancestor it was escalated to (``escalated_from``).
         """
+        failure: BaseException | None = exc
+        while failure is not None:
+            failure = await self._supervise(cell, failure, escalated_from)
+            if failure is not None:
+                escalated_from = None
+                await self.dispatch.yield_now()  # a start that keeps failing hogs nothing
+
+    async def _supervise(
+        self, cell: Cell, exc: BaseException, escalated_from: ActorAddress | None
+    ) -> BaseException | None:
+        """One turn of :meth:`handle_failure`; returns the failure of a restart, if any."""
         if cell.stopping:
+            self._log_failure(cell, exc, escalated_from, " while stopping")
             cell.abort = True  # already on its way out: just do not process anything else
-            return
+            cell.attention = True
+            return None
+        self._log_failure(cell, exc, escalated_from, "")
         facts = self.facts
-        facts.call_hook("on_failure", FailureInfo(cell.address, exc, cell.policy.strategy, None))
+        strategy = cell.policy.strategy
+        facts.call_hook("on_failure", FailureInfo(cell.address, exc, strategy, None))
+        crash = _crash.describe(exc)
         facts.emit(
             cell.address,
             ActorCrashed(
-                address=cell.address.to_dict(), error=exc, reason=f"{type(exc).__name__}: {exc}",
-                actor_name=cell.name, actor_type=cell.actor_type,
+                address=cell.address.to_dict(),
+                error=crash.error,
+                reason=crash.reason,
+                error_type=crash.type,
+                error_message=crash.message,
+                error_traceback=crash.traceback,
+                actor_name=cell.name,
+                actor_type=cell.actor_type,
             ),
+            {
+                "error": crash.reason,
+                "reason": crash.reason,
+                "error_type": crash.type,
+                "error_message": crash.message,
+                "error_traceback": crash.traceback,
+            },
         )
+        del crash
         parent = cell.parent
         if parent is not None and parent.terminated:
             parent = None
         if parent is not None:
             decision = await self._ask_parent(parent, cell, exc)
             if decision is not None:
-                facts.call_hook(
-                    "on_failure", FailureInfo(cell.address, exc, cell.policy.strategy, decision)
-                )
+                facts.call_hook("on_failure", FailureInfo(cell.address, exc, strategy, decision))
                 if decision is SupervisorDecision.RESTART:
-                    await self._restart(cell)
-                elif decision is SupervisorDecision.ESCALATE:
-                    await self.handle_failure(parent, exc)
-                    self.stop_children(cell)
-                    self.abort(cell)
-                else:  # STOP, and IGNORE (there is no resuming a failed message)
-                    self.stop_children(cell)
-                    self.abort(cell)
-                return
-        strategy = cell.policy.strategy
+                    return await self._restart(cell)
+                self.stop_children(cell)
+                if decision is SupervisorDecision.ESCALATE:
+                    self._escalate(parent, cell, exc)
+                # STOP and IGNORE (there is no resuming a failed message) end here too.
+                self.abort(cell)
+                return None
         self.stop_children(cell)
         if strategy == Strategy.RESTART:
-            await self._restart(cell)
-        elif strategy == Strategy.ESCALATE and parent is not None:
-            await self.handle_failure(parent, exc)
-            self.abort(cell)
+            return await self._restart(cell)
+        if strategy == Strategy.ESCALATE and parent is not None:
+            self._escalate(parent, cell, exc)
+        self.abort(cell)
+        return None
+
+    def _log_failure(
+        self, cell: Cell, exc: BaseException, escalated_from: ActorAddress | None, when: str
+    ) -> None:
+        if not self.log_crashes:
+            return
+        if escalated_from is not None:
+            log.info(
+                "Actor %s (%s) fails%s with the crash escalated by %s: %s",
+                cell.address, cell.actor_type or "?", when, escalated_from, _crash.reason(exc),
+            )
         else:
-            self.abort(cell)
+            log.error(
+                "Actor %s (%s) crashed%s: %s",
+                cell.address, cell.actor_type or "?", when, _crash.reason(exc),
+                exc_info=exc,
+            )
+
+    def _escalate(self, parent: Cell, child: Cell, exc: BaseException) -> None:
+        """Fail ``parent`` with its child's ``exc``: posted here, carried out in its own task.
+
+        The parent's loop sees ``attention`` before its next message (it is woken if idle)
+        and calls :meth:`attend`. A parent already stopping just aborts (rule 1 of
+        :meth:`handle_failure`); a terminated one has nothing left to fail.
+        """
+        if parent.terminated or not parent.alive:
+            return
+        if parent.stopping:
+            parent.abort = True
+            parent.attention = True
+            return
+        pending = parent.escalations
+        if not pending:
+            pending = parent.escalations = []
+        pending.append((exc, parent.actor, child.address))
+        parent.attention = True
+        parent.mailbox.wake()
+
+    async def attend(self, cell: Cell) -> bool:
+        """``cell``'s loop stopped for ``attention``: False to leave it, True to go on.
+
+        Leaves on an abort. Otherwise handles the escalations posted to the cell, oldest first,
+        each as a failure of the cell (:meth:`handle_failure`), except:
+
+        * when the instance it reached has been replaced since: that restart dealt with it;
+        * when a graceful stop was requested since it was posted: the actor is going away,
+          and still processes what was queued before the request (a parent already stopping
+          when the child escalates is aborted instead, by rule 1 of :meth:`handle_failure`).
+        """
+        while not cell.abort:
+            pending = cell.escalations
+            if not pending:
+                cell.attention = False
+                return True
+            cell.escalations = ()
+            for exc, instance, child_address in pending:
+                if cell.abort:
+                    break
+                if cell.actor is not instance or cell.stopping:
+                    log.debug(
+                        "the crash escalated by %s to %s is dropped: %s",
+                        child_address, cell.address,
+                        "it is stopping" if cell.stopping else "its instance was replaced",
+                    )
+                    continue
+                await self.handle_failure(cell, exc, child_address)
+            del pending
+        return False
 
     async def _ask_parent(
         self, parent: Cell, cell: Cell, exc: BaseException
@@ -593,10 +833,12 @@ class Lifecycle:
             return None
         try:
             decision = await handler(self.ref(cell), exc)
-        except self.cancelled_exc:
-            raise
-        except BaseException:
-            log.debug("on_child_failure of %s failed", parent.address, exc_info=True)
+        except BaseException as error:
+            verdict = self.triage(parent, error)
+            if verdict == CANCELLED:
+                raise
+            if verdict == FAILURE:
+                log.debug("on_child_failure of %s failed", parent.address, exc_info=True)
             return None
         if decision is None:
             return None
@@ -606,50 +848,70 @@ class Lifecycle:
             log.warning("%s The child's own policy applies.", error)
             return None
 
-    async def _restart(self, cell: Cell) -> None:
+    async def _restart(self, cell: Cell) -> BaseException | None:
         """Replace the instance, within the policy's restart budget; else stop for good.
 
         The old instance's ``on_stop`` runs, then the factory makes a new one, then its
         ``on_start``; ``ActorRestarted`` is emitted once it has started. A failing factory
-        aborts the actor; a failing ``on_start`` is a new failure (supervised again).
+        aborts the actor. A failing ``on_start`` is returned, as the next failure to supervise.
         """
+        if cell.abort:  # on its way out already (e.g. the system is going down)
+            return None
         policy = cell.policy
         now = self.system.now()
         cell.restarting = True
-        cell.restart_times = [t for t in cell.restart_times if now - t <= policy.within_seconds]
-        if len(cell.restart_times) >= policy.max_restarts:
+        times = cell.restart_times
+        if not times:
+            times = cell.restart_times = deque()
+        within = policy.within_seconds
+        while times and now - times[0] > within:  # oldest first: drop what left the window
+            times.popleft()
+        if len(times) >= policy.max_restarts:
             cell.restarting = False
             self.abort(cell)
-            return
+            return None
         if _overrides(cell.actor, "on_stop"):
             try:
                 await cell.actor.on_stop()
-            except self.cancelled_exc:
-                raise
-            except BaseException:
+            except BaseException as exc:
+                verdict = self.triage(cell, exc)
+                if verdict == CANCELLED:
+                    raise
+                if verdict == FATAL:
+                    cell.restarting = False
+                    return None
                 log.debug("on_stop of %s failed during restart", cell.address, exc_info=True)
-        cell.restart_times.append(now)
+        times.append(now)
         try:
             actor = cell.factory()
-        except Exception:
-            log.exception("actor factory of %s failed during restart", cell.address)
+        except BaseException as exc:
+            verdict = self.triage(cell, exc)
+            if verdict == CANCELLED:
+                raise
+            if verdict == FAILURE and self.log_crashes:
+                log.error(
+                    "the actor factory of %s failed during a restart", cell.address,
+                    exc_info=exc,
+                )
             cell.restarting = False
             self.abort(cell)
-            return
+            return None
         cell.actor = actor
         cell.actor_type = type(actor).__qualname__
         self._inject(cell, actor, self.ref(cell))
         try:
             if _overrides(actor, "on_start"):
                 await actor.on_start()
-        except self.cancelled_exc:
-            raise
         except BaseException as exc:
             cell.restarting = False
+            verdict = self.triage(cell, exc)
+            if verdict == CANCELLED:
+                raise
+            if verdict == FATAL:
+                return None
             error = RuntimeError("actor.on_start() failed")
             error.__cause__ = exc
-            await self.handle_failure(cell, error)
-            return
+            return error
         cell.restarting = False
         self.facts.emit(
             cell.address,
@@ -659,6 +921,7 @@ class Lifecycle:
             ),
             _RESTARTED_PAYLOAD,
         )
+        return None
 
     # -- CellHost: proxies ----------------------------------------------------------------------
 
@@ -769,6 +1032,17 @@ class Lifecycle:
         ):
             return address
         return None
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside ``exc`` if it is an exception group (recursively), else ``[exc]``."""
+    members = _crash.group_members(exc)
+    if members is None:
+        return [exc]
+    leaves: list[BaseException] = []
+    for member in members:
+        leaves.extend(_leaves(member))
+    return leaves
+
 
 if TYPE_CHECKING:
 

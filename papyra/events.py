@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from papyra import _crash
+
 __all__ = (
     "ActorCrashed",
     "ActorEvent",
@@ -26,7 +28,7 @@ def to_plain(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, BaseException):
-        return f"{type(value).__name__}: {value}"
+        return _crash.reason(value)  # never raises, even for an exception that cannot print
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_plain(v) for v in value]
     if isinstance(value, dict):
@@ -85,10 +87,26 @@ class ActorStopped(ActorEvent):
 
 @dataclass(slots=True, frozen=True)
 class ActorCrashed(ActorEvent):
-    """A failure was handled (emitted before the supervision decision is applied)."""
+    """A failure was handled (emitted before the supervision decision is applied).
+
+    ``reason`` is ``"TypeName: message"``. ``error_type`` (``module.QualName``, bare for
+    builtins), ``error_message`` and ``error_traceback`` (formatted, bounded) describe the
+    failure as text, and are persisted with the event. The runtime sets ``error`` to a
+    detached copy of the exception (same class, arguments and attributes, no traceback): the
+    event log never keeps the failing frames alive. The exception itself, traceback included,
+    goes to the ``ask`` caller and to the ``on_failure`` hook.
+    """
 
     error: BaseException
     reason: str | None = None
+    error_type: str = ""
+    error_message: str = ""
+    error_traceback: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.error_type:  # made without the text (e.g. by 0.3.0 code): derive it
+            object.__setattr__(self, "error_type", _crash.type_name(self.error))
+            object.__setattr__(self, "error_message", _crash.message(self.error))
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,11 @@ class ActorSystem:
     newest ``max_dead_letters``, and the records of terminated actors are released once more
     than ``retain_terminated`` of them exist (``list_actors()``/``audit()`` then no longer show
     the oldest ones; ``audit().total_actors`` still counts every spawn).
+
+    Every actor crash is logged on the ``papyra`` logger, at ERROR with its traceback, unless
+    ``log_crashes=False``. A ``SystemExit``, ``KeyboardInterrupt`` or other base exception
+    raised by an actor is not a crash: the system shuts down, the body of its ``async with``
+    is interrupted, and ``aclose()`` -- hence ``async with`` -- raises it.
     """
 
     def __init__(
@@ -144,6 +149,7 @@ class ActorSystem:
         max_dead_letters: int | None = 10_000,
         retain_terminated: int = 1_000,
         shutdown_grace: float | None = 10.0,
+        log_crashes: bool = True,
         _dispatch: ModuleType | None = None,
     ) -> None:
         if not isinstance(system_id, str) or not system_id:
@@ -160,6 +166,8 @@ class ActorSystem:
         check_recovery_config(persistence_recovery, "persistence_recovery")
         if persistence is not None:
             _check_persistence(persistence)
+        if not isinstance(log_crashes, bool):
+            raise TypeError(f"log_crashes must be a bool, not {type(log_crashes).__name__}.")
         if persistence is None:
             from papyra.persistence.backends.memory import InMemoryPersistence
 
@@ -189,6 +197,9 @@ class ActorSystem:
         self._release_host = anyio.Event()
         self._host_done = anyio.Event()
         self._close_done = anyio.Event()
+        self._closing = False  # aclose() has begun (a fatal exception may close before it)
+        # The body of ``async with``, cancelled when an actor raises a fatal base exception.
+        self._owner_scope: anyio.CancelScope | None = None
         self._registrations: dict[str, tuple[Any, int | None, SupervisionPolicy | None]] = {}
         self._facts = Facts(
             system_id=system_id,
@@ -200,7 +211,8 @@ class ActorSystem:
             create_future=dispatch.create_future,
         )
         self._lifecycle = Lifecycle(
-            self, self._facts, dispatch, retain_terminated=retain_terminated
+            self, self._facts, dispatch, retain_terminated=retain_terminated,
+            log_crashes=log_crashes,
         )
         # Semi-private names that upstream-style tests read (spec README): the same objects.
         self._by_id: dict[int, Cell] = self._lifecycle.by_id
@@ -363,6 +375,15 @@ class ActorSystem:
             await self._facts.call_hook_now(hook, report)
         return report
 
+    def _interrupt_owner(self) -> None:
+        """An actor raised a fatal base exception: end the ``async with`` body, if one runs.
+
+        Not while ``aclose()`` runs: it raises the exception when done.
+        """
+        owner = self._owner_scope
+        if owner is not None and not self._closing:
+            owner.cancel()
+
     async def aclose(self) -> None:
         """Stop every actor, wait for them, flush the facts, close the backend.
 
@@ -380,21 +401,29 @@ class ActorSystem:
           :meth:`wait_closed` waits for the end from any other task.
         * Idempotent: a second call waits until the first has finished (or returns at once
           from inside an actor).
+
+        If an actor raised a base exception that is not an ``Exception`` (``SystemExit``,
+        ``KeyboardInterrupt``...), the system was shut down then and there; ``aclose()`` ends
+        the shutdown and raises the first such exception (once).
         """
         lifecycle = self._lifecycle
         inside_actor = lifecycle.is_actor_task()
-        if self._closed:
+        if self._closing:
             if not inside_actor:
                 await self._close_done.wait()
+                self._raise_fatal()
             return
+        self._closing = True
         lifecycle.close()
         if not self._started:
             await self._close_backend()
+            self._raise_fatal()
             return
         if inside_actor:
             self._spawn_detached(self._shutdown)
             return
         await self._shutdown()
+        self._raise_fatal()
 
     async def _shutdown(self) -> None:
         lifecycle = self._lifecycle
@@ -431,12 +460,28 @@ class ActorSystem:
             raise RuntimeError("wait_closed() on a system that was neither started nor closed")
         await self._close_done.wait()
 
+    def _raise_fatal(self) -> None:
+        fatal = self._lifecycle.fatal_error
+        if fatal is not None:
+            self._lifecycle.fatal_error = None
+            raise fatal
+
     async def __aenter__(self) -> ActorSystem:
         await self.start()
+        owner = anyio.CancelScope()
+        owner.__enter__()  # inside the task group; __aexit__ leaves it first
+        self._owner_scope = owner
         return self
 
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        """``aclose()``; a fatal base exception raised by an actor replaces the body's outcome."""
+        owner = self._owner_scope
+        caught = False
+        if owner is not None:
+            self._owner_scope = None
+            caught = bool(owner.__exit__(exc_type, exc, tb))  # its own cancellation only
         await self.aclose()
+        return caught
 
     # -- spawning ------------------------------------------------------------------------------
 

@@ -38,10 +38,12 @@ cdef class ActorCell:
     cdef public object children
     cdef public object watchers
     cdef public object restart_times
+    cdef public object escalations
     cdef public bint alive
     cdef public bint stopping
     cdef public bint restarting
     cdef public bint abort
+    cdef public bint attention
     cdef public bint accepting
     cdef public bint terminated
     cdef public object task

@@ -20,6 +20,9 @@ Design (numbers are what the layout saves per message, measured on CPython 3.11)
   the cell's *host*, in plain Python: only the loop and the queue are hot. :class:`CellHost`
   declares every call the kernel makes back into the runtime, and nothing else; the runtime's
   implementation is :class:`papyra._lifecycle.Lifecycle`.
+* The loop checks one flag per message, :attr:`ActorCell.attention`: the host raises it when
+  the loop must leave (an abort) or when work was posted to the cell from another task (a
+  child's escalation), which the host then carries out in this task, between two messages.
 * :class:`Mailbox` and :class:`ActorCell` have ``__slots__`` here and are cdef classes in the
   compiled twin, so both twins reject an attribute that is not declared.
 """
@@ -36,7 +39,7 @@ import anyio
 import anyio.lowlevel
 
 from papyra._envelope import STOP, Envelope
-from papyra.exceptions import AskDeadlock, MailboxClosed
+from papyra.exceptions import ActorStopped, AskDeadlock, MailboxClosed
 from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
 if TYPE_CHECKING:
@@ -50,17 +53,15 @@ if TYPE_CHECKING:
 
         The kernel calls nothing else on its host. Calls happen in the actor's own task:
         ``has_on_start`` then ``started`` or ``first_start`` once, at the beginning;
-        ``run_proxy`` for each proxy message; ``handle_failure`` when handling a message
-        raised; ``finish`` exactly once, last, even when the task is cancelled.
+        ``run_proxy`` for each proxy message; ``triage`` when handling a message raised
+        something that is not an ``Exception``, ``handle_failure`` when it is an actor
+        failure; ``attend`` when the cell's ``attention`` flag is up between two messages;
+        ``finish`` exactly once, last, even when the task is cancelled.
         """
 
         @property
         def closed(self) -> bool:
             """True once the system is closing: no cell accepts messages any more."""
-
-        @property
-        def cancelled_exc(self) -> type[BaseException]:
-            """The running backend's cancellation exception (propagated untouched)."""
 
         def has_on_start(self, cell: ActorCell) -> bool:
             """True when the actor defines its own ``on_start`` (then ``first_start`` runs it)."""
@@ -76,8 +77,20 @@ if TYPE_CHECKING:
         ) -> object:
             """Execute a proxy message on the current instance; its value is the reply."""
 
+        def triage(self, cell: ActorCell, exc: BaseException) -> int:
+            """Classify ``exc``, raised by actor code but not an ``Exception``.
+
+            :data:`FAILURE`: an actor failure all the same (a stray cancellation), supervise
+            it; :data:`CANCELLED`: the task itself is being cancelled, propagate it;
+            :data:`FATAL` (``SystemExit``, ``KeyboardInterrupt``...): the host has begun
+            shutting the system down, which re-raises ``exc`` to its owner; the loop ends.
+            """
+
         async def handle_failure(self, cell: ActorCell, exc: BaseException) -> None:
             """Supervise a failure of ``cell`` (restart, stop or escalate) before the reply."""
+
+        async def attend(self, cell: ActorCell) -> bool:
+            """``cell.attention`` is up: carry out what was posted to the cell; False: leave."""
 
         async def finish(self, cell: ActorCell) -> None:
             """Terminate ``cell``: dead-letter leftovers, ``on_stop``, events, release."""
@@ -85,7 +98,10 @@ if TYPE_CHECKING:
 
 __all__ = (
     "BATCH",
+    "CANCELLED",
     "EMPTY",
+    "FAILURE",
+    "FATAL",
     "MAX_CAPACITY",
     "ActorCell",
     "AnyioFuture",
@@ -101,6 +117,11 @@ BATCH = 128
 
 #: The largest mailbox capacity, in both twins (the compiled one stores it as a Py_ssize_t).
 MAX_CAPACITY = sys.maxsize
+
+#: Verdicts of :meth:`CellHost.triage` on a base exception raised by actor code.
+FAILURE = 0  # an actor failure: supervised like any exception
+CANCELLED = 1  # the actor's task is cancelled: propagate
+FATAL = 2  # SystemExit, KeyboardInterrupt...: the system shuts down and re-raises it
 
 _get_running_loop = asyncio._get_running_loop  # returns None instead of raising: no try/except
 _asyncio_sleep = asyncio.sleep
@@ -339,6 +360,11 @@ class Mailbox:
                         break
             raise
 
+    def wake(self) -> None:
+        """Wake a consumer parked on the empty mailbox without handing it anything."""
+        if self._getters:
+            _wake_first(self._getters, None)
+
     def force(self, item: Any) -> bool:
         """Enqueue ``item`` ignoring capacity (system messages: stop requests, notifications).
 
@@ -445,12 +471,15 @@ class ActorCell:
     ``terminated`` is set once the actor has fully ended (after ``on_stop``). ``task`` is the
     task running :meth:`main` (``None`` until it starts): an ``ask`` from that task to this
     cell could never be answered (:class:`~papyra.exceptions.AskDeadlock`).
+    ``attention`` stops the loop between two messages to call the host's ``attend``: it is
+    raised with ``abort`` and when ``escalations`` (children's failures posted to this cell
+    from their tasks) are waiting.
     """
 
     __slots__ = (
-        "abort", "accepting", "actor", "actor_type", "address", "alive", "children", "factory",
-        "host", "mailbox", "name", "parent", "policy", "restart_times", "restarting", "rid",
-        "stopping", "task", "terminated", "watchers",
+        "abort", "accepting", "actor", "actor_type", "address", "alive", "attention",
+        "children", "escalations", "factory", "host", "mailbox", "name", "parent", "policy",
+        "restart_times", "restarting", "rid", "stopping", "task", "terminated", "watchers",
     )
 
     def __init__(
@@ -478,11 +507,13 @@ class ActorCell:
         # empty tuple until then, so an idle actor costs three container objects less.
         self.children: list[int] | tuple[()] = ()
         self.watchers: set[int] | tuple[()] = ()
-        self.restart_times: list[float] | tuple[()] = ()
+        self.restart_times: deque[float] | tuple[()] = ()
+        self.escalations: list[Any] | tuple[()] = ()
         self.alive = True
         self.stopping = False
         self.restarting = False
         self.abort = False
+        self.attention = False
         self.accepting = True
         self.terminated = False
         self.task: Any = None
@@ -575,18 +606,21 @@ class ActorCell:
                     return
             else:
                 host.started(self)
-            await self.run(host.cancelled_exc)
+            await self.run()
         finally:
             await host.finish(self)
 
-    async def run(self, cancelled_exc: type[BaseException]) -> None:
+    async def run(self) -> None:
         """Process messages until a ``STOP``, an abort, or a closed and empty mailbox.
 
         Messages are handled strictly one at a time in FIFO order. Proxy messages are executed
         by the host; anything else goes to ``actor.receive``. On failure the host's
         supervision runs *before* the error is handed to an ``ask`` caller, so the caller
         observes the post-failure state. A reply nobody waits for any more is dropped.
-        Cancellation (``cancelled_exc``) propagates untouched.
+        Between two messages, a raised :attr:`attention` hands over to the host's ``attend``.
+        What is not an ``Exception`` is triaged by the host: the task's own cancellation
+        propagates, a fatal base exception ends the loop (the host shuts the system down);
+        either way the ``ask`` caller of the message in progress gets ``ActorStopped``.
         """
         mailbox = self.mailbox
         host = self.host
@@ -594,64 +628,93 @@ class ActorCell:
         actor: Any = None
         receive: Any = None
         budget = BATCH
-        while not self.abort:
-            item = mailbox.poll()
-            if item is EMPTY:
-                if mailbox._closed:
-                    return
-                budget = BATCH
-                if mailbox._limit == 0 and mailbox._putters:
-                    continue  # rendezvous: a producer is waiting to hand over
-                # Park until an item arrives (Mailbox.wait, inlined: one future, no coroutine).
-                fut = loop.create_future() if loop is not None else AnyioFuture()
-                getters = mailbox._getters
-                if getters is None:
-                    getters = mailbox._getters = deque()
-                getters.append(fut)
-                try:
-                    await fut
-                except BaseException:
-                    fut.cancel()
-                    raise
-                continue
-            if type(item) is Envelope:
-                message = item.message
-                reply = item.reply
-            else:
-                message = item
-                reply = None
-            if message is STOP:
-                if reply is not None and not reply.done():
-                    reply.set_result(None)  # ask(STOP): everything before it was processed
-                return
-            try:
-                if type(message) in _PROXY_TYPES:
-                    value = await host.run_proxy(self, message)
+        while True:
+            while not self.attention:
+                item = mailbox.poll()
+                if item is EMPTY:
+                    if mailbox._closed:
+                        return
+                    budget = BATCH
+                    if mailbox._limit == 0 and mailbox._putters:
+                        continue  # rendezvous: a producer is waiting to hand over
+                    # Park until an item arrives (Mailbox.wait, inlined: one future, no
+                    # coroutine); Mailbox.wake() also ends the wait, to raise attention.
+                    fut = loop.create_future() if loop is not None else AnyioFuture()
+                    getters = mailbox._getters
+                    if getters is None:
+                        getters = mailbox._getters = deque()
+                    getters.append(fut)
+                    try:
+                        await fut
+                    except BaseException:
+                        fut.cancel()
+                        raise
+                    continue
+                if type(item) is Envelope:
+                    message = item.message
+                    reply = item.reply
                 else:
-                    if self.actor is not actor:  # first message, or the actor was restarted
-                        actor = self.actor
-                        receive = actor.receive
-                    value = await receive(message)
-            except cancelled_exc:
-                raise
-            except BaseException as exc:
-                await host.handle_failure(self, exc)
+                    message = item
+                    reply = None
+                if message is STOP:
+                    if reply is not None and not reply.done():
+                        reply.set_result(None)  # ask(STOP): everything before it was done
+                    return
+                try:
+                    if type(message) in _PROXY_TYPES:
+                        value = await host.run_proxy(self, message)
+                    else:
+                        if self.actor is not actor:  # first message, or the actor restarted
+                            actor = self.actor
+                            receive = actor.receive
+                        value = await receive(message)
+                except BaseException as exc:
+                    if not isinstance(exc, Exception):
+                        verdict = host.triage(self, exc)
+                        if verdict != FAILURE:
+                            if reply is not None and not reply.done():
+                                reply.set_exception(
+                                    ActorStopped("Actor stopped while processing the message.")
+                                )
+                            if verdict == CANCELLED:
+                                raise
+                            return  # FATAL: the system is shutting down
+                    try:
+                        await host.handle_failure(self, exc)
+                    finally:
+                        if reply is not None and not reply.done():
+                            deliver_error(reply, exc)
+                    # Keep nothing of the failed message: its reply holds the exception, whose
+                    # traceback holds the failing frames.
+                    item = message = reply = None
+                    continue
                 if reply is not None and not reply.done():
-                    deliver_error(reply, exc)
-                continue
-            if reply is not None and not reply.done():
-                reply.set_result(value)
-            budget -= 1
-            if budget == 0:
-                budget = BATCH
-                await yield_now()
+                    reply.set_result(value)
+                budget -= 1
+                if budget == 0:
+                    budget = BATCH
+                    await yield_now()
+            if not await host.attend(self):
+                return
 
 
 def deliver_error(reply: Any, exc: BaseException) -> None:
-    """Complete ``reply`` with ``exc``; asyncio refuses a few types, which are wrapped."""
+    """Complete ``reply`` with ``exc``; what cannot travel as itself is wrapped.
+
+    asyncio futures refuse ``StopIteration``; a stray cancellation (not an ``Exception``)
+    would look like the caller's own cancellation. Both reach the caller as a
+    ``RuntimeError`` caused by ``exc``.
+    """
+    if isinstance(exc, Exception):
+        try:
+            reply.set_exception(exc)
+            return
+        except TypeError:  # e.g. StopIteration cannot travel through an asyncio future
+            pass
     try:
-        reply.set_exception(exc)
-    except TypeError:  # e.g. StopIteration cannot travel through an asyncio future
-        wrapped = RuntimeError(f"{type(exc).__name__}: {exc}")
-        wrapped.__cause__ = exc
-        reply.set_exception(wrapped)
+        text = f"{type(exc).__name__}: {exc}"
+    except Exception:  # an exception whose __str__ raises is still delivered
+        text = f"{type(exc).__name__}: <exception str() failed>"
+    wrapped = RuntimeError(text)
+    wrapped.__cause__ = exc
+    reply.set_exception(wrapped)

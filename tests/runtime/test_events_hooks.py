@@ -79,6 +79,9 @@ def test_builtin_event_payloads() -> None:
     assert ActorCrashed(ADDRESS, error=exc, reason="RuntimeError: crash").payload == {
         "error": "RuntimeError: crash",
         "reason": "RuntimeError: crash",
+        "error_type": "RuntimeError",  # derived when not given
+        "error_message": "crash",
+        "error_traceback": "",
     }
     assert ActorRestarted(ADDRESS, reason="actor restarted").payload == {
         "reason": "actor restarted"
@@ -132,8 +135,12 @@ async def test_runtime_event_fields(system: ActorSystem) -> None:
     assert started == ActorStarted(address=ADDRESS)
     assert isinstance(crashed, ActorCrashed)
     assert crashed.address == ADDRESS
-    assert crashed.error is exc
+    # A detached copy of the exception: the event log keeps no traceback alive.
+    assert type(crashed.error) is RuntimeError and crashed.error.args == exc.args
+    assert crashed.error.__traceback__ is None
     assert crashed.reason == "RuntimeError: crash"
+    assert (crashed.error_type, crashed.error_message) == ("RuntimeError", "crash")
+    assert crashed.error_traceback.endswith("RuntimeError: crash\n")
     assert restarted == ActorRestarted(address=ADDRESS, reason="actor restarted")
     assert stopped == ActorStoppedEvent(address=ADDRESS, reason="stopped")
 
@@ -169,6 +176,14 @@ async def test_lifecycle_events_are_persisted(make_system: Any, clock: Any) -> N
     await system.aclose()  # the ActorStopped of the shutdown is persisted too
 
     run = {"run_id": system.run_id, "actor_name": "e", "actor_type": "Echo"}
+    crashed = backend.events[1].payload
+    assert crashed.pop("error_traceback").endswith("RuntimeError: crash\n")
+    assert crashed == {
+        "error": "RuntimeError: crash",
+        "reason": "RuntimeError: crash",
+        "error_type": "RuntimeError",
+        "error_message": "crash",
+    }
     assert list(backend.events) == [
         PersistedEvent(
             system_id="local", actor_address="local:1", event_type="ActorStarted",
@@ -176,7 +191,7 @@ async def test_lifecycle_events_are_persisted(make_system: Any, clock: Any) -> N
         ),
         PersistedEvent(
             system_id="local", actor_address="local:1", event_type="ActorCrashed",
-            payload={"error": "RuntimeError: crash", "reason": "RuntimeError: crash"},
+            payload=crashed,
             timestamp=20.0, **run,
         ),
         PersistedEvent(
@@ -318,15 +333,16 @@ async def test_async_hooks_run_as_background_tasks(make_system: Any) -> None:
     hooks = AsyncHooks()
     system = await make_system(hooks=hooks)
     ref = system.spawn(Echo, name="e")
+    exc = ValueError("x")
     with pytest.raises(ValueError):
-        await ref.ask(ValueError("x"))
+        await ref.ask(exc)
 
     report = system.audit()
     assert hooks.audits == []  # scheduled, not run inline
     await anyio.wait_all_tasks_blocked()
     assert hooks.audits == [report]
     assert sorted(map(id, hooks.events)) == sorted(map(id, system.events()))
-    assert [f.error for f in hooks.failures] == [system.events()[1].error]
+    assert [f.error for f in hooks.failures] == [exc]  # on_failure sees the exception itself
 
     await system.stop(ref)
     with pytest.raises(ActorStopped):

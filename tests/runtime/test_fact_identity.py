@@ -92,7 +92,13 @@ def test_identity_takes_no_part_in_equality_or_payload() -> None:
     assert ActorRestarted(ADDRESS, "r", actor_type="X") == ActorRestarted(ADDRESS, "r")
     error = ValueError("v")
     crashed = ActorCrashed(ADDRESS, error, "ValueError: v", actor_name="e")
-    assert crashed.payload == {"error": "ValueError: v", "reason": "ValueError: v"}
+    assert crashed.payload == {
+        "error": "ValueError: v",
+        "reason": "ValueError: v",
+        "error_type": "ValueError",
+        "error_message": "v",
+        "error_traceback": "",
+    }
 
 
 # -- run id ---------------------------------------------------------------------------------------
