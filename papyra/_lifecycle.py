@@ -186,7 +186,6 @@ class Lifecycle:
         # On other backends they run in the system's own actor task group.
         self._loop: Any = None
         self._tg: anyio.abc.TaskGroup | None = None
-        self._task_ids: dict[int, int] = {}  # rid -> anyio task id (non-asyncio loops)
         self._tasks: dict[int, Any] = {}
         self._all_done: Any = None
         # Shutdown: ``on_stop`` runs shielded, until this deadline (anyio time; inf: none).
@@ -194,6 +193,7 @@ class Lifecycle:
         self._stop_scopes: dict[int, anyio.CancelScope] = {}
         self._forced: set[int] = set()  # rids cancelled when the grace period ran out
         self._joiners: dict[int, list[Any]] = {}
+        self._async_receives: set[Any] = set()  # receive functions known to be async
 
     def open(self, tg: anyio.abc.TaskGroup, loop: Any) -> None:
         """Run actor tasks in ``tg`` (or straight on ``loop``, the running asyncio loop).
@@ -205,33 +205,13 @@ class Lifecycle:
         self.cancelled_exc = anyio.get_cancelled_exc_class()
 
     def is_actor_task(self) -> bool:
-        """True when the current task is the task of one of this system's actors."""
-        loop = self._loop
-        if loop is not None:
-            import asyncio
-
-            current = asyncio.current_task()
-            return any(task is current for task in self._tasks.values())
-        return anyio.get_current_task().id in self._task_ids.values()
+        """True when the current task is the task of one of this system's actors (rare: O(n))."""
+        current = self.dispatch.current_task()
+        return any(cell.task is current for cell in self.by_id.values())
 
     def is_task_of(self, cell: Cell) -> bool:
-        """True when the current task is ``cell``'s own task."""
-        loop = self._loop
-        if loop is not None:
-            import asyncio
-
-            task = self._tasks.get(cell.rid)
-            return task is not None and task is asyncio.current_task()
-        return self._task_ids.get(cell.rid) == anyio.get_current_task().id
-
-    async def _run_tracked(self, cell: Cell) -> None:
-        """``cell.main()`` in an actor task group, remembering the task (non-asyncio loops)."""
-        rid = cell.rid
-        self._task_ids[rid] = anyio.get_current_task().id
-        try:
-            await cell.main()
-        finally:
-            del self._task_ids[rid]
+        """True when the current task is ``cell``'s own task (recorded by the kernel)."""
+        return cell.task is not None and cell.task is self.dispatch.current_task()
 
     # -- refs and cells ------------------------------------------------------------------------
 
@@ -289,11 +269,15 @@ class Lifecycle:
             raise TypeError(
                 f"The actor factory returned {type(actor).__name__!r}, which has no receive()."
             )
-        if not is_coroutine_callable(receive):
-            raise TypeError(
-                f"{type(actor).__qualname__}.receive must be a coroutine function "
-                "(async def receive(self, message)); the actor was not started."
-            )
+        fn = getattr(receive, "__func__", None)  # checked once per receive function
+        if fn is None or fn not in self._async_receives:
+            if not is_coroutine_callable(receive):
+                raise TypeError(
+                    f"{type(actor).__qualname__}.receive must be a coroutine function "
+                    "(async def receive(self, message)); the actor was not started."
+                )
+            if fn is not None:
+                self._async_receives.add(fn)
         if policy is None:
             policy = _NAMED_DEFAULT if name is not None else _UNNAMED_DEFAULT
         cell: Cell = self.dispatch.ActorCell(
@@ -322,7 +306,7 @@ class Lifecycle:
                 self._tasks[rid] = _ActorTask(cell.main(), loop=loop)
         else:
             assert self._tg is not None
-            self._tg.start_soon(self._run_tracked, cell)
+            self._tg.start_soon(cell.main)
         return ref
 
     def _inject(self, cell: Cell, actor: Any, ref: ActorRef) -> None:
@@ -563,9 +547,7 @@ class Lifecycle:
         self.closed = True
         for cell in list(self.by_id.values()):
             cell.refresh()
-        for cell in list(self.by_id.values()):
-            if cell.parent is None:
-                self.stop_tree(cell)
+        self.stop_roots()
 
     async def wait_all_finished(self) -> None:
         """Wait until every actor task has finished."""
