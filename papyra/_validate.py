@@ -7,6 +7,7 @@ both use it. Each check raises one line naming the argument and what it accepts.
 from __future__ import annotations
 
 import inspect
+import os
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -86,3 +87,87 @@ def check_recovery_config(value: object, what: str) -> None:
         f"{what} must be a PersistenceRecoveryConfig or None, not {value!r} "
         "(e.g. PersistenceRecoveryConfig(mode='repair'))."
     )
+
+
+_HOOK_NAMES = (
+    "on_event",
+    "on_dead_letter",
+    "on_failure",
+    "on_audit",
+    "on_persistence_scan",
+    "on_persistence_recovery",
+)
+
+
+def check_hooks(hooks: Any) -> None:
+    """``None`` or any object (missing hook methods are not called, as in 0.3.0); refused: a
+    class instead of an instance, and a hook attribute that is not callable."""
+    if hooks is None:
+        return
+    if isinstance(hooks, type):
+        raise TypeError(
+            f"hooks must be an object, not the class {hooks.__name__}: pass an instance "
+            f"({hooks.__name__}())."
+        )
+    for name in _HOOK_NAMES:
+        if hasattr(hooks, name) and not callable(getattr(hooks, name)):
+            raise TypeError(f"hooks.{name} must be callable, not {getattr(hooks, name)!r}.")
+
+
+def check_startup_config(config: Any) -> None:
+    """``None`` or a ``PersistenceStartupConfig``-shaped object; a bare mode is refused."""
+    if config is None or (
+        not isinstance(config, (str, Enum))
+        and all(hasattr(config, name) for name in ("mode", "recovery", "timeout_seconds"))
+    ):
+        return
+    raise TypeError(
+        f"persistence_startup must be a PersistenceStartupConfig or None, not {config!r} "
+        "(e.g. PersistenceStartupConfig(mode='recover'))."
+    )
+
+
+def check_persistence(backend: Any) -> None:
+    """A backend object: not a path, not a class, with the three ``record_*`` coroutines."""
+    if isinstance(backend, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"persistence must be a backend object, not the path {backend!r}: "
+            "use JsonFilePersistence(path) (papyra.persistence)."
+        )
+    if isinstance(backend, type):
+        raise TypeError(
+            f"persistence must be a backend object, not the class {backend.__name__}: "
+            f"pass an instance ({backend.__name__}(...))."
+        )
+    from papyra.persistence._records import KINDS  # not at import: _records imports this
+
+    for name in (kind.method for kind in KINDS.values()):
+        method = getattr(backend, name, None)
+        if not callable(method):
+            raise TypeError(
+                "persistence must have async record_event, record_audit and "
+                f"record_dead_letter methods; {type(backend).__name__} has no {name}() "
+                "(subclass papyra.persistence.base.PersistenceBackend)."
+            )
+        if not is_coroutine_callable(method):
+            raise TypeError(
+                f"persistence.{name} must be a coroutine function (async def), "
+                f"not {method!r}."
+            )
+
+
+def check_factory(actor_factory: Any) -> None:
+    """An actor class or a callable returning an actor; an actor instance is refused."""
+    if isinstance(actor_factory, type):
+        return  # the instance it makes is checked when it is made
+    if hasattr(actor_factory, "receive"):  # an Actor (or duck-typed actor) instance
+        name = type(actor_factory).__name__
+        raise TypeError(
+            f"actor_factory must be an actor class or a factory, not a {name} instance: "
+            f"pass the class ({name}) or a factory (lambda: {name}(...))."
+        )
+    if not callable(actor_factory):
+        raise TypeError(
+            "actor_factory must be an actor class or a callable returning an actor, "
+            f"not {actor_factory!r}."
+        )

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from enum import Enum
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,7 +28,13 @@ from papyra import _accel
 from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope, Reply
 from papyra._facts import Facts
 from papyra._lifecycle import Lifecycle
-from papyra._validate import check_recovery_config, is_coroutine_callable
+from papyra._validate import (
+    check_factory,
+    check_hooks,
+    check_persistence,
+    check_recovery_config,
+    check_startup_config,
+)
 from papyra.actor import Actor
 from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
@@ -161,11 +165,11 @@ class ActorSystem:
                 "time_fn must be a callable returning the time in seconds (such as time.time), "
                 f"not {time_fn!r}."
             )
-        _check_hooks(hooks)
-        _check_startup_config(persistence_startup)
+        check_hooks(hooks)
+        check_startup_config(persistence_startup)
         check_recovery_config(persistence_recovery, "persistence_recovery")
         if persistence is not None:
-            _check_persistence(persistence)
+            check_persistence(persistence)
         if not isinstance(log_crashes, bool):
             raise TypeError(f"log_crashes must be a bool, not {type(log_crashes).__name__}.")
         if persistence is None:
@@ -240,7 +244,7 @@ class ActorSystem:
 
     @persistence_startup.setter
     def persistence_startup(self, value: PersistenceStartupConfig | None) -> None:
-        _check_startup_config(value)
+        check_startup_config(value)
         self._persistence_startup = value
 
     @property
@@ -508,7 +512,7 @@ class ActorSystem:
         """
         if not self._started or self._closed:
             raise ActorStopped("ActorSystem is not running.", reason="shutdown")
-        _check_factory(actor_factory)
+        check_factory(actor_factory)
         if parent is not None:
             self._check_parent(parent)
         if name is not None:
@@ -542,7 +546,7 @@ class ActorSystem:
             raise ValueError("Actor name must be a non-empty string.")
         if name in self._registrations:
             raise ValueError(f"Actor name '{name}' is already registered.")
-        _check_factory(actor_factory)
+        check_factory(actor_factory)
         self._lifecycle.dispatch.check_capacity(mailbox_capacity)
         if policy is not None and not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, not {type(policy).__name__}.")
@@ -921,86 +925,3 @@ def _type_matcher(actor_type: type[Actor] | str) -> Callable[[Any], bool]:
 
 
 # -- argument checks (docs/runtime.md, "Validation") ---------------------------------------------
-
-_HOOK_NAMES = (
-    "on_event",
-    "on_dead_letter",
-    "on_failure",
-    "on_audit",
-    "on_persistence_scan",
-    "on_persistence_recovery",
-)
-
-
-def _check_hooks(hooks: Any) -> None:
-    """``None`` or any object (missing hook methods are not called, as in 0.3.0); refused: a
-    class instead of an instance, and a hook attribute that is not callable."""
-    if hooks is None:
-        return
-    if isinstance(hooks, type):
-        raise TypeError(
-            f"hooks must be an object, not the class {hooks.__name__}: pass an instance "
-            f"({hooks.__name__}())."
-        )
-    for name in _HOOK_NAMES:
-        if hasattr(hooks, name) and not callable(getattr(hooks, name)):
-            raise TypeError(f"hooks.{name} must be callable, not {getattr(hooks, name)!r}.")
-
-
-def _check_startup_config(config: Any) -> None:
-    if config is None or (
-        not isinstance(config, (str, Enum))
-        and all(hasattr(config, name) for name in ("mode", "recovery", "timeout_seconds"))
-    ):
-        return
-    raise TypeError(
-        f"persistence_startup must be a PersistenceStartupConfig or None, not {config!r} "
-        "(e.g. PersistenceStartupConfig(mode='recover'))."
-    )
-
-
-_RECORD_METHODS = ("record_event", "record_audit", "record_dead_letter")
-
-
-def _check_persistence(backend: Any) -> None:
-    """A backend object: not a path, not a class, with the three ``record_*`` coroutines."""
-    if isinstance(backend, (str, bytes, os.PathLike)):
-        raise TypeError(
-            f"persistence must be a backend object, not the path {backend!r}: "
-            "use JsonFilePersistence(path) (papyra.persistence)."
-        )
-    if isinstance(backend, type):
-        raise TypeError(
-            f"persistence must be a backend object, not the class {backend.__name__}: "
-            f"pass an instance ({backend.__name__}(...))."
-        )
-    for name in _RECORD_METHODS:
-        method = getattr(backend, name, None)
-        if not callable(method):
-            raise TypeError(
-                "persistence must have async record_event, record_audit and "
-                f"record_dead_letter methods; {type(backend).__name__} has no {name}() "
-                "(subclass papyra.persistence.base.PersistenceBackend)."
-            )
-        if not is_coroutine_callable(method):
-            raise TypeError(
-                f"persistence.{name} must be a coroutine function (async def), "
-                f"not {method!r}."
-            )
-
-
-def _check_factory(actor_factory: Any) -> None:
-    """An actor class or a callable returning an actor; an actor instance is refused."""
-    if isinstance(actor_factory, type):
-        return  # the instance it makes is checked when it is made
-    if isinstance(actor_factory, Actor) or hasattr(actor_factory, "receive"):
-        name = type(actor_factory).__name__
-        raise TypeError(
-            f"actor_factory must be an actor class or a factory, not a {name} instance: "
-            f"pass the class ({name}) or a factory (lambda: {name}(...))."
-        )
-    if not callable(actor_factory):
-        raise TypeError(
-            "actor_factory must be an actor class or a callable returning an actor, "
-            f"not {actor_factory!r}."
-        )
