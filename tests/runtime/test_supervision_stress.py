@@ -136,6 +136,22 @@ async def until(system: ActorSystem, kind: type[Any], ref: ActorRef, count: int 
 # -- escalations are carried out by the parent's own task -----------------------------------------
 
 
+async def blocked_supervisor(
+    system: ActorSystem, make_gate: Any, request: str = "spawn", block: str = "block",
+    children: int = 0,
+) -> tuple[Log, ActorRef, Any]:
+    """A named supervisor, its answer to ``request``, and ``block`` in progress in its task."""
+    log = Log()
+    log.children = children
+    log.block_gate = make_gate()
+    root = system.spawn(supervisor(log), name="root")
+    answer = await root.ask(request)
+    await root.tell(block)
+    with anyio.fail_after(5):
+        await log.blocking.wait()
+    return log, root, answer
+
+
 async def test_an_escalation_restart_starts_before_the_next_message(
     system: ActorSystem, make_gate: Any
 ) -> None:
@@ -161,13 +177,7 @@ async def test_an_escalation_restart_starts_before_the_next_message(
 async def test_an_escalation_waits_for_the_parents_receive_to_end(
     system: ActorSystem, make_gate: Any
 ) -> None:
-    log = Log()
-    log.block_gate = make_gate()
-    root = system.spawn(supervisor(log), name="root")
-    child = await root.ask("spawn")
-    await root.tell("block")
-    with anyio.fail_after(5):
-        await log.blocking.wait()
+    log, root, child = await blocked_supervisor(system, make_gate)
 
     with pytest.raises(Boom):
         await child.ask(Boom("child"))
@@ -187,14 +197,9 @@ async def test_an_escalation_waits_for_the_parents_receive_to_end(
 async def test_two_escalations_at_once_replace_the_parent_once(
     system: ActorSystem, make_gate: Any
 ) -> None:
-    log = Log()
-    log.children = 2
-    log.block_gate = make_gate()
-    root = system.spawn(supervisor(log), name="root")
-    first, second = await root.ask("kids")
-    await root.tell("block")
-    with anyio.fail_after(5):
-        await log.blocking.wait()
+    log, root, (first, second) = await blocked_supervisor(
+        system, make_gate, request="kids", children=2
+    )
 
     await first.tell(Boom("first"))
     await second.tell(Boom("second"))
@@ -218,13 +223,7 @@ async def test_two_escalations_at_once_replace_the_parent_once(
 async def test_an_escalation_to_a_parent_that_restarts_anyway_is_not_applied_twice(
     system: ActorSystem, make_gate: Any
 ) -> None:
-    log = Log()
-    log.block_gate = make_gate()
-    root = system.spawn(supervisor(log), name="root")
-    child = await root.ask("spawn")
-    await root.tell("block-then-fail")
-    with anyio.fail_after(5):
-        await log.blocking.wait()
+    log, root, child = await blocked_supervisor(system, make_gate, block="block-then-fail")
     await child.tell(Boom("child"))
     await until(system, ActorStoppedEvent, child)
     # The parent's message in progress fails: that restart replaces instance 1, and the
@@ -241,13 +240,7 @@ async def test_an_escalation_to_a_parent_that_restarts_anyway_is_not_applied_twi
 async def test_a_stop_requested_after_an_escalation_still_drains(
     system: ActorSystem, make_gate: Any
 ) -> None:
-    log = Log()
-    log.block_gate = make_gate()
-    root = system.spawn(supervisor(log), name="root")
-    child = await root.ask("spawn")
-    await root.tell("block")
-    with anyio.fail_after(5):
-        await log.blocking.wait()
+    log, root, child = await blocked_supervisor(system, make_gate)
     await root.tell("queued")
     await child.tell(Boom("child"))
     await until(system, ActorStoppedEvent, child)  # its escalation waits for the parent
