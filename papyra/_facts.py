@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from papyra.persistence._outbox import as_writer
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 
@@ -40,6 +42,10 @@ if TYPE_CHECKING:
 __all__ = ("Facts",)
 
 log = logging.getLogger("papyra")
+
+#: Pauses between attempts to flush records a backend kept after a failed write (seconds).
+_RETRY_FIRST = 0.05
+_RETRY_MAX = 2.0
 
 
 class Facts:
@@ -267,6 +273,7 @@ class Facts:
         and everything handed over before it is flushed.
         """
         writer = self.writer
+        backoff = _RETRY_FIRST
         try:
             while True:
                 if self._unflushed:
@@ -277,6 +284,15 @@ class Facts:
                         raise
                     except Exception:
                         log.warning("persisting records failed", exc_info=True)
+                        # A backend that keeps records it could not write (Redis while the
+                        # server is away) says how many with ``queued_records``: try again
+                        # after a growing pause, or once more while closing.
+                        if getattr(writer, "queued_records", 0) and not self._draining:
+                            self._unflushed = True
+                            await self._pause(backoff)
+                            backoff = min(backoff * 2, _RETRY_MAX)
+                    else:
+                        backoff = _RETRY_FIRST
                     continue
                 if self._draining:
                     return
@@ -285,6 +301,14 @@ class Facts:
                 await waiter
         finally:
             self.persisting = False
+
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds`` before retrying a failed flush, less if the system starts closing."""
+        with anyio.move_on_after(seconds):
+            waiter = self.create_future()
+            self._wakeup = waiter  # close_writer() wakes it; new records do not (see persist)
+            await waiter
 
 
 async def _await_quietly(awaitable: Any) -> None:

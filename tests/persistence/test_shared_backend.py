@@ -16,6 +16,7 @@ from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.json import JsonFilePersistence
 from papyra.system import ActorSystem
+from tests.redis_server import redis_backend
 
 Factory = Callable[[Path], Any]
 
@@ -24,6 +25,7 @@ BACKENDS: dict[str, Factory] = {
     "json": lambda tmp: JsonFilePersistence(tmp / "facts.ndjson"),
     "json-always": lambda tmp: JsonFilePersistence(tmp / "facts.ndjson", fsync="always"),
     "rotating": lambda tmp: RotatingFilePersistence(tmp / "facts.ndjson", max_bytes=600),
+    "redis": lambda tmp: redis_backend(),  # a real server: see tests/redis_server.py
 }
 
 
@@ -72,6 +74,7 @@ async def test_the_second_system_on_a_backend_has_its_facts_stored(
     assert backend.closed
     assert await facts(backend) == EXPECTED
     assert backend.metrics.records_written == 6 and backend.metrics.write_errors == 0
+    await backend.aclose()  # the reads reopened it (Redis: a connection)
 
 
 @pytest.mark.parametrize("kind", sorted(BACKENDS))
@@ -83,6 +86,7 @@ def test_one_backend_serves_a_system_on_asyncio_then_one_on_trio(
     anyio.run(run_system, backend, "one", backend="asyncio")
     anyio.run(run_system, backend, "two", backend="trio")
     assert anyio.run(facts, backend, backend="asyncio") == EXPECTED
+    anyio.run(backend.aclose, backend="asyncio")
 
 
 @pytest.mark.anyio

@@ -23,6 +23,7 @@ from papyra.persistence._outbox import Outbox, RecordWriter, as_writer
 from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.contract import PersistenceBackendContract, backend_capabilities
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
+from tests.redis_server import redis_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -513,6 +514,7 @@ BACKENDS: dict[str, Callable[[Path], Any]] = {
     "json": lambda tmp: JsonFilePersistence(tmp / "events.ndjson"),
     "subclass": lambda tmp: ListBackend(),
     "duck-typed": lambda tmp: DuckBackend(),
+    "redis": lambda tmp: redis_backend(),  # a real server: see tests/redis_server.py
 }
 
 
