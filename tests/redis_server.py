@@ -44,7 +44,7 @@ def free_port() -> int:
 class RedisServer:
     """One ``redis-server`` process without persistence, bound to 127.0.0.1."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
         exe = shutil.which("redis-server")
         if exe is None:
             no_server()
@@ -53,6 +53,9 @@ class RedisServer:
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="papyra-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
+        # durable: an append-only file synced on every write, so a killed server keeps every
+        # write it acknowledged (the fault tests restart it and count records).
+        self.durable = durable
 
     @property
     def url(self) -> str:
@@ -63,8 +66,10 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [
                 self.exe, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", self.dir,
-                "--loglevel", "warning",
+                "--save", "", "--dir", self.dir, "--loglevel", "warning",
+                "--enable-debug-command", "local",
+                *(["--appendonly", "yes", "--appendfsync", "always"] if self.durable
+                  else ["--appendonly", "no"]),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -77,9 +82,9 @@ class RedisServer:
                 raise RuntimeError(f"redis-server did not answer on port {self.port}")
             time.sleep(0.02)
 
-    def answers(self) -> bool:
+    def answers(self, timeout: float = 0.5) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
                 s.sendall(b"PING\r\n")
                 return s.recv(16).startswith(b"+PONG")
         except OSError:
@@ -96,14 +101,29 @@ class RedisServer:
         self.stop()
         self.start()
 
+    def freeze(self, seconds: float) -> socket.socket:
+        """Keep the server busy for ``seconds`` (``DEBUG SLEEP``): it accepts bytes but runs
+        nothing. Returns once it has stopped answering, with the socket that will get the
+        ``+OK`` when it wakes (``recv`` on it waits for that)."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=seconds + 10)
+        sock.sendall(_encode("DEBUG", "SLEEP", str(seconds)))
+        deadline = time.monotonic() + 5
+        while self.answers(timeout=0.05):
+            if time.monotonic() > deadline:
+                raise RuntimeError("DEBUG SLEEP did not take effect")
+        return sock
+
     def command(self, *args: str) -> bytes:
         """Run one command over a plain socket (independent of Papyra's client)."""
-        payload = b"*%d\r\n" % len(args) + b"".join(
-            b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args
-        )
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(payload)
+            s.sendall(_encode(*args))
             return s.recv(65536)
+
+
+def _encode(*args: str) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args
+    )
 
 
 _shared: RedisServer | None = None

@@ -8,7 +8,8 @@ Layout::
     metrics.py    PersistenceMetrics + mixin
     startup.py    startup-check configuration and the one startup check (run_startup_check)
     json.py       JsonFilePersistence (NDJSON file)
-    backends/     memory, rotating, retention
+    backends/     memory, rotating, redis (Redis Streams), retention
+    redis.py      short alias of backends/redis
     _records.py   the record kinds; coercion, serialisation and tolerant reading rules
     _outbox.py    the queue behind the default write protocol, as_writer
     _retention.py apply_retention
@@ -31,6 +32,8 @@ _LAZY: dict[str, str] = {
     "PersistenceBackendContract": "papyra.persistence.contract",
     "backend_capabilities": "papyra.persistence.contract",
     "safe_metrics_snapshot": "papyra.persistence.contract",
+    "RedisStreamsConfig": "papyra.persistence.backends.redis",
+    "RedisStreamsPersistence": "papyra.persistence.backends.redis",
 }
 
 __all__ = (
@@ -38,12 +41,15 @@ __all__ = (
     "JsonFilePersistence",
     "PersistenceBackendCapabilities",
     "PersistenceBackendContract",
+    "RedisStreamsConfig",
+    "RedisStreamsPersistence",
     "backend_capabilities",
     "safe_metrics_snapshot",
 )
 
 if TYPE_CHECKING:
     from papyra.persistence.backends.memory import InMemoryPersistence
+    from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
     from papyra.persistence.contract import (
         PersistenceBackendCapabilities,
         PersistenceBackendContract,
