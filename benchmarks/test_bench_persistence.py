@@ -10,7 +10,11 @@ the baseline) in ``benchmark.extra_info`` and on stdout, with the peak RSS of th
   flushed to the OS before its call returns -- baseline: orjson encode + buffered write loop;
 * scan / repair of a 1,000,000-line log -- baseline: split + ``orjson.loads`` per line
   (+ writing the kept lines, for repair);
-* compaction of that log to 100,000 records -- baseline: raw copy of the last N lines.
+* compaction of that log to 100,000 records -- baseline: raw copy of the last N lines;
+* Redis, on a real ``redis-server``: ``record_event`` from 16 concurrent writers, and facts
+  handed over with ``record_nowait`` + one ``flush`` -- baseline: the same entry bytes sent as
+  pipelined ``XADD``s by the same client, 16 per round trip (what 16 waiting writers can have
+  in flight) and 1,000 per round trip (the client's ceiling).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def timed(fn: Callable[[], Any]) -> float:
 #: Goals of the issue, as throughput relative to the same-run baseline (higher is better).
 GOALS = {
     "write 16 writer(s)": 0.5,
+    "redis write 16 writers": 0.5,
+    "redis facts vs x1000": 0.5,
     "scan 1M lines": 2.0,
     "repair 1M lines": 1.0,
     "compact 1M -> 100k": 0.5,
@@ -228,3 +234,78 @@ def test_list_tail_of_1m(benchmark: Any, big_log: Path, twin: Any) -> None:
     assert len(result) == 10
     name = "list_events(limit=10) of 1M (baseline: full split+loads)"
     report(benchmark, name, base, 10, "records")
+
+
+# -- Redis Streams: 16 writers through record_event vs raw pipelined XADDs ---------------------
+#
+# Sixteen writers that each wait for their record's acknowledgement can have at most sixteen
+# records in flight, so the comparable baseline sends the same entry bytes as pipelines of 16
+# XADDs ("x16"). The "x1000" baseline (1,000 per round trip) is the client's ceiling, reached by
+# the system's own facts: record_nowait hands them over without waiting and one flush writes
+# the whole group (the "facts" row).
+
+REDIS_WRITERS = 16
+
+
+def redis_baseline(url: str, key: str, twin: Any, depth: int) -> None:
+    """The same entry bytes (encoded per record) as pipelined ``XADD``s, ``depth`` per trip."""
+    from papyra._redis.client import RedisClient
+    from papyra.persistence._records import json_default
+
+    async def main() -> None:
+        client = RedisClient(url)
+        for start in range(0, WRITES, depth):
+            pipe = client.pipeline()
+            for _ in range(min(depth, WRITES - start)):
+                data = twin.encode_record({"kind": "event", **RECORD}, json_default)[:-1]
+                pipe.xadd(key, {"data": data})
+            await pipe.execute()
+        await client.execute_command("DEL", key)
+        await client.aclose()
+
+    anyio.run(main)
+
+
+def redis_run(url: str, twin: Any, writers: int | None) -> None:
+    """``WRITES`` events: from ``writers`` tasks awaiting ``record_event``, or (``None``) as
+    facts handed over with ``record_nowait`` and written by one ``flush``."""
+    from tests.redis_server import redis_backend
+
+    backend = redis_backend(url=url, _ndjson=twin)
+
+    async def writer(count: int) -> None:
+        for _ in range(count):
+            await backend.record_event(RECORD)
+
+    async def main() -> None:
+        if writers is None:
+            for _ in range(WRITES):
+                backend.record_nowait("event", RECORD)
+            await backend.flush()
+        else:
+            async with anyio.create_task_group() as tg:
+                for _ in range(writers):
+                    tg.start_soon(writer, WRITES // writers)
+        assert backend.metrics.records_written == WRITES
+        await backend._redis.delete(*backend._keys, backend._writer_key)
+        await backend.aclose()
+
+    anyio.run(main)
+
+
+@pytest.mark.parametrize(
+    ("row", "writers", "depth"),
+    [("redis write 16 writers", REDIS_WRITERS, REDIS_WRITERS),
+     ("redis write 16 writers vs x1000", REDIS_WRITERS, 1000),
+     ("redis facts vs x1000", None, 1000)],
+)
+def test_redis_write_records(
+    benchmark: Any, twin: Any, row: str, writers: int | None, depth: int
+) -> None:
+    from tests.redis_server import shared_server, unique_prefix
+
+    url = shared_server().url
+    base = timed(lambda: redis_baseline(url, unique_prefix(), twin, depth))
+    benchmark.group = row
+    benchmark.pedantic(lambda: redis_run(url, twin, writers), rounds=3, iterations=1)
+    report(benchmark, row, base, WRITES, "records")

@@ -282,14 +282,21 @@ class RedisClient:
         """
         if not commands:
             return []
-        payload = encode_commands(commands)
+        return await self.request_encoded(
+            encode_commands(commands), len(commands), extra_time=extra_time
+        )
+
+    async def request_encoded(
+        self, payload: bytes, count: int, *, extra_time: float = 0.0
+    ) -> list[Any]:
+        """:meth:`request` for commands already encoded (``count`` of them in ``payload``)."""
         pool = self._current_pool()
         conn: _Connection | None = None
         try:
             with anyio.fail_after(self.timeout + extra_time):
                 async with pool.slots:
                     conn = pool.idle.pop() if pool.idle else await self._connect()
-                    replies = await conn.request(payload, len(commands))
+                    replies = await conn.request(payload, count)
         except TimeoutError:
             if conn is not None:
                 conn.close_now()

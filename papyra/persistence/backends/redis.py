@@ -20,6 +20,7 @@ Runs on asyncio and trio; needs no third-party client (see :mod:`papyra._redis.c
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -40,7 +41,7 @@ from papyra._redis.client import (
     RedisUnavailableError,
     parse_url,
 )
-from papyra._redis.resp import Arg, ReplyError
+from papyra._redis.resp import Arg, ReplyError, encode_command
 from papyra.persistence._file.backend import recovery_mode
 from papyra.persistence._file.read import NdjsonTwin
 from papyra.persistence._records import (
@@ -87,7 +88,7 @@ _STREAM_OF: dict[str, StreamKind] = {
     "audit": "audits",
     "dead_letter": "dead_letters",
 }
-_KEY_INDEX = {kind: str(i) for i, kind in enumerate(_STREAM_OF, start=1)}
+_KEY_INDEX = {kind: str(i).encode() for i, kind in enumerate(_STREAM_OF, start=1)}
 
 #: A group is sealed (and later groups start) at this many records or bytes.
 _GROUP_RECORDS = 2000
@@ -109,6 +110,8 @@ end
 redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[2])
 return #ARGV / 2 - 1
 """
+
+_WRITE_SHA = hashlib.sha1(_WRITE_SCRIPT.encode()).hexdigest()
 
 _BAD_DATA = "Missing 'data' field or non-string payload"
 _BAD_JSON = "Invalid JSON payload in stream entry"
@@ -169,10 +172,11 @@ class RedisStreamEntry:
 class _Group:
     """Records written together, in one script call. The event exists only if someone waits."""
 
-    __slots__ = ("_event", "args", "error", "finished", "nbytes", "records", "seq")
+    __slots__ = ("_event", "error", "finished", "nbytes", "parts", "records", "seq")
 
     def __init__(self) -> None:
-        self.args: list[Arg] = []
+        #: The script arguments of each record (its stream index and data), RESP-encoded.
+        self.parts: list[bytes] = []
         self.records = 0
         self.nbytes = 0
         self.seq = 0  # set when sealed
@@ -359,7 +363,7 @@ class RedisStreamsPersistence(PersistenceBackend):
             self._closed = False  # a write after aclose() reopens (0.3.0 dropped it silently)
         group = self._open
         payload = line[:-1]
-        group.args += (index, payload)
+        group.parts.append(b"$1\r\n%s\r\n$%d\r\n%s\r\n" % (index, len(payload), payload))
         group.records += 1
         group.nbytes += len(payload)
         self._queued += 1
@@ -450,13 +454,25 @@ class RedisStreamsPersistence(PersistenceBackend):
             self._lead_done.set()
 
     async def _send(self, group: _Group) -> None:
-        reply = await self._redis.execute_command(
-            "EVAL", _WRITE_SCRIPT, 4, *self._keys, self._writer_key,
-            group.seq, _WRITER_TTL_SECONDS, *group.args,
-        )
-        if reply == 0:
-            log.info("Redis at %s had already stored group %d: not written twice", self.url,
-                     group.seq)
+        # EVALSHA (the script is cached by the server); EVAL once the server says NOSCRIPT
+        # (first use, or a restarted server). Arguments are encoded once, in _take.
+        for verb, script in (("EVALSHA", _WRITE_SHA), ("EVAL", _WRITE_SCRIPT)):
+            head = encode_command(
+                (verb, script, 4, *self._keys, self._writer_key, group.seq, _WRITER_TTL_SECONDS)
+            )
+            count = 9 + 2 * group.records
+            payload = b"*%d%s" % (count, head[head.index(b"\r\n"):]) + b"".join(group.parts)
+            (reply,) = await self._redis.request_encoded(payload, 1)
+            if isinstance(reply, ReplyError):
+                if verb == "EVALSHA" and reply.message.startswith("NOSCRIPT"):
+                    continue
+                raise RedisResponseError(reply.message)
+            if reply == 0:
+                log.info(
+                    "Redis at %s had already stored group %d: not written twice",
+                    self.url, group.seq,
+                )
+            return
 
     async def aclose(self) -> None:
         """Write what is queued (bounded by ``timeout``), then close the connections.
