@@ -99,8 +99,10 @@ _WRITER_TTL_SECONDS = 7 * 24 * 3600
 
 # KEYS: events, audits, dead_letters, writer key. ARGV: group number, writer TTL, then
 # (stream index, data) pairs. Atomic: a group is written whole or not at all (barring an error
-# inside the script, e.g. a stream key holding another type).
+# inside the script, e.g. a stream key holding another type). replicate_commands: Redis 5 and
+# 6 refuse writes after XADD * in a script without it; Redis 7 always replicates effects.
 _WRITE_SCRIPT = """
+if redis.replicate_commands then redis.replicate_commands() end
 local seq = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[4]) or '0')
 if seq <= last then return 0 end
