@@ -109,6 +109,10 @@ def test_recover_ignore_mode_leaves_anomalies(invoke: Invoke, corrupt: Path) -> 
         "doctor", "run", "--path", "ev.ndjson", "--mode", "recover", "--recovery-mode", "ignore"
     )
     assert result.exit_code == 2
+    assert result.stdout.splitlines() == [
+        "✖ Recovery attempted but anomalies still exist",
+        "✖ CORRUPTED_LINE  ev.ndjson:3  Invalid JSON",
+    ]
     assert corrupt.read_bytes() == before
 
 
