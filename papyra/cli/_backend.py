@@ -1,12 +1,22 @@
-"""Which persistence backend a command works on, and the checks made before touching it.
+"""Which persistence backend a command uses, and the checks made before touching it.
 
-* ``--path PATH`` → a new ``JsonFilePersistence(PATH)`` (always the JSON backend, as in 0.3.0),
-  closed when the command ends. The path is checked first: a directory, a missing parent
-  directory or a file this process may not read (or, for commands that rewrite it, write) is
-  a one-line error with exit code 1 -- nothing is created or changed.
-* no ``--path`` → ``papyra.monkay.settings.persistence``: the backend of the active settings
+Every command that opens a backend takes the same options (:func:`backend_options`):
+
+* ``--path PATH`` → a new ``JsonFilePersistence(PATH)`` (always the JSON backend, as in 0.3.0).
+  The path is checked first: a directory, a missing parent directory or a file this process
+  may not read (or, for commands that rewrite it, write) is a one-line error with exit code
+  1 -- nothing is created or changed.
+* ``--url URL [--prefix P] [--system-id S]`` → a new ``RedisStreamsPersistence`` on the streams
+  ``P:S:events`` / ``P:S:audits`` / ``P:S:dead_letters`` (defaults ``papyra`` and ``local``).
+  The module is imported only then: a ``papyra`` without the Redis backend, or without its
+  client library, says so in one line (exit 1); so does a server that cannot be reached.
+* neither → ``papyra.monkay.settings.persistence``: the backend of the active settings
   (``PAPYRA_SETTINGS_MODULE``, see ``docs/settings.md``). It belongs to the settings and is
   left open. Settings that cannot be loaded are a one-line error, exit code 1.
+
+``--path`` with ``--url``, and ``--prefix`` / ``--system-id`` without ``--url``, are usage
+errors (exit 2). A backend built from options is closed when the command ends. All
+construction happens in :func:`build_backend`, here and nowhere else.
 
 While the settings are loaded the current directory is on ``sys.path`` (at the end, so it never
 shadows an installed module): ``PAPYRA_SETTINGS_MODULE=mysettings.Settings papyra ...`` works
@@ -15,25 +25,49 @@ from the project directory, as ``python -m`` would, without setting ``PYTHONPATH
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import click
 
 from papyra import conf
-from papyra.cli._base import fail
+from papyra.cli._base import POSITIVE_INT, POSITIVE_SECONDS, fail
+from papyra.persistence.backends.retention import RetentionPolicy
+from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistenceRecoveryMode
 from papyra.persistence.startup import PersistenceStartupMode
 
 __all__ = (
+    "DEFAULT_PREFIX",
+    "DEFAULT_SYSTEM_ID",
+    "REDIS_MODULE",
+    "BackendSource",
+    "backend_options",
+    "build_backend",
     "check_path",
     "configured_backend",
+    "is_connection_error",
     "open_backend",
     "parse_recovery_mode",
     "parse_startup_mode",
     "prepare_quarantine_dir",
+    "retention_options",
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Where ``--url`` finds the Redis Streams backend (imported only when ``--url`` is given).
+REDIS_MODULE = "papyra.persistence.backends.redis"
+DEFAULT_PREFIX = "papyra"
+DEFAULT_SYSTEM_ID = "local"
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 def parse_recovery_mode(value: str) -> PersistenceRecoveryMode:
@@ -118,27 +152,230 @@ def configured_backend() -> Any:
         fail(f"The Papyra settings ({type(settings).__name__}) define no 'persistence' backend")
 
 
+# -- choosing the backend ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendSource:
+    """What the backend options of one invocation asked for.
+
+    ``path``: the JSON file of ``--path``; ``url``, ``prefix``, ``system_id``: the Redis streams
+    of ``--url``; neither: the configured ``settings.persistence``.
+    """
+
+    path: str | None = None
+    url: str | None = None
+    prefix: str = DEFAULT_PREFIX
+    system_id: str = DEFAULT_SYSTEM_ID
+
+    @property
+    def explicit(self) -> bool:
+        """``True`` when the command builds (and closes) its own backend from options."""
+        return self.path is not None or self.url is not None
+
+    @classmethod
+    def from_options(
+        cls,
+        path: str | None,
+        url: str | None,
+        prefix: str | None,
+        system_id: str | None,
+    ) -> BackendSource:
+        """Check how the options combine; a contradiction is a usage error (exit 2)."""
+        if path is not None and url is not None:
+            raise click.UsageError(
+                "--path and --url cannot be used together: --path names a JSON file, "
+                "--url a Redis server.",
+                ctx=click.get_current_context(silent=True),
+            )
+        if url is None and (prefix is not None or system_id is not None):
+            given = "--prefix" if prefix is not None else "--system-id"
+            raise click.UsageError(
+                f"{given} needs --url (it names the Redis streams to use).",
+                ctx=click.get_current_context(silent=True),
+            )
+        for name, value in (("--url", url), ("--prefix", prefix), ("--system-id", system_id)):
+            if value is not None and not value.strip():
+                fail(f"{name} must not be empty")
+        if url is not None and urlsplit(url).scheme.lower() not in _REDIS_SCHEMES:
+            fail(
+                f"--url {redact_url(url)!r} is not a Redis URL: "
+                "give redis://HOST:PORT/DB, rediss://HOST:PORT/DB or unix:///PATH/TO/SOCKET"
+            )
+        return cls(
+            path=path,
+            url=url,
+            prefix=DEFAULT_PREFIX if prefix is None else prefix,
+            system_id=DEFAULT_SYSTEM_ID if system_id is None else system_id,
+        )
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (``redis://user:***@host``), for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        return url
+
+
+_PATH_HELP = (
+    "NDJSON file to use (a JsonFilePersistence); default: the configured settings.persistence."
+)
+
+
+def backend_options(fn: F) -> F:
+    """Add ``--path``, ``--url``, ``--prefix`` and ``--system-id`` to a command.
+
+    The command receives them as one keyword argument ``source`` (a :class:`BackendSource`),
+    checked before the command body runs. Put it directly under ``@<group>.command(...)``.
+    """
+
+    @functools.wraps(fn)
+    def command(
+        *args: Any,
+        path: str | None,
+        url: str | None,
+        prefix: str | None,
+        system_id: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        source = BackendSource.from_options(path, url, prefix, system_id)
+        return fn(*args, source=source, **kwargs)
+
+    options = (
+        click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP),
+        click.option(
+            "--url",
+            default=None,
+            metavar="URL",
+            help="Redis server to use (a RedisStreamsPersistence), e.g. "
+            "redis://localhost:6379/0; not together with --path.",
+        ),
+        click.option(
+            "--prefix",
+            default=None,
+            metavar="P",
+            help=f"With --url: key prefix of the streams (default: {DEFAULT_PREFIX}).",
+        ),
+        click.option(
+            "--system-id",
+            default=None,
+            metavar="S",
+            help=f"With --url: system id in the stream keys (default: {DEFAULT_SYSTEM_ID}).",
+        ),
+    )
+    decorated: Any = command
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+def retention_options(fn: F) -> F:
+    """Add ``--max-records``, ``--max-age`` and ``--max-bytes`` to a command.
+
+    The command receives them as one keyword argument ``retention``: a
+    :class:`RetentionPolicy`, or ``None`` when none of them is given.
+    """
+
+    @functools.wraps(fn)
+    def command(
+        *args: Any,
+        max_records: int | None,
+        max_age: float | None,
+        max_bytes: int | None,
+        **kwargs: Any,
+    ) -> Any:
+        retention = None
+        if (max_records, max_age, max_bytes) != (None, None, None):
+            retention = RetentionPolicy(
+                max_records=max_records, max_age_seconds=max_age, max_total_bytes=max_bytes
+            )
+        return fn(*args, retention=retention, **kwargs)
+
+    options = (
+        click.option(
+            "--max-records",
+            type=POSITIVE_INT,
+            default=None,
+            metavar="N",
+            help="Keep only the newest N records (retention max_records).",
+        ),
+        click.option(
+            "--max-age",
+            type=POSITIVE_SECONDS,
+            default=None,
+            metavar="SECONDS",
+            help="Keep only records at most SECONDS old (retention max_age_seconds).",
+        ),
+        click.option(
+            "--max-bytes",
+            type=POSITIVE_INT,
+            default=None,
+            metavar="N",
+            help="Keep the newest records that fit in N bytes (retention max_total_bytes).",
+        ),
+    )
+    decorated: Any = command
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+def build_backend(
+    source: BackendSource, *, writes: bool = False, retention: RetentionPolicy | None = None
+) -> Any:
+    """The backend ``source`` names: the one place where the CLI constructs backends.
+
+    ``retention`` is the policy of a backend built from ``--path`` / ``--url``; the configured
+    backend keeps its own (the commands refuse retention options without ``--path`` / ``--url``).
+    """
+    if source.path is not None:
+        check_path(source.path, writes=writes)
+        return JsonFilePersistence(source.path, retention_policy=retention)
+    if source.url is not None:
+        try:
+            module = importlib.import_module(REDIS_MODULE)
+        except ImportError as exc:
+            fail(f"--url: the Redis backend is not available in this installation ({exc})")
+        config = module.RedisStreamsConfig(
+            url=source.url, prefix=source.prefix, system_id=source.system_id
+        )
+        try:
+            return module.RedisStreamsPersistence(config, retention_policy=retention)
+        except RuntimeError as exc:  # the optional client library is missing
+            fail(str(exc))
+    return configured_backend()
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """A failure to reach a server: ``OSError`` or a client library's ``ConnectionError`` /
+    ``TimeoutError`` (redis-py and coredis define their own, outside ``OSError``)."""
+    if isinstance(exc, OSError):
+        return True
+    return any(cls.__name__ in ("ConnectionError", "TimeoutError") for cls in type(exc).__mro__)
+
+
 @asynccontextmanager
 async def open_backend(
-    path: str | None, factory: Callable[[str], Any], *, writes: bool = False
+    source: BackendSource, *, writes: bool = False, retention: RetentionPolicy | None = None
 ) -> AsyncIterator[Any]:
-    """The backend for one command; OS errors while using it become one-line errors (exit 1).
-
-    ``factory`` builds the backend for ``--path``: the commands pass the class
-    ``JsonFilePersistence`` itself, looked up in their module when they run (so a test can
-    substitute it there).
-    """
-    if path is not None:
-        check_path(path, writes=writes)
-        backend = factory(path)
-    else:
-        backend = configured_backend()
+    """The backend for one command; OS and connection errors while using it become one-line
+    errors (exit 1). A backend built from options is closed at the end."""
+    backend = build_backend(source, writes=writes, retention=retention)
     try:
         yield backend
-    except OSError as exc:
-        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        fail(f"Persistence I/O failed{where}: {exc.strerror or exc}")
+    except Exception as exc:
+        if source.url is not None and is_connection_error(exc):
+            fail(f"Cannot reach Redis at {redact_url(source.url)}: {exc}")
+        if isinstance(exc, OSError):
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            fail(f"Persistence I/O failed{where}: {exc.strerror or exc}")
+        raise
     finally:
-        if path is not None:
+        if source.explicit:
             await backend.aclose()
-

@@ -24,8 +24,11 @@ import click
 
 __all__ = (
     "COUNT",
+    "POSITIVE_INT",
+    "POSITIVE_SECONDS",
     "ConfigError",
     "PapyraGroup",
+    "anomaly_headline",
     "anomaly_line",
     "anomaly_to_json",
     "echo_json",
@@ -136,8 +139,10 @@ def _usage_line(exc: click.UsageError) -> str:
 
 if TYPE_CHECKING:
     _IntParam = click.ParamType[int]
+    _FloatParam = click.ParamType[float]
 else:  # click < 8.2 has no generic ParamType
     _IntParam = click.ParamType
+    _FloatParam = click.ParamType
 
 
 class _Count(_IntParam):
@@ -160,6 +165,50 @@ class _Count(_IntParam):
 
 #: Type of ``--limit`` options: an integer >= 0.
 COUNT = _Count()
+
+
+class _PositiveInt(_IntParam):
+    """An integer above 0 (``--max-records``, ``--max-bytes``); anything else is a usage error."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a valid integer.", param, ctx)
+        if number <= 0:
+            self.fail(f"{value!r} is not positive; give 1 or more.", param, ctx)
+        return number
+
+
+class _PositiveSeconds(_FloatParam):
+    """A finite number of seconds above 0 (``--max-age``, ``--interval``)."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"{value!r} is not a positive number of seconds.", param, ctx)
+        return number
+
+
+#: Type of ``--max-records`` / ``--max-bytes``: an integer > 0.
+POSITIVE_INT = _PositiveInt()
+#: Type of ``--max-age`` / ``--interval``: finite seconds > 0.
+POSITIVE_SECONDS = _PositiveSeconds()
 
 
 def run_async(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -194,6 +243,17 @@ def anomaly_line(anomaly: Any) -> str:
     kind = getattr(anomaly, "type", None)
     name = getattr(kind, "name", kind)
     return f"- {name}: {getattr(anomaly, 'path', None)} ({getattr(anomaly, 'detail', None)})"
+
+
+def anomaly_headline(anomaly: Any) -> str:
+    """``<TYPE>  <path>[:<line>]  <detail>``: :meth:`PersistenceAnomaly.headline`, or the same
+    three parts of another anomaly-like object."""
+    headline = getattr(anomaly, "headline", None)
+    if callable(headline):
+        return str(headline())
+    kind = getattr(anomaly, "type", None)
+    name = getattr(kind, "name", kind)
+    return f"{name}  {getattr(anomaly, 'path', None)}  {getattr(anomaly, 'detail', None) or '-'}"
 
 
 # -- JSON output ----------------------------------------------------------------------------------

@@ -50,8 +50,8 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 def app() -> None:
     """Papyra: operate the persistence of an actor system and inspect the facts it recorded.
 
-    Commands read the backend given with --path (where offered) or the configured
-    settings.persistence (PAPYRA_SETTINGS_MODULE).
+    Commands read the JSON file given with --path, the Redis server given with --url, or the
+    configured settings.persistence (PAPYRA_SETTINGS_MODULE).
     """
 
 

@@ -11,6 +11,7 @@ keys it does not know.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -147,6 +148,41 @@ class PersistenceAnomaly:
             object.__setattr__(
                 self, "type", enum_member(PersistenceAnomalyType, self.type, "anomaly type")
             )
+
+    @property
+    def line(self) -> int | None:
+        """The line number the detail names (the file backends' ``"Invalid JSON at line N"``,
+        ``"Line N missing newline"``), else ``None``."""
+        return _split_detail(self.detail)[0]
+
+    def headline(self) -> str:
+        """One line for people: kind, where, what -- separated by two spaces.
+
+        ``where`` is the path (a file, or a Redis stream key) followed by ``:N`` when the
+        detail names a line, so that editors and terminals can jump to it::
+
+            CORRUPTED_LINE  /var/log/facts.ndjson:17  Invalid JSON
+            TRUNCATED_LINE  /var/log/facts.ndjson:18  Missing newline
+            CORRUPTED_LINE  papyra:local:events  Invalid JSON payload in stream entry
+        """
+        line, what = _split_detail(self.detail)
+        where = self.path if line is None else f"{self.path}:{line}"
+        return f"{self.type.name}  {where}  {what or '-'}"
+
+
+_AT_LINE = re.compile(r"(?P<what>.+?) at line (?P<line>\d+)")
+_LINE_FIRST = re.compile(r"[Ll]ine (?P<line>\d+) (?P<what>.+)")
+
+
+def _split_detail(detail: str | None) -> tuple[int | None, str | None]:
+    """``(line, rest)`` of an anomaly detail that names a line; ``(None, detail)`` otherwise."""
+    if not detail:
+        return None, detail
+    match = _AT_LINE.fullmatch(detail) or _LINE_FIRST.fullmatch(detail)
+    if match is None:
+        return None, detail
+    what = match["what"]
+    return int(match["line"]), what[:1].upper() + what[1:]
 
 
 @dataclass(frozen=True)

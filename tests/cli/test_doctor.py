@@ -90,9 +90,12 @@ def test_recover_quarantine(invoke: Invoke, corrupt: Path, tmp_path: Path) -> No
 def test_recovery_leaving_anomalies_exits_2(invoke: Invoke, use_backend: UseBackend) -> None:
     backend = use_backend(ScriptedBackend([anomalous("a"), anomalous("b")]))
     result = invoke("doctor", "run", "--mode", "recover", "--recovery-mode", "rebuild")
-    assert (result.exit_code, result.stdout) == (
-        2, "✖ Recovery attempted but anomalies still exist\n"
-    )
+    # The 0.3.0 line, then the anomalies that remain (not those recovery removed).
+    assert result.exit_code == 2
+    assert result.stdout.splitlines() == [
+        "✖ Recovery attempted but anomalies still exist",
+        "✖ CORRUPTED_LINE  ev.ndjson  b",
+    ]
     assert backend.calls == [
         ("scan", None),
         ("recover", PersistenceRecoveryConfig(PersistenceRecoveryMode.REBUILD, None)),
@@ -106,6 +109,10 @@ def test_recover_ignore_mode_leaves_anomalies(invoke: Invoke, corrupt: Path) -> 
         "doctor", "run", "--path", "ev.ndjson", "--mode", "recover", "--recovery-mode", "ignore"
     )
     assert result.exit_code == 2
+    assert result.stdout.splitlines() == [
+        "✖ Recovery attempted but anomalies still exist",
+        "✖ CORRUPTED_LINE  ev.ndjson:3  Invalid JSON",
+    ]
     assert corrupt.read_bytes() == before
 
 

@@ -117,7 +117,13 @@ def test_recover_default_mode_repairs(invoke: Invoke, tmp_path: Path) -> None:
     write_log(path, CORRUPT, TORN)
     result = invoke("persistence", "recover", "--path", str(path))
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == ["ℹ Recovery completed", f"ℹ repaired {path}"]
+    # The 0.3.0 lines, then what the recovery's scan found, one headline each.
+    assert result.stdout.splitlines() == [
+        "ℹ Recovery completed",
+        f"ℹ repaired {path}",
+        f"ℹ found CORRUPTED_LINE  {path}:3  Invalid JSON",
+        f"ℹ found TRUNCATED_LINE  {path}:4  Missing newline",
+    ]
     assert path.read_bytes() == GOOD
 
 
@@ -133,7 +139,10 @@ def test_recover_ignore_changes_nothing(invoke: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "ev.ndjson"
     data = write_log(path, CORRUPT)
     result = invoke("persistence", "recover", "--path", str(path), "--mode", "ignore")
-    assert (result.exit_code, result.stdout) == (0, "ℹ Recovery completed\n")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "ℹ Recovery completed", f"ℹ found CORRUPTED_LINE  {path}:3  Invalid JSON"
+    ]
     assert path.read_bytes() == data
 
 
@@ -158,7 +167,8 @@ def test_recover_quarantine_creates_dir(
     assert result.exit_code == 0
     out = result.stdout.splitlines()
     assert out[:2] == ["ℹ Recovery completed", "ℹ repaired ev.ndjson"]
-    assert len(out) == 3 and out[2].startswith("ℹ quarantined qd/sub/ev.ndjson.quarantine.")
+    assert len(out) == 4 and out[2].startswith("ℹ quarantined qd/sub/ev.ndjson.quarantine.")
+    assert out[3] == "ℹ found CORRUPTED_LINE  ev.ndjson:3  Invalid JSON"
     moved = tmp_path / out[2].removeprefix("ℹ quarantined ")
     assert moved.read_bytes() == data
     assert (tmp_path / "ev.ndjson").read_bytes() == GOOD
@@ -229,11 +239,13 @@ def test_startup_check_fail_on_anomaly(
     write_log(tmp_path / "ev.ndjson", CORRUPT)
     result = invoke("persistence", "startup-check", "--path", "ev.ndjson")
     assert result.exit_code == 1
-    assert result.stdout == (
+    # The 0.3.0 line (the repr, byte for byte), then one headline per anomaly.
+    assert result.stdout.splitlines() == [
         "✖ Persistence anomalies detected: "
         "(PersistenceAnomaly(type=<PersistenceAnomalyType.CORRUPTED_LINE: '3'>, "
-        "path='ev.ndjson', detail='Invalid JSON at line 3'),)\n"
-    )
+        "path='ev.ndjson', detail='Invalid JSON at line 3'),)",
+        "✖ CORRUPTED_LINE  ev.ndjson:3  Invalid JSON",
+    ]
 
 
 @pytest.mark.parametrize("mode", ["ignore", "scan_only", "SCAN_ONLY"])
@@ -470,17 +482,27 @@ def test_inspect_json(invoke: Invoke, use_backend: UseBackend, tmp_path: Path) -
 def test_path_backend_is_json_and_closed(
     invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import papyra.cli.persistence.app as module
+    import papyra.cli._backend as module
 
     made: list[JsonFilePersistence] = []
 
-    def factory(path: str) -> JsonFilePersistence:
-        backend = JsonFilePersistence(path)
+    def factory(path: str, retention_policy: RetentionPolicy | None = None) -> JsonFilePersistence:
+        backend = JsonFilePersistence(path, retention_policy)
         made.append(backend)
         return backend
 
     monkeypatch.setattr(module, "JsonFilePersistence", factory)
+    path = str(tmp_path / "ev.ndjson")
     write_log(tmp_path / "ev.ndjson")
-    for command in ("scan", "compact", "inspect", "recover", "startup-check"):
-        assert invoke("persistence", command, "--path", str(tmp_path / "ev.ndjson")).exit_code == 0
-    assert len(made) == 5 and all(b.closed for b in made)
+    commands = [
+        ("persistence", command) for command in
+        ("scan", "compact", "inspect", "recover", "startup-check")
+    ]
+    commands += [
+        ("doctor", "run"), ("inspect", "events"), ("inspect", "audits"),
+        ("inspect", "dead-letters"), ("inspect", "summary"), ("metrics", "persistence"),
+    ]
+    for command in commands:
+        assert invoke(*command, "--path", path).exit_code == 0, command
+    assert len(made) == len(commands) and all(b.closed for b in made)
+    assert all(b.retention == RetentionPolicy() for b in made)

@@ -117,6 +117,40 @@ def test_scan_report_has_anomalies() -> None:
     assert PersistenceAnomaly(PersistenceAnomalyType.TRUNCATED_LINE, "p").detail is None
 
 
+@pytest.mark.parametrize(
+    ("kind", "path", "detail", "line", "headline"),
+    [
+        (
+            "CORRUPTED_LINE", "/var/log/facts.ndjson", "Invalid JSON at line 17", 17,
+            "CORRUPTED_LINE  /var/log/facts.ndjson:17  Invalid JSON",
+        ),
+        (
+            "TRUNCATED_LINE", "ev.ndjson", "Line 18 missing newline", 18,
+            "TRUNCATED_LINE  ev.ndjson:18  Missing newline",
+        ),
+        (
+            "CORRUPTED_LINE", "papyra:local:events", "Invalid JSON payload in stream entry", None,
+            "CORRUPTED_LINE  papyra:local:events  Invalid JSON payload in stream entry",
+        ),
+        (
+            "ORPHANED_ROTATED_FILE", "logs/ev.ndjson.7", "Unexpected file in rotation set", None,
+            "ORPHANED_ROTATED_FILE  logs/ev.ndjson.7  Unexpected file in rotation set",
+        ),
+        ("PARTIAL_WRITE", "ev.ndjson", None, None, "PARTIAL_WRITE  ev.ndjson  -"),
+    ],
+)
+def test_anomaly_headline(
+    kind: str, path: str, detail: str | None, line: int | None, headline: str
+) -> None:
+    anomaly = PersistenceAnomaly(PersistenceAnomalyType[kind], path, detail)
+    assert (anomaly.line, anomaly.headline()) == (line, headline)
+    # The headline is an addition: the repr (printed by the CLI, spec'd) is unchanged.
+    assert repr(anomaly) == (
+        f"PersistenceAnomaly(type={PersistenceAnomalyType[kind]!r}, path={path!r}, "
+        f"detail={detail!r})"
+    )
+
+
 def test_recovery_defaults() -> None:
     config = PersistenceRecoveryConfig()
     assert config.mode is PersistenceRecoveryMode.IGNORE

@@ -1,8 +1,8 @@
 """``papyra doctor run``: the persistence start-up check, as an operator command.
 
-Runs the check of ``ActorSystem.start()`` (``run_startup_check``) on the backend (``--path`` or
-``settings.persistence``) without starting any actor: scan, then by ``--mode`` report the
-anomalies, fail, or recover and verify with a second scan.
+Runs the check of ``ActorSystem.start()`` (``run_startup_check``) on the backend (``--path``,
+``--url`` or ``settings.persistence``) without starting any actor: scan, then by ``--mode``
+report the anomalies, fail, or recover and verify with a second scan.
 
 Exit codes: 0 healthy / ignored / recovered; 1 anomalies with ``fail_on_anomaly`` or invalid
 configuration; 2 recovery ran but anomalies remain.
@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import click
 
 from papyra.cli._backend import (
+    BackendSource,
+    backend_options,
     open_backend,
     parse_recovery_mode,
     parse_startup_mode,
@@ -23,6 +25,7 @@ from papyra.cli._backend import (
 )
 from papyra.cli._base import (
     PapyraGroup,
+    anomaly_headline,
     anomaly_line,
     anomaly_to_json,
     echo_json,
@@ -32,7 +35,7 @@ from papyra.cli._base import (
     run_async,
 )
 from papyra.cli._progress import startup_step
-from papyra.persistence.json import JsonFilePersistence
+from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
 from papyra.persistence.startup import (
     PersistenceStartupMode,
@@ -42,7 +45,7 @@ from papyra.persistence.startup import (
     run_startup_check,
 )
 
-__all__ = ("EXIT_FAILED", "EXIT_RECOVERY_INCOMPLETE", "doctor", "run")
+__all__ = ("EXIT_FAILED", "EXIT_RECOVERY_INCOMPLETE", "NOTHING_CONFIGURED", "doctor", "run")
 
 _T = TypeVar("_T")
 
@@ -53,6 +56,13 @@ _EXIT_CODES = {
     StartupStatus.FAILED: EXIT_FAILED,
     StartupStatus.RECOVERY_INCOMPLETE: EXIT_RECOVERY_INCOMPLETE,
 }
+#: stderr note when the settings give an in-memory backend (the default settings do): the
+#: check ran on the in-memory store of the ``papyra`` process itself, which is always empty.
+NOTHING_CONFIGURED = (
+    "Note: no persistent store is configured, so this checked the empty in-memory store of "
+    "the papyra process itself. Point it at your data with --path FILE (JSON file), "
+    "--url redis://HOST:PORT/DB (Redis streams) or PAPYRA_SETTINGS_MODULE (your settings)."
+)
 _HEALTHY = (StartupStatus.HEALTHY, StartupStatus.UNSUPPORTED, StartupStatus.RECOVERED)
 _RECOVERY_RAN = (StartupStatus.RECOVERED, StartupStatus.RECOVERY_INCOMPLETE)
 
@@ -63,13 +73,7 @@ def doctor() -> None:
 
 
 @doctor.command("run")
-@click.option(
-    "--path",
-    type=click.Path(readable=False),
-    default=None,
-    help="NDJSON file to check (a JsonFilePersistence); "
-    "default: the configured settings.persistence.",
-)
+@backend_options
 @click.option(
     "--mode",
     default="fail_on_anomaly",
@@ -90,7 +94,7 @@ def doctor() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 def run(
-    path: str | None,
+    source: BackendSource,
     mode: str,
     recovery_mode: str | None,
     quarantine_dir: str | None,
@@ -110,7 +114,7 @@ def run(
         config = PersistenceRecoveryConfig(mode=recovery, quarantine_dir=quarantine_dir or None)
     elif recovery_mode is not None:
         parse_recovery_mode(recovery_mode)  # a bad value is refused even when unused
-    outcome = run_async(_run, path, startup, config)
+    outcome = run_async(_run, source, startup, config)
     status = outcome.status
     if as_json:
         recovery_doc: dict[str, Any] | None = None
@@ -142,6 +146,8 @@ def run(
             error(anomaly_line(anomaly))
     elif status is StartupStatus.RECOVERY_INCOMPLETE:
         error("Recovery attempted but anomalies still exist")
+        for anomaly in outcome.remaining:
+            error(anomaly_headline(anomaly))
     else:
         info("Recovery successful")
     code = _EXIT_CODES.get(status, 0)
@@ -150,9 +156,13 @@ def run(
 
 
 async def _run(
-    path: str | None, mode: PersistenceStartupMode, config: PersistenceRecoveryConfig | None
+    source: BackendSource,
+    mode: PersistenceStartupMode,
+    config: PersistenceRecoveryConfig | None,
 ) -> StartupOutcome:
-    async with open_backend(path, JsonFilePersistence, writes=config is not None) as backend:
+    async with open_backend(source, writes=config is not None) as backend:
+        if not source.explicit and isinstance(backend, InMemoryPersistence):
+            click.echo(NOTHING_CONFIGURED, err=True)
         bar = startup_step(backend)
 
         async def step(label: StepLabel, call: Callable[[], Awaitable[_T]], /) -> _T:

@@ -1,7 +1,8 @@
-"""``papyra inspect``: read the events, audits and dead letters of ``settings.persistence``.
+"""``papyra inspect``: read the events, audits and dead letters a backend holds.
 
-Read-only; no ``--path`` (these commands always use the configured backend). Each record is
-one ``ℹ`` line and nothing else is printed; ``--json`` prints one document instead. Exit 0.
+Read-only. The backend is the one of ``--path`` / ``--url``, else ``settings.persistence``.
+Each record is one ``ℹ`` line and nothing else is printed; ``--json`` prints one document
+instead. ``events --follow`` keeps printing new events until Ctrl-C. Exit 0.
 """
 
 from __future__ import annotations
@@ -11,8 +12,17 @@ from typing import Any
 
 import click
 
-from papyra.cli._backend import open_backend
-from papyra.cli._base import COUNT, PapyraGroup, echo_json, info, jsonable, run_async
+from papyra.cli._backend import BackendSource, backend_options, open_backend
+from papyra.cli._base import (
+    COUNT,
+    POSITIVE_SECONDS,
+    PapyraGroup,
+    echo_json,
+    info,
+    jsonable,
+    run_async,
+)
+from papyra.cli._follow import DEFAULT_INTERVAL, follow
 
 __all__ = ("audits", "dead_letters", "events", "inspect", "summary")
 
@@ -33,10 +43,6 @@ _JSON = click.option(
 )
 
 
-def _no_path(path: str) -> Any:  # pragma: no cover - inspect commands never take --path
-    raise AssertionError(path)
-
-
 def _ts(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{value:.3f}"
@@ -53,8 +59,10 @@ def _record_json(record: Any) -> Any:
     return document
 
 
-async def _list(method: str, limit: int | None, since: float | None) -> tuple[Any, ...]:
-    async with open_backend(None, _no_path) as backend:
+async def _list(
+    source: BackendSource, method: str, limit: int | None, since: float | None
+) -> tuple[Any, ...]:
+    async with open_backend(source) as backend:
         return tuple(await getattr(backend, method)(limit=limit, since=since))
 
 
@@ -64,16 +72,46 @@ def inspect() -> None:
 
 
 @inspect.command("events")
+@backend_options
 @_LIMIT
 @_SINCE
 @click.option("--event-type", default=None, help="Only events of this type (after --limit).")
 @click.option("--reverse", is_flag=True, help="Newest first.")
 @_JSON
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="Keep printing new events as they are recorded, until Ctrl-C.",
+)
+@click.option(
+    "--interval",
+    type=POSITIVE_SECONDS,
+    default=None,
+    help=f"With --follow: seconds between two looks for new events (default: {DEFAULT_INTERVAL}).",
+)
 def events(
-    limit: int | None, since: float | None, event_type: str | None, reverse: bool, as_json: bool
+    source: BackendSource,
+    limit: int | None,
+    since: float | None,
+    event_type: str | None,
+    reverse: bool,
+    as_json: bool,
+    follow: bool,
+    interval: float | None,
 ) -> None:
-    """List persisted lifecycle and user events."""
-    items = list(run_async(_list, "list_events", limit, since))
+    """List persisted lifecycle and user events (--follow: and then the new ones)."""
+    if follow:
+        for flag, given in (("--reverse", reverse), ("--json", as_json)):
+            if given:
+                raise click.UsageError(
+                    f"{flag} cannot be used with --follow.", ctx=click.get_current_context()
+                )
+        _follow_events(source, limit, since, event_type, interval or DEFAULT_INTERVAL)
+        return
+    if interval is not None:
+        raise click.UsageError("--interval needs --follow.", ctx=click.get_current_context())
+    items = list(run_async(_list, source, "list_events", limit, since))
     if reverse:
         items.reverse()
     if event_type is not None:
@@ -84,19 +122,49 @@ def events(
     if not items:
         info("No events recorded.")
     for e in items:
-        info(
-            f"[{_ts(getattr(e, 'timestamp', None))}] {getattr(e, 'event_type', None)} "
-            f"{getattr(e, 'actor_address', None)}"
-        )
+        info(_event_line(e))
+
+
+def _event_line(e: Any) -> str:
+    return (
+        f"[{_ts(getattr(e, 'timestamp', None))}] {getattr(e, 'event_type', None)} "
+        f"{getattr(e, 'actor_address', None)}"
+    )
+
+
+def _follow_events(
+    source: BackendSource,
+    limit: int | None,
+    since: float | None,
+    event_type: str | None,
+    interval: float,
+) -> None:
+    """Print events as they come until Ctrl-C, which ends the command with exit code 0."""
+
+    def emit(e: Any) -> None:
+        if event_type is None or getattr(e, "event_type", None) == event_type:
+            info(_event_line(e))
+
+    async def run() -> None:
+        async with open_backend(source) as backend:
+            await follow(
+                backend, "event", limit=limit, since=since, interval=interval, emit=emit
+            )
+
+    try:
+        run_async(run)
+    except KeyboardInterrupt:
+        pass
 
 
 @inspect.command("audits")
+@backend_options
 @_LIMIT
 @_SINCE
 @_JSON
-def audits(limit: int | None, since: float | None, as_json: bool) -> None:
+def audits(source: BackendSource, limit: int | None, since: float | None, as_json: bool) -> None:
     """List persisted audit snapshots."""
-    items = run_async(_list, "list_audits", limit, since)
+    items = run_async(_list, source, "list_audits", limit, since)
     if as_json:
         echo_json({"audits": [_record_json(a) for a in items]})
         return
@@ -113,6 +181,7 @@ def audits(limit: int | None, since: float | None, as_json: bool) -> None:
 
 
 @inspect.command("dead-letters")
+@backend_options
 @_LIMIT
 @_SINCE
 @click.option("--reverse", is_flag=True, help="Newest first.")
@@ -123,10 +192,11 @@ def audits(limit: int | None, since: float | None, as_json: bool) -> None:
 )
 @_JSON
 def dead_letters(
+    source: BackendSource,
     limit: int | None, since: float | None, reverse: bool, target: str | None, as_json: bool
 ) -> None:
     """List persisted dead letters (messages that could not be delivered)."""
-    items = list(run_async(_list, "list_dead_letters", limit, since))
+    items = list(run_async(_list, source, "list_dead_letters", limit, since))
     if reverse:
         items.reverse()
     if target is not None:
@@ -144,10 +214,11 @@ def dead_letters(
 
 
 @inspect.command("summary")
+@backend_options
 @_JSON
-def summary(as_json: bool) -> None:
+def summary(source: BackendSource, as_json: bool) -> None:
     """Show the latest audit snapshot: actor counts and dead letters."""
-    latest = run_async(_list, "list_audits", 1, None)
+    latest = run_async(_list, source, "list_audits", 1, None)
     audit = latest[-1] if latest else None
     if as_json:
         if audit is None:

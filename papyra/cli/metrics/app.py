@@ -1,7 +1,9 @@
-"""``papyra metrics``: the persistence counters of ``settings.persistence``.
+"""``papyra metrics``: the persistence counters of a backend.
 
-Metrics live in the backend object, per process: in a fresh ``papyra`` process they only show
-what that process did (a ``metrics persistence`` right after start shows zeros).
+``metrics persistence`` takes ``--path`` / ``--url`` like the other commands (default
+``settings.persistence``); ``metrics reset`` works on ``settings.persistence`` only. Metrics
+live in the backend object, per process: in a fresh ``papyra`` process they only show what
+that process did (a ``metrics persistence`` right after start shows zeros).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from typing import Any
 
 import click
 
-from papyra.cli._backend import configured_backend
-from papyra.cli._base import PapyraGroup, echo_json, info
+from papyra.cli._backend import BackendSource, backend_options, configured_backend, open_backend
+from papyra.cli._base import PapyraGroup, echo_json, info, run_async
 from papyra.persistence.contract import safe_metrics_snapshot
 
 __all__ = ("metrics", "persistence", "render_table", "reset")
@@ -43,17 +45,17 @@ def metrics() -> None:
 
 
 @metrics.command("persistence")
+@backend_options
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as one JSON object.")
-def persistence(as_json: bool) -> None:
+def persistence(source: BackendSource, as_json: bool) -> None:
     """Show the persistence backend's metrics (records written, scans, errors, ...)."""
-    backend = configured_backend()
-    if not hasattr(backend, "metrics"):
+    snapshot = run_async(_snapshot, source)
+    if snapshot is None:
         if as_json:
             echo_json({})
         else:
             info("Persistence backend does not expose metrics.")
         return
-    snapshot = dict(safe_metrics_snapshot(backend))
     if as_json:
         echo_json(snapshot)
     elif not snapshot:
@@ -61,6 +63,14 @@ def persistence(as_json: bool) -> None:
     else:
         for line in render_table("Persistence Metrics", snapshot):
             click.echo(line)
+
+
+async def _snapshot(source: BackendSource) -> dict[str, Any] | None:
+    """The backend's metrics snapshot, or ``None`` when it has no ``metrics``."""
+    async with open_backend(source) as backend:
+        if not hasattr(backend, "metrics"):
+            return None
+        return dict(safe_metrics_snapshot(backend))
 
 
 @metrics.command("reset")

@@ -1,7 +1,8 @@
 """``papyra persistence``: scan, recover, startup-check, compact and inspect a backend.
 
-Every command takes ``--path PATH`` (a ``JsonFilePersistence`` on that file) or, without it,
-uses the configured ``settings.persistence``. Exit codes: see ``docs/cli.md``.
+Every command takes ``--path PATH`` (a ``JsonFilePersistence`` on that file) or ``--url URL``
+(a ``RedisStreamsPersistence``) or, without them, uses the configured ``settings.persistence``
+(see :mod:`papyra.cli._backend`). Exit codes: see ``docs/cli.md``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,19 @@ from typing import Any
 import click
 
 from papyra.cli._backend import (
+    BackendSource,
+    backend_options,
+    is_connection_error,
     open_backend,
     parse_recovery_mode,
     parse_startup_mode,
     prepare_quarantine_dir,
+    retention_options,
 )
 from papyra.cli._base import (
     COUNT,
     PapyraGroup,
+    anomaly_headline,
     anomaly_line,
     anomaly_to_json,
     echo_json,
@@ -31,8 +37,8 @@ from papyra.cli._base import (
     success,
 )
 from papyra.cli._progress import progress_label, startup_step, tracked
+from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.contract import safe_metrics_snapshot
-from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
 from papyra.persistence.startup import (
     PersistenceStartupMode,
@@ -54,17 +60,13 @@ __all__ = (
 #: Exit code of ``persistence scan`` when anomalies were found.
 EXIT_ANOMALIES = 2
 
-_PATH_HELP = (
-    "NDJSON file to use (a JsonFilePersistence); default: the configured settings.persistence."
-)
-
 
 @click.group(cls=PapyraGroup)
 def persistence() -> None:
     """Persistence Management CLI Module.
 
     Scan, recover, compact and inspect the persistence backend (the file given with --path,
-    or the configured settings.persistence).
+    the Redis server given with --url, or the configured settings.persistence).
     """
 
 
@@ -72,14 +74,14 @@ def persistence() -> None:
 
 
 @persistence.command("scan")
-@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+@backend_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
-def scan(path: str | None, as_json: bool) -> None:
+def scan(source: BackendSource, as_json: bool) -> None:
     """Scan persistence for anomalies (read-only).
 
     Exit codes: 0 healthy (or scanning unsupported), 2 anomalies found, 1 invalid input.
     """
-    report = run_async(_scan, path)
+    report = run_async(_scan, source)
     anomalies = tuple(report.anomalies) if report is not None else ()
     if as_json:
         echo_json(
@@ -102,8 +104,8 @@ def scan(path: str | None, as_json: bool) -> None:
         click.get_current_context().exit(EXIT_ANOMALIES)
 
 
-async def _scan(path: str | None) -> Any:
-    async with open_backend(path, JsonFilePersistence) as backend:
+async def _scan(source: BackendSource) -> Any:
+    async with open_backend(source) as backend:
         return await tracked(backend, progress_label("Scanning", backend), backend.scan)
 
 
@@ -111,7 +113,7 @@ async def _scan(path: str | None) -> Any:
 
 
 @persistence.command("recover")
-@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+@backend_options
 @click.option(
     "--mode",
     default="repair",
@@ -124,7 +126,7 @@ async def _scan(path: str | None) -> Any:
     default=None,
     help="Directory for quarantined files (created if missing); required with --mode quarantine.",
 )
-def recover(path: str | None, mode: str, quarantine_dir: str | None) -> None:
+def recover(source: BackendSource, mode: str, quarantine_dir: str | None) -> None:
     """Recover from anomalies: drop damaged lines (repair), after moving the file aside
     (quarantine).
 
@@ -134,7 +136,7 @@ def recover(path: str | None, mode: str, quarantine_dir: str | None) -> None:
     if recovery is PersistenceRecoveryMode.QUARANTINE and not quarantine_dir:
         fail("quarantine mode requires --quarantine-dir")
     config = PersistenceRecoveryConfig(mode=recovery, quarantine_dir=quarantine_dir or None)
-    report = run_async(_recover, path, config)
+    report = run_async(_recover, source, config)
     info("Recovery completed")
     if report is None:
         return
@@ -142,10 +144,13 @@ def recover(path: str | None, mode: str, quarantine_dir: str | None) -> None:
         info(f"repaired {name}")
     for name in getattr(report, "quarantined_files", ()) or ():
         info(f"quarantined {name}")
+    # After the 0.3.0 lines: what the scan of the recovery found, one line each.
+    for anomaly in getattr(getattr(report, "scan", None), "anomalies", ()) or ():
+        info(f"found {anomaly_headline(anomaly)}")
 
 
-async def _recover(path: str | None, config: PersistenceRecoveryConfig) -> Any:
-    async with open_backend(path, JsonFilePersistence, writes=True) as backend:
+async def _recover(source: BackendSource, config: PersistenceRecoveryConfig) -> Any:
+    async with open_backend(source, writes=True) as backend:
         if config.quarantine_dir:
             # Created only once the --path has been accepted: bad input changes nothing.
             prepare_quarantine_dir(config.quarantine_dir)
@@ -158,7 +163,7 @@ async def _recover(path: str | None, config: PersistenceRecoveryConfig) -> Any:
 
 
 @persistence.command("startup-check")
-@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+@backend_options
 @click.option(
     "--mode",
     default="fail_on_anomaly",
@@ -171,7 +176,7 @@ async def _recover(path: str | None, config: PersistenceRecoveryConfig) -> Any:
     help="Recovery mode for --mode recover: ignore, repair, quarantine or rebuild "
     "(default: the backend's, which repairs nothing).",
 )
-def startup_check(path: str | None, mode: str, recovery_mode: str | None) -> None:
+def startup_check(source: BackendSource, mode: str, recovery_mode: str | None) -> None:
     """Simulate the ActorSystem start-up check without starting anything.
 
     Exit codes: 0 healthy / recovered / ignored, 1 anomalies with fail_on_anomaly or invalid input.
@@ -179,21 +184,25 @@ def startup_check(path: str | None, mode: str, recovery_mode: str | None) -> Non
     startup = parse_startup_mode(mode)
     recovery = parse_recovery_mode(recovery_mode) if recovery_mode is not None else None
     config = PersistenceRecoveryConfig(mode=recovery) if recovery is not None else None
-    outcome = run_async(_startup_check, path, startup, config)
+    outcome = run_async(_startup_check, source, startup, config)
     if outcome.status in (StartupStatus.HEALTHY, StartupStatus.UNSUPPORTED):
         info("Persistence is healthy")
     elif outcome.status is StartupStatus.FAILED:
         error(f"Persistence anomalies detected: {outcome.anomalies!r}")
+        for anomaly in outcome.anomalies:
+            error(anomaly_headline(anomaly))
         click.get_current_context().exit(1)
     elif outcome.status is StartupStatus.RECOVERED:
         info("Recovery successful")
 
 
 async def _startup_check(
-    path: str | None, mode: PersistenceStartupMode, config: PersistenceRecoveryConfig | None
+    source: BackendSource,
+    mode: PersistenceStartupMode,
+    config: PersistenceRecoveryConfig | None,
 ) -> StartupOutcome:
     writes = mode is PersistenceStartupMode.RECOVER
-    async with open_backend(path, JsonFilePersistence, writes=writes) as backend:
+    async with open_backend(source, writes=writes) as backend:
         # verify=False, as 0.3.0: success is reported without a second scan, even when the
         # backend's default recovery (IGNORE, without --recovery-mode) repaired nothing.
         return await run_startup_check(
@@ -205,13 +214,30 @@ async def _startup_check(
 
 
 @persistence.command("compact")
-@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
-def compact(path: str | None) -> None:
+@backend_options
+@retention_options
+def compact(source: BackendSource, retention: RetentionPolicy | None) -> None:
     """Physically compact persistence: apply retention and drop unreadable lines.
 
-    Prints the compaction report. Exit codes: 0 done, 1 invalid input.
+    --max-records / --max-age / --max-bytes (with --path or --url) set the retention policy
+    to apply; otherwise the backend's own. Prints the compaction report. Exit codes: 0 done,
+    1 invalid input, 2 bad usage.
     """
-    report = run_async(_compact, path)
+    if retention is not None and not source.explicit:
+        raise click.UsageError(
+            "--max-records, --max-age and --max-bytes need --path or --url "
+            "(the configured backend applies its own retention policy).",
+            ctx=click.get_current_context(),
+        )
+    if retention is not None and source.url is not None and (
+        retention.max_age_seconds is not None or retention.max_total_bytes is not None
+    ):
+        click.echo(
+            "Note: Redis compaction trims by --max-records only; --max-age and --max-bytes "
+            "filter what is read, they delete nothing.",
+            err=True,
+        )
+    report = run_async(_compact, source, retention)
     info("Compaction completed")
     fields: Mapping[str, Any] | None = None
     if isinstance(report, Mapping):
@@ -222,8 +248,8 @@ def compact(path: str | None) -> None:
         info(f"  {key}: {value}")
 
 
-async def _compact(path: str | None) -> Any:
-    async with open_backend(path, JsonFilePersistence, writes=True) as backend:
+async def _compact(source: BackendSource, retention: RetentionPolicy | None) -> Any:
+    async with open_backend(source, writes=True, retention=retention) as backend:
         return await tracked(backend, progress_label("Compacting", backend), backend.compact)
 
 
@@ -231,7 +257,7 @@ async def _compact(path: str | None) -> Any:
 
 
 @persistence.command("inspect")
-@click.option("--path", type=click.Path(readable=False), default=None, help=_PATH_HELP)
+@backend_options
 @click.option(
     "--limit",
     type=COUNT,
@@ -241,12 +267,12 @@ async def _compact(path: str | None) -> Any:
 )
 @click.option("--show-metrics", is_flag=True, help="Also print the backend's metrics snapshot.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
-def inspect_(path: str | None, limit: int, show_metrics: bool, as_json: bool) -> None:
+def inspect_(source: BackendSource, limit: int, show_metrics: bool, as_json: bool) -> None:
     """Show the backend, its retention policy and sampled record counts (read-only).
 
     Exit code: 0 (1 for invalid input).
     """
-    name, retention, counts, metrics = run_async(_inspect, path, limit, show_metrics)
+    name, retention, counts, metrics = run_async(_inspect, source, limit, show_metrics)
     if as_json:
         document: dict[str, Any] = {
             "backend": name,
@@ -288,9 +314,9 @@ def inspect_(path: str | None, limit: int, show_metrics: bool, as_json: bool) ->
 
 
 async def _inspect(
-    path: str | None, limit: int, show_metrics: bool
+    source: BackendSource, limit: int, show_metrics: bool
 ) -> tuple[str, dict[str, Any] | None, dict[str, int] | None, dict[str, Any]]:
-    async with open_backend(path, JsonFilePersistence) as backend:
+    async with open_backend(source) as backend:
         policy = getattr(backend, "retention", None)
         retention = None
         if policy is not None:
@@ -305,8 +331,11 @@ async def _inspect(
                 "audits": len(await backend.list_audits(limit=limit)),
                 "dead_letters": len(await backend.list_dead_letters(limit=limit)),
             }
-        except Exception:
+        except Exception as exc:
             # A backend without the read API, or one that fails to read: no counts, no crash.
+            # A Redis server that cannot be reached is an error, though (open_backend's).
+            if source.url is not None and is_connection_error(exc):
+                raise
             counts = None
         metrics = dict(safe_metrics_snapshot(backend)) if show_metrics else {}
         return type(backend).__name__, retention, counts, metrics
