@@ -26,7 +26,6 @@ from the project directory, as ``python -m`` would, without setting ``PYTHONPATH
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -47,7 +46,6 @@ from papyra.persistence.startup import PersistenceStartupMode
 __all__ = (
     "DEFAULT_PREFIX",
     "DEFAULT_SYSTEM_ID",
-    "REDIS_MODULE",
     "BackendSource",
     "backend_options",
     "build_backend",
@@ -64,7 +62,6 @@ __all__ = (
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Where ``--url`` finds the Redis Streams backend (imported only when ``--url`` is given).
-REDIS_MODULE = "papyra.persistence.backends.redis"
 DEFAULT_PREFIX = "papyra"
 DEFAULT_SYSTEM_ID = "local"
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -338,26 +335,22 @@ def build_backend(
         check_path(source.path, writes=writes)
         return JsonFilePersistence(source.path, retention_policy=retention)
     if source.url is not None:
-        try:
-            module = importlib.import_module(REDIS_MODULE)
-        except ImportError as exc:
-            fail(f"--url: the Redis backend is not available in this installation ({exc})")
-        config = module.RedisStreamsConfig(
+        from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
+
+        config = RedisStreamsConfig(
             url=source.url, prefix=source.prefix, system_id=source.system_id
         )
         try:
-            return module.RedisStreamsPersistence(config, retention_policy=retention)
-        except RuntimeError as exc:  # the optional client library is missing
-            fail(str(exc))
+            return RedisStreamsPersistence(config, retention_policy=retention)
+        except ValueError as exc:  # a URL the scheme check let through (bad port, database)
+            fail(f"--url {redact_url(source.url)!r}: {exc}")
     return configured_backend()
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """A failure to reach a server: ``OSError`` or a client library's ``ConnectionError`` /
-    ``TimeoutError`` (redis-py and coredis define their own, outside ``OSError``)."""
-    if isinstance(exc, OSError):
-        return True
-    return any(cls.__name__ in ("ConnectionError", "TimeoutError") for cls in type(exc).__mro__)
+    """A failure to reach a server: ``OSError`` (``RedisUnavailableError`` is a
+    ``ConnectionError``, hence one) or a timeout."""
+    return isinstance(exc, (OSError, TimeoutError))
 
 
 @asynccontextmanager
@@ -370,8 +363,15 @@ async def open_backend(
     try:
         yield backend
     except Exception as exc:
-        if source.url is not None and is_connection_error(exc):
-            fail(f"Cannot reach Redis at {redact_url(source.url)}: {exc}")
+        if source.url is not None:
+            from papyra._redis.client import RedisError, RedisUnavailableError
+
+            if isinstance(exc, RedisUnavailableError):
+                fail(f"Cannot reach Redis: {exc}")  # the message names the URL
+            if isinstance(exc, RedisError):
+                fail(f"Redis at {redact_url(source.url)} refused a command: {exc}")
+            if is_connection_error(exc):
+                fail(f"Cannot reach Redis at {redact_url(source.url)}: {exc}")
         if isinstance(exc, OSError):
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
             fail(f"Persistence I/O failed{where}: {exc.strerror or exc}")

@@ -149,9 +149,14 @@ def _public_names(module: types.ModuleType) -> set[str]:
     }
 
 
+#: Modules that exist only as a shorter import path for another public module.
+ALIASES = {"papyra.persistence.redis": "papyra.persistence.backends.redis"}
+
+
 def _is_reexport(module: str, origin: str) -> bool:
-    """A deliberate re-export: from a private module, or from the package's own submodule."""
-    return _is_private(origin) or origin.startswith(module + ".")
+    """A deliberate re-export: from a private module, from the package's own submodule, or
+    everything an alias module (:data:`ALIASES`) passes on."""
+    return _is_private(origin) or origin.startswith(module + ".") or ALIASES.get(module) == origin
 
 
 def test_the_walk_finds_the_public_modules() -> None:

@@ -1,25 +1,24 @@
 """Backend selection: --path / --url / --prefix / --system-id on every command that opens a
-backend, without a Redis server (a stand-in module plays papyra.persistence.backends.redis)."""
+backend; --url against a real redis-server (tests/redis_server.py)."""
 
 from __future__ import annotations
 
-import sys
-import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
+import anyio
 import pytest
 from click.testing import Result
 
-from papyra.cli._backend import REDIS_MODULE
 from papyra.cli.doctor.app import NOTHING_CONFIGURED
 from papyra.persistence.backends.memory import InMemoryPersistence
-from papyra.persistence.backends.retention import RetentionPolicy
+from papyra.persistence.backends.redis import RedisStreamsPersistence
 from papyra.persistence.json import JsonFilePersistence
+from tests.redis_server import free_port, redis_backend, shared_server
 
-from .support import CLEAN, anomalous, write_log
+from .support import write_log
 
 Invoke = Callable[..., Result]
 UseBackend = Callable[[Any], Any]
@@ -49,56 +48,34 @@ def assert_one_line_error(result: Result, code: int, *needles: str) -> None:
         assert needle in result.stderr, result.stderr
 
 
-# -- a stand-in for the Redis backend module --------------------------------------------------
+# -- a real Redis server for --url -------------------------------------------------------------
 
 
 @dataclass
-class FakeConfig:
-    """The spec'd RedisStreamsConfig fields the CLI sets (persistence.md §9)."""
+class Streams:
+    """A prefix of our own on the session's redis-server, and a backend to set it up."""
 
-    url: str = "redis://localhost:6379/0"
-    prefix: str = "papyra"
-    system_id: str = "local"
+    url: str
+    prefix: str
+    backend: RedisStreamsPersistence
 
+    def args(self, *extra: str) -> tuple[str, ...]:
+        return ("--url", self.url, "--prefix", self.prefix, *extra)
 
-class FakeRedis(InMemoryPersistence):
-    """Records how it was built; reads and writes in memory."""
-
-    built: ClassVar[list[FakeRedis]] = []
-    scan_error: ClassVar[Exception | None] = None
-
-    def __init__(
-        self, config: FakeConfig | None = None, *, retention_policy: RetentionPolicy | None = None
-    ) -> None:
-        super().__init__(retention_policy)
-        self.config = config
-        self.compacted = False
-        FakeRedis.built.append(self)
-
-    async def scan(self) -> Any:
-        if FakeRedis.scan_error is not None:
-            raise FakeRedis.scan_error
-        return CLEAN
-
-    async def list_events(self, *, limit: int | None = None, since: float | None = None) -> Any:
-        if FakeRedis.scan_error is not None:
-            raise FakeRedis.scan_error
-        return await super().list_events(limit=limit, since=since)
-
-    async def compact(self) -> Any:
-        self.compacted = True
-        return await super().compact()
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return anyio.run(fn, *args)
 
 
 @pytest.fixture
-def fake_redis(monkeypatch: pytest.MonkeyPatch) -> type[FakeRedis]:
-    module = types.ModuleType(REDIS_MODULE)
-    module.RedisStreamsConfig = FakeConfig  # type: ignore[attr-defined]
-    module.RedisStreamsPersistence = FakeRedis  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, REDIS_MODULE, module)
-    monkeypatch.setattr(FakeRedis, "built", [])
-    monkeypatch.setattr(FakeRedis, "scan_error", None)
-    return FakeRedis
+def streams() -> Iterator[Streams]:
+    backend: RedisStreamsPersistence = redis_backend()
+    yield Streams(shared_server().url, backend.config.prefix, backend)
+    anyio.run(backend.aclose)
+
+
+def event(name: str, ts: float) -> dict[str, Any]:
+    return {"system_id": "local", "actor_address": "local:1", "event_type": name,
+            "payload": {}, "timestamp": ts}
 
 
 # -- combinations ---------------------------------------------------------------------------
@@ -106,12 +83,12 @@ def fake_redis(monkeypatch: pytest.MonkeyPatch) -> type[FakeRedis]:
 
 @pytest.mark.parametrize("command", BACKEND_COMMANDS, ids=" ".join)
 def test_path_and_url_together_is_a_usage_error(
-    invoke: Invoke, tmp_path: Path, fake_redis: type[FakeRedis], command: tuple[str, str]
+    invoke: Invoke, tmp_path: Path, command: tuple[str, str]
 ) -> None:
     path = tmp_path / "ev.ndjson"
     result = invoke(*command, "--path", str(path), "--url", "redis://127.0.0.1:6379/0")
     assert_one_line_error(result, 2, "--path and --url cannot be used together")
-    assert fake_redis.built == [] and not path.exists()
+    assert not path.exists()
 
 
 @pytest.mark.parametrize("command", BACKEND_COMMANDS, ids=" ".join)
@@ -131,13 +108,11 @@ def test_stream_names_without_url_are_a_usage_error(
         (("--url", "redis://h/0", "--system-id", ""), "--system-id must not be empty"),
         (("--url", "localhost:6379"), "is not a Redis URL"),
         (("--url", "http://h:6379/0"), "is not a Redis URL"),
+        (("--url", "redis://h:6379/x"), "invalid database number"),
     ],
 )
-def test_bad_redis_options_exit_1(
-    invoke: Invoke, fake_redis: type[FakeRedis], args: tuple[str, ...], needle: str
-) -> None:
+def test_bad_redis_options_exit_1(invoke: Invoke, args: tuple[str, ...], needle: str) -> None:
     assert_one_line_error(invoke("persistence", "scan", *args), 1, needle)
-    assert fake_redis.built == []
 
 
 def test_password_is_not_echoed(invoke: Invoke) -> None:
@@ -146,112 +121,65 @@ def test_password_is_not_echoed(invoke: Invoke) -> None:
     assert "hunter2" not in result.stderr
 
 
-# -- --url builds the Redis backend --------------------------------------------------------
+# -- --url works on the Redis backend ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("command", BACKEND_COMMANDS, ids=" ".join)
-def test_url_builds_redis_streams_backend(
-    invoke: Invoke, fake_redis: type[FakeRedis], command: tuple[str, str]
+def test_every_command_works_on_redis(
+    invoke: Invoke, streams: Streams, command: tuple[str, str]
 ) -> None:
-    result = invoke(*command, "--url", "redis://127.0.0.1:6379/3")
+    streams.run(streams.backend.record_event, event("Started", 1.0))
+    result = invoke(*command, *streams.args())
     assert result.exit_code == 0, result.output
-    [backend] = fake_redis.built
-    assert backend.config == FakeConfig("redis://127.0.0.1:6379/3", "papyra", "local")
-    assert backend.closed
     assert NOTHING_CONFIGURED not in result.stderr
 
 
-def test_url_prefix_and_system_id(invoke: Invoke, fake_redis: type[FakeRedis]) -> None:
-    result = invoke(
-        "persistence", "scan", "--url", "rediss://h:6380/1", "--prefix", "acme",
-        "--system-id", "billing",
-    )
-    assert (result.exit_code, result.stdout) == (0, "✔ Persistence is healthy.\n")
-    [backend] = fake_redis.built
-    assert backend.config == FakeConfig("rediss://h:6380/1", "acme", "billing")
-    assert backend.retention == RetentionPolicy()
-
-
-def test_url_scan_reports_stream_anomalies(
-    invoke: Invoke, fake_redis: type[FakeRedis], monkeypatch: pytest.MonkeyPatch
+def test_inspect_reads_the_streams_of_prefix_and_system_id(
+    invoke: Invoke, streams: Streams
 ) -> None:
-    report = anomalous("Invalid JSON payload in stream entry")
-    report = type(report)(
-        "redis",
-        tuple(type(a)(a.type, "papyra:local:events", a.detail) for a in report.anomalies),
-    )
+    other = redis_backend(prefix=streams.prefix, system_id="billing")
+    streams.run(other.record_event, event("BillingStarted", 2.0))
+    streams.run(streams.backend.record_event, event("LocalStarted", 1.0))
+    anyio.run(other.aclose)
+    billing = invoke("inspect", "events", *streams.args("--system-id", "billing"))
+    assert billing.exit_code == 0, billing.output
+    assert "BillingStarted" in billing.stdout and "LocalStarted" not in billing.stdout
+    local = invoke("inspect", "events", *streams.args())
+    assert "LocalStarted" in local.stdout and "BillingStarted" not in local.stdout
 
-    async def scan(self: FakeRedis) -> Any:
-        return report
 
-    monkeypatch.setattr(FakeRedis, "scan", scan)
-    result = invoke("persistence", "startup-check", "--url", "redis://h/0")
+def test_url_scan_and_recover_report_stream_anomalies(invoke: Invoke, streams: Streams) -> None:
+    b = streams.backend
+    streams.run(b.record_event, event("Good", 1.0))
+    streams.run(b._redis.xadd, b._events_key, {"data": "{broken"})
+    result = invoke("persistence", "startup-check", *streams.args())
     assert result.exit_code == 1
     assert result.stdout.splitlines()[1] == (
-        "✖ CORRUPTED_LINE  papyra:local:events  Invalid JSON payload in stream entry"
+        f"✖ CORRUPTED_LINE  {b._events_key}  Invalid JSON payload in stream entry"
     )
+    result = invoke("persistence", "recover", *streams.args("--mode", "quarantine"))
+    assert result.exit_code == 0, result.output
+    assert streams.run(b._redis.xlen, b._quarantine_key(b._events_key)) == 1
+    assert invoke("persistence", "scan", *streams.args()).stdout == "✔ Persistence is healthy.\n"
 
 
-def test_backend_module_missing_is_one_line(
-    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, REDIS_MODULE, None)  # import raises ImportError
-    result = invoke("doctor", "run", "--url", "redis://127.0.0.1:6379/0")
-    assert_one_line_error(result, 1, "the Redis backend is not available")
-
-
-def test_client_library_missing_is_one_line(
-    invoke: Invoke, fake_redis: type[FakeRedis], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    message = (
-        "Redis backend requires optional dependency 'redis'. Install with: "
-        "pip install papyra[redis] or pip install redis"
-    )
-
-    def missing(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(message)
-
-    monkeypatch.setattr(sys.modules[REDIS_MODULE], "RedisStreamsPersistence", missing)
-    result = invoke("persistence", "inspect", "--url", "redis://127.0.0.1:6379/0")
-    assert_one_line_error(result, 1, message)
-
-
-#: Stands for a client library's connection error (redis-py's, coredis's): same class name,
-#: not an OSError.
-ClientConnectionError: type[Exception] = type("ConnectionError", (Exception,), {})
-
-
-@pytest.mark.parametrize(
-    "exc",
-    [
-        ClientConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused."),
-        ConnectionRefusedError(111, "Connection refused"),
-    ],
-    ids=["client-error", "os-error"],
-)
 @pytest.mark.parametrize(
     "command",
     [("persistence", "scan"), ("doctor", "run"), ("persistence", "inspect"), ("inspect", "events")],
     ids=" ".join,
 )
-def test_unreachable_server_is_one_line(
-    invoke: Invoke, fake_redis: type[FakeRedis], exc: Exception, command: tuple[str, str]
-) -> None:
-    fake_redis.scan_error = exc
-    result = invoke(*command, "--url", "redis://user:secret@127.0.0.1:1/0")
-    assert_one_line_error(
-        result, 1, "Cannot reach Redis at redis://user:***@127.0.0.1:1/0", "refused"
-    )
+def test_unreachable_server_is_one_line(invoke: Invoke, command: tuple[str, str]) -> None:
+    url = f"redis://user:secret@127.0.0.1:{free_port()}/0"
+    result = invoke(*command, "--url", url)
+    assert_one_line_error(result, 1, "Cannot reach Redis", "127.0.0.1", "unreachable")
     assert "secret" not in result.stderr
-    assert all(b.closed for b in fake_redis.built)
 
 
-def test_other_backend_errors_still_propagate(
-    invoke: Invoke, fake_redis: type[FakeRedis]
-) -> None:
-    fake_redis.scan_error = ValueError("a bug")
-    with pytest.raises(ValueError, match="a bug"):
-        invoke("persistence", "scan", "--url", "redis://h/0")
+def test_a_key_of_another_type_is_one_line(invoke: Invoke, streams: Streams) -> None:
+    b = streams.backend
+    streams.run(b._redis.set, b._events_key, "not a stream")
+    result = invoke("persistence", "scan", *streams.args())
+    assert_one_line_error(result, 1, "refused a command", "WRONGTYPE")
 
 
 # -- compact with a retention policy ---------------------------------------------------------
@@ -336,20 +264,21 @@ def test_compact_retention_needs_path_or_url(invoke: Invoke, use_backend: UseBac
     assert_one_line_error(result, 2, "need --path or --url")
 
 
-def test_compact_retention_with_url(invoke: Invoke, fake_redis: type[FakeRedis]) -> None:
-    result = invoke("persistence", "compact", "--url", "redis://h/0", "--max-records", "100")
+def test_compact_retention_with_url(invoke: Invoke, streams: Streams) -> None:
+    b = streams.backend
+
+    async def fill() -> None:
+        for i in range(300):
+            b.record_nowait("event", event(f"E{i}", float(i)))
+        await b.flush()
+
+    streams.run(fill)
+    result = invoke("persistence", "compact", *streams.args("--max-records", "100"))
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
+    # MAXLEN ~ trims whole stream nodes: at least 100 stay, and some went.
+    assert 100 <= streams.run(b._redis.xlen, b._events_key) < 300
+    result = invoke("persistence", "compact", *streams.args("--max-age", "60"))
     assert result.exit_code == 0
-    assert result.stderr == ""
-    [backend] = fake_redis.built
-    assert backend.retention == RetentionPolicy(max_records=100)
-    assert backend.compacted
-    result = invoke(
-        "persistence", "compact", "--url", "redis://h/0", "--max-age", "60", "--max-bytes", "10"
-    )
-    assert result.exit_code == 0
-    assert fake_redis.built[1].retention == RetentionPolicy(
-        max_age_seconds=60.0, max_total_bytes=10
-    )
     assert "trims by --max-records only" in result.stderr
 
 

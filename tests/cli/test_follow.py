@@ -371,3 +371,24 @@ def test_file_tail_reread_after_replacement(tmp_path: Path) -> None:
     append(path, line(3, 2.0) + line(4, 3.0))
     # E1 and E2 survive the compaction and were printed; E3 shares their timestamp but is new.
     assert [e.event_type for e in tail.read(mark)] == ["E3", "E4"]
+
+
+@needs_script
+def test_follow_on_redis_prints_new_events_until_ctrl_c(start: Callable[..., Follower]) -> None:
+    from tests.redis_server import redis_backend, shared_server
+
+    backend = redis_backend()
+
+    async def record(*stamps: float) -> None:
+        for ts in stamps:
+            await backend.record_event(event(ts, f"R{ts:g}"))
+
+    anyio.run(record, 1.0, 2.0)
+    follower = start("--url", shared_server().url, "--prefix", backend.config.prefix)
+    first = [shown(0, 1.0, "R1"), shown(0, 2.0, "R2")]
+    follower.wait_for(first)
+    anyio.run(record, 3.0, 4.0)
+    follower.wait_for([*first, shown(0, 3.0, "R3"), shown(0, 4.0, "R4")])
+    code, stderr = follower.interrupt()
+    assert (code, stderr) == (0, "")
+    anyio.run(backend.aclose)

@@ -109,7 +109,11 @@ def run(
     config: PersistenceRecoveryConfig | None = None
     if startup is PersistenceStartupMode.RECOVER:
         recovery = parse_recovery_mode(recovery_mode or "repair")
-        if recovery is PersistenceRecoveryMode.QUARANTINE and not quarantine_dir:
+        if (
+            recovery is PersistenceRecoveryMode.QUARANTINE
+            and not quarantine_dir
+            and not source.url  # Redis quarantines into streams, not a directory
+        ):
             fail("quarantine recovery requires --quarantine-dir")
         config = PersistenceRecoveryConfig(mode=recovery, quarantine_dir=quarantine_dir or None)
     elif recovery_mode is not None:

@@ -133,7 +133,8 @@ def recover(source: BackendSource, mode: str, quarantine_dir: str | None) -> Non
     Exit codes: 0 completed (also when nothing needed repair), 1 invalid input.
     """
     recovery = parse_recovery_mode(mode)
-    if recovery is PersistenceRecoveryMode.QUARANTINE and not quarantine_dir:
+    # Redis quarantines into streams of its own: a directory means nothing there.
+    if recovery is PersistenceRecoveryMode.QUARANTINE and not quarantine_dir and not source.url:
         fail("quarantine mode requires --quarantine-dir")
     config = PersistenceRecoveryConfig(mode=recovery, quarantine_dir=quarantine_dir or None)
     report = run_async(_recover, source, config)

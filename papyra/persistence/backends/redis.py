@@ -78,7 +78,7 @@ __all__ = (
     "StreamKind",
 )
 
-log = logging.getLogger("papyra")
+_log = logging.getLogger("papyra")
 
 StreamKind = Literal["events", "audits", "dead_letters"]
 
@@ -470,7 +470,7 @@ class RedisStreamsPersistence(PersistenceBackend):
                     continue
                 raise RedisResponseError(reply.message)
             if reply == 0:
-                log.info(
+                _log.info(
                     "Redis at %s had already stored group %d: not written twice",
                     self.url, group.seq,
                 )
@@ -488,7 +488,7 @@ class RedisStreamsPersistence(PersistenceBackend):
             try:
                 await self._write_through(None)
             except RedisError as exc:
-                log.error(
+                _log.error(
                     "%d records could not be written to Redis at %s and remain queued in this "
                     "backend (lost if the process ends): %s", self._queued, self.url, exc,
                 )
