@@ -29,6 +29,8 @@ redis-py's ``decode_responses=True`` result shapes.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -307,7 +309,17 @@ class RedisClient:
         except (OSError, anyio.BrokenResourceError, anyio.EndOfStream, ProtocolError) as exc:
             if conn is not None:
                 conn.close_now()
-            detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            cause = exc
+            # anyio's connect_tcp says "All connection attempts failed" and chains the reason.
+            while isinstance(cause.__cause__, OSError):
+                cause = cause.__cause__
+            errno = getattr(cause, "errno", None)
+            if isinstance(cause, socket.gaierror):
+                detail = f"cannot resolve the host ({cause.strerror})"
+            elif isinstance(errno, int) and errno > 0:
+                detail = os.strerror(errno)  # "Connection refused", not asyncio's wording
+            else:
+                detail = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
             if isinstance(exc, anyio.EndOfStream):
                 detail = "the server closed the connection"
             raise RedisUnavailableError(

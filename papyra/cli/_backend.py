@@ -8,8 +8,8 @@ Every command that opens a backend takes the same options (:func:`backend_option
   1 -- nothing is created or changed.
 * ``--url URL [--prefix P] [--system-id S]`` → a new ``RedisStreamsPersistence`` on the streams
   ``P:S:events`` / ``P:S:audits`` / ``P:S:dead_letters`` (defaults ``papyra`` and ``local``).
-  The module is imported only then: a ``papyra`` without the Redis backend, or without its
-  client library, says so in one line (exit 1); so does a server that cannot be reached.
+  The module is imported only then. A server that cannot be reached, or refuses a command, is
+  a one-line error (exit 1).
 * neither → ``papyra.monkay.settings.persistence``: the backend of the active settings
   (``PAPYRA_SETTINGS_MODULE``, see ``docs/settings.md``). It belongs to the settings and is
   left open. Settings that cannot be loaded are a one-line error, exit code 1.
