@@ -276,3 +276,39 @@ async def test_compact_without_a_record_limit_only_counts(backend: RedisStreamsP
     await backend.record_event(event("a", 1.0))
     report = await backend.compact()
     assert (report.before_records, report.after_records) == (1, 1)
+
+
+# -- startup checks of a system on Redis -------------------------------------------------------
+
+
+async def test_a_system_refuses_to_start_on_damaged_streams(
+    backend: RedisStreamsPersistence, impl: Any
+) -> None:
+    from papyra.persistence.startup import PersistenceStartupConfig
+    from papyra.system import ActorSystem
+
+    await damage(backend)
+    system = ActorSystem(
+        persistence=backend, _dispatch=impl.dispatch,
+        persistence_startup=PersistenceStartupConfig(mode="fail_on_anomaly"),
+    )
+    with pytest.raises(RuntimeError, match="Persistence anomalies detected"):
+        await system.start()
+
+
+async def test_a_system_recovers_damaged_streams_at_startup(
+    backend: RedisStreamsPersistence, impl: Any
+) -> None:
+    from papyra.persistence.startup import PersistenceStartupConfig
+    from papyra.system import ActorSystem
+
+    await damage(backend)
+    config = PersistenceStartupConfig(
+        mode="recover", recovery=PersistenceRecoveryConfig(mode="quarantine")
+    )
+    async with ActorSystem(
+        persistence=backend, _dispatch=impl.dispatch, persistence_startup=config
+    ):
+        pass
+    assert not (await backend.scan()).has_anomalies
+    assert await backend._redis.xlen(backend._quarantine_key(backend._audits_key)) == 1
