@@ -145,10 +145,13 @@ else:  # click < 8.2 has no generic ParamType
     _FloatParam = click.ParamType
 
 
-class _Count(_IntParam):
-    """A non-negative integer (``--limit``); anything else is a usage error."""
+class _Integer(_IntParam):
+    """An integer of at least ``minimum``; anything else is a usage error."""
 
     name = "integer"
+
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -158,31 +161,14 @@ class _Count(_IntParam):
                 number = int(str(value).strip())
             except ValueError:
                 self.fail(f"{value!r} is not a valid integer.", param, ctx)
-        if number < 0:
-            self.fail(f"{value!r} is negative; give 0 or more.", param, ctx)
+        if number < self.minimum:
+            problem = "negative" if number < 0 else "not positive"
+            self.fail(f"{value!r} is {problem}; give {self.minimum} or more.", param, ctx)
         return number
 
 
 #: Type of ``--limit`` options: an integer >= 0.
-COUNT = _Count()
-
-
-class _PositiveInt(_IntParam):
-    """An integer above 0 (``--max-records``, ``--max-bytes``); anything else is a usage error."""
-
-    name = "integer"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        else:
-            try:
-                number = int(str(value).strip())
-            except ValueError:
-                self.fail(f"{value!r} is not a valid integer.", param, ctx)
-        if number <= 0:
-            self.fail(f"{value!r} is not positive; give 1 or more.", param, ctx)
-        return number
+COUNT = _Integer(0)
 
 
 class _PositiveSeconds(_FloatParam):
@@ -206,7 +192,7 @@ class _PositiveSeconds(_FloatParam):
 
 
 #: Type of ``--max-records`` / ``--max-bytes``: an integer > 0.
-POSITIVE_INT = _PositiveInt()
+POSITIVE_INT = _Integer(1)
 #: Type of ``--max-age`` / ``--interval``: finite seconds > 0.
 POSITIVE_SECONDS = _PositiveSeconds()
 
