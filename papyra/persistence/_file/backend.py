@@ -53,12 +53,24 @@ def recovery_mode(config: Any) -> PersistenceRecoveryMode:
     return enum_member(PersistenceRecoveryMode, mode, "recovery mode")
 
 
-def fsync_mode(value: object) -> FsyncMode:
-    """``"always"``, ``"batch"`` or ``"never"`` in any case; anything else is refused."""
+def fsync_mode(value: object, *, bools: bool = False) -> FsyncMode:
+    """``"always"``, ``"batch"`` or ``"never"`` in any case; anything else is refused.
+
+    ``bools``: ``True`` also means ``"always"`` and ``False`` ``"never"`` (the rotating
+    backend's 0.3.0 flag), and every refused value is a ``ValueError``. Without it a value
+    that is not a string (``True`` included) is a ``TypeError``.
+    """
     if isinstance(value, str):
         for mode in FSYNC_MODES:
             if value.lower() == mode:
                 return mode
+    elif bools and type(value) is bool:
+        return "always" if value else "never"
+    if bools:
+        raise ValueError(
+            "fsync must be True, False or one of 'always', 'batch', 'never' (any case), "
+            f"not {value!r}."
+        )
     error = ValueError if isinstance(value, str) else TypeError
     raise error(f"fsync must be one of 'always', 'batch', 'never' (any case), not {value!r}.")
 

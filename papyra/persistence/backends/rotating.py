@@ -10,8 +10,13 @@ import os
 from pathlib import Path
 
 from papyra import _accel
-from papyra.persistence._file.append import AppendLog, fsync_dir
-from papyra.persistence._file.backend import FileBackend, anomaly_objects, recovery_mode
+from papyra.persistence._file.append import AppendLog, FsyncMode, fsync_dir
+from papyra.persistence._file.backend import (
+    FileBackend,
+    anomaly_objects,
+    fsync_mode,
+    recovery_mode,
+)
 from papyra.persistence._file.read import NdjsonTwin, scan_file
 from papyra.persistence._file.rewrite import ExclusiveFile, install, plan_keep, write_chunks
 from papyra.persistence.backends.retention import RetentionPolicy
@@ -36,11 +41,11 @@ class RotatingFilePersistence(FileBackend):
     if the oldest slot exists, nothing rotates and the active file grows (rotation never deletes
     data); else every rotated file moves up one slot and the active file becomes ``.1``.
 
-    ``fsync=True`` makes every ``record_*`` call return only after its record is fsynced (one
-    fsync per group of concurrent calls; a file is also fsynced before it is rotated away and
-    after it is emptied). ``fsync=False``: flushed to the OS, as the JSON backend's default.
-    Any other value (``"never"`` included) is a ``TypeError``. After :meth:`aclose` the next
-    write reopens the backend, as the JSON backend does.
+    ``fsync`` takes the JSON backend's modes, ``"never"`` (the default), ``"batch"`` and
+    ``"always"`` (any case), with the same meaning; ``True`` is ``"always"`` and ``False``
+    ``"never"`` (0.3.0's flag). Except with ``"never"``, a file is also fsynced before it is
+    rotated away and after it is emptied. Any other value is a ``ValueError``. After
+    :meth:`aclose` the next write reopens the backend, as the JSON backend does.
     """
 
     since_fallback = True
@@ -51,28 +56,24 @@ class RotatingFilePersistence(FileBackend):
         *,
         max_bytes: int = 50_000_000,
         max_files: int = 5,
-        fsync: bool = False,
+        fsync: bool | FsyncMode = "never",
         retention_policy: RetentionPolicy | None = None,
         _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
-        if type(fsync) is not bool:
-            raise TypeError(
-                f"fsync must be True or False, not {fsync!r} (the modes 'always', 'batch' and "
-                "'never' are JsonFilePersistence's)."
-            )
+        mode = fsync_mode(fsync, bools=True)
         if max_bytes <= 0:
             raise ValueError("max_bytes must be > 0")
         if max_files <= 0:
             raise ValueError("max_files must be > 0")
         super().__init__(
             path,
-            fsync="always" if fsync else "never",
+            fsync=mode,
             retention_policy=retention_policy,
             _ndjson=_ndjson,
         )
         self._max_bytes = int(max_bytes)
         self._max_files = int(max_files)
-        self._sync_writes = bool(fsync)
+        self._sync_writes = mode != "never"
         self._log = AppendLog(self._path)
 
     @property

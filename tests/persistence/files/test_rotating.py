@@ -82,6 +82,34 @@ async def test_fsync_true_works_and_syncs_per_group(
     await b.aclose()
 
 
+@pytest.mark.parametrize("mode", ["never", "batch", "always"])
+async def test_fsync_modes_sync_every_file_of_the_set_unless_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from papyra.persistence._file import append
+
+    synced: set[int] = set()
+    real = append._fsync
+
+    def spy(fd: int) -> None:
+        synced.add(os.fstat(fd).st_ino)
+        real(fd)
+
+    monkeypatch.setattr(append, "_fsync", spy)
+    p = tmp_path / "m.ndjson"
+    b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=3, fsync=mode)
+    for i in range(6):  # one group, rotated twice while it is written
+        b.record_nowait("event", rec(i))
+    await b.flush()
+    await b.aclose()
+    inodes = {x.stat().st_ino for x in tmp_path.iterdir()}
+    assert len(inodes) == 3  # the active file, .1 and .2
+    # "batch" and "always" sync a file before it is rotated away, not only the active file
+    # once the group is written.
+    assert synced == (set() if mode == "never" else inodes)
+    assert [e.event_type for e in await b.list_events()] == [f"e{i}" for i in range(6)]
+
+
 async def test_reads_tolerate_partial_records_and_created_at(tmp_path: Path, impl: Any) -> None:
     p = tmp_path / "t.ndjson"
     p.with_name("t.ndjson.1").write_bytes(
