@@ -44,8 +44,9 @@ class RotatingFilePersistence(FileBackend):
     ``fsync`` takes the JSON backend's modes, ``"never"`` (the default), ``"batch"`` and
     ``"always"`` (any case), with the same meaning; ``True`` is ``"always"`` and ``False``
     ``"never"`` (0.3.0's flag). Except with ``"never"``, a file is also fsynced before it is
-    rotated away and after it is emptied. Any other value is a ``ValueError``. After
-    :meth:`aclose` the next write reopens the backend, as the JSON backend does.
+    rotated away and after it is emptied. Any other value is a ``ValueError``. ``strict`` as
+    for the JSON backend. After :meth:`aclose` the next write reopens the backend, as the JSON
+    backend does.
     """
 
     since_fallback = True
@@ -58,6 +59,7 @@ class RotatingFilePersistence(FileBackend):
         max_files: int = 5,
         fsync: bool | FsyncMode = "never",
         retention_policy: RetentionPolicy | None = None,
+        strict: bool = False,
         _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
         mode = fsync_mode(fsync, bools=True)
@@ -69,6 +71,7 @@ class RotatingFilePersistence(FileBackend):
             path,
             fsync=mode,
             retention_policy=retention_policy,
+            strict=strict,
             _ndjson=_ndjson,
         )
         self._max_bytes = int(max_bytes)
