@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from papyra import _accel
-from papyra.persistence._file.append import AppendLog, FsyncMode, fsync_dir
+from papyra.persistence._file.append import AppendLog, FsyncMode, PartialWrite, fsync_dir
 from papyra.persistence._file.backend import (
     FileBackend,
     anomaly_objects,
@@ -114,24 +114,33 @@ class RotatingFilePersistence(FileBackend):
     # -- writes (sync, io lock held) -------------------------------------------------------------
 
     def _flush(self, lines: list[bytes], blocking: bool) -> int:
+        """Append ``lines``, rotating (per line) as the rule says; one append per file.
+
+        A failure after some lines went into a file that has since been rotated away raises
+        :class:`PartialWrite`: those lines are stored, the failed append left nothing.
+        """
         log = self._log
         try:
             size: int | None = os.stat(self._path).st_size
         except FileNotFoundError:
             size = None
-        pending: list[bytes] = []
+        start = 0  # first line not written yet
         written = 0
-        for line in lines:
-            n = len(line)
-            if size is not None and size + n > self._max_bytes:
-                if pending:
-                    written += log.write(b"".join(pending), blocking=blocking)
-                    pending = []
-                size = self._make_room()
-            pending.append(line)
-            size = (size or 0) + n
-        if pending:
-            written += log.write(b"".join(pending), blocking=blocking)
+        try:
+            for i, line in enumerate(lines):
+                n = len(line)
+                if size is not None and size + n > self._max_bytes:
+                    if i > start:
+                        written += log.write(b"".join(lines[start:i]), blocking=blocking)
+                        start = i
+                    size = self._make_room()
+                size = (size or 0) + n
+            if start < len(lines):
+                written += log.write(b"".join(lines[start:]), blocking=blocking)
+        except Exception as exc:
+            if start:
+                raise PartialWrite(start, exc) from exc
+            raise
         return written
 
     def _make_room(self) -> int | None:
