@@ -305,6 +305,7 @@ class GroupCommitter:
         self._mode = mode
         self._io_lock = io_lock
         self._open = _Group()
+        self._writing: _Group | None = None  # the group the leader took last
         self._leading = False
         self._sync_error: OSError | None = None
         self.on_written: Callable[[int, int], None] = lambda records, nbytes: None
@@ -324,9 +325,21 @@ class GroupCommitter:
         self._open.lines.append(line)
 
     async def flush(self) -> None:
-        """Write every line added so far (and raise the error of the group holding them)."""
+        """Write every line added so far (and raise the error of the group holding them).
+
+        With nothing queued, wait for the group being written, if any: its lines were added
+        before this call too.
+        """
         group = self._open
-        await self._wait(group)
+        if group.lines:
+            await self._wait(group)
+        else:
+            writing = self._writing
+            if writing is None or writing.finished:
+                await anyio.lowlevel.checkpoint()
+                return
+            group = writing
+            await group.wait()
         if group.error is not None:
             raise group.error
 
@@ -341,7 +354,7 @@ class GroupCommitter:
         try:
             await anyio.lowlevel.checkpoint()  # let concurrent callers join this group
             while self._open.lines:
-                group = self._open
+                group = self._writing = self._open
                 self._open = _Group()
                 # Fast path (the common case): lock free, nothing to wait for -> write inline,
                 # without a scheduler round trip per group.

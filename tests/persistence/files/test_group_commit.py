@@ -83,3 +83,33 @@ async def test_the_rest_of_a_group_waits_for_the_lock_instead_of_failing() -> No
     assert script.stored == group  # each once, in order
     # Only the rest is written again (another non-blocking attempt first: the lock is free).
     assert script.calls == [(group, False), (group[1:], False)]
+
+
+async def test_flush_with_nothing_queued_waits_for_the_group_being_written() -> None:
+    import threading
+
+    script = Script(0, OSError())
+    script.error = None
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_sync() -> None:
+        entered.set()
+        release.wait()
+
+    committer = GroupCommitter(script.flush, slow_sync, "always", anyio.Lock())
+    flushed = False
+
+    async def flush() -> None:
+        nonlocal flushed
+        await committer.flush()
+        flushed = True
+
+    with anyio.fail_after(10):  # a flush that waited only for the empty open group hung
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(committer.submit, b"a\n")
+            await anyio.to_thread.run_sync(entered.wait)  # the write is in its fsync
+            tg.start_soon(flush)
+            await anyio.wait_all_tasks_blocked()
+            assert not flushed  # the record it covers is not synced yet
+            release.set()
+    assert flushed and script.stored == [b"a\n"]
