@@ -18,16 +18,23 @@ from papyra.persistence._file.backend import (
     recovery_mode,
 )
 from papyra.persistence._file.read import NdjsonTwin, scan_file
-from papyra.persistence._file.rewrite import ExclusiveFile, install, plan_keep, write_chunks
+from papyra.persistence._file.rewrite import (
+    Chunk,
+    ExclusiveFile,
+    KeepPlan,
+    install,
+    plan_keep,
+    write_chunks,
+)
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.models import (
-    CompactionReport,
     PersistenceAnomaly,
     PersistenceAnomalyType,
     PersistenceRecoveryConfig,
     PersistenceRecoveryMode,
-    PersistenceRecoveryReport,
     PersistenceScanReport,
+    RotatingCompactionReport,
+    RotatingRecoveryReport,
 )
 
 __all__ = ("RotatingFilePersistence",)
@@ -47,6 +54,12 @@ class RotatingFilePersistence(FileBackend):
     rotated away and after it is emptied. Any other value is a ``ValueError``. ``strict`` as
     for the JSON backend. After :meth:`aclose` the next write reopens the backend, as the JSON
     backend does.
+
+    :meth:`compact` and :meth:`recover` keep every record that retention keeps: when the
+    records need more than ``max_files`` files of ``max_bytes``, the oldest file holds the
+    overflow, as the active file does for writes. ``drop_overflow=True`` (keyword-only) bounds
+    the disk use instead: those two delete the oldest records that do not fit and report how
+    many in ``overflow_dropped``. Writes are not affected by it.
     """
 
     since_fallback = True
@@ -60,6 +73,7 @@ class RotatingFilePersistence(FileBackend):
         fsync: bool | FsyncMode = "never",
         retention_policy: RetentionPolicy | None = None,
         strict: bool = False,
+        drop_overflow: bool = False,
         _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
         mode = fsync_mode(fsync, bools=True)
@@ -77,6 +91,7 @@ class RotatingFilePersistence(FileBackend):
         self._max_bytes = int(max_bytes)
         self._max_files = int(max_files)
         self._sync_writes = mode != "never"
+        self._drop_overflow = bool(drop_overflow)
         self._log = AppendLog(self._path)
 
     @property
@@ -86,6 +101,11 @@ class RotatingFilePersistence(FileBackend):
     @property
     def max_files(self) -> int:
         return self._max_files
+
+    @property
+    def drop_overflow(self) -> bool:
+        """True: compaction and recovery delete the records that do not fit in the set."""
+        return self._drop_overflow
 
     def _slot(self, index: int) -> Path:
         return self._path if index == 0 else self._path.with_name(f"{self._path.name}.{index}")
@@ -241,17 +261,19 @@ class RotatingFilePersistence(FileBackend):
 
     async def recover(
         self, config: PersistenceRecoveryConfig | None = None
-    ) -> PersistenceRecoveryReport:
+    ) -> RotatingRecoveryReport:
         """Scan; then rebuild the set from its surviving lines (REPAIR / REBUILD / QUARANTINE).
 
         Survivors: complete JSON-object lines of every file, oldest first, byte for byte, then
-        retention. They are cut into chunks of at most ``max_bytes``; the newest ``max_files``
-        chunks become active, ``.1``, … (each staged as ``<target>.recovered.tmp``); set files
-        beyond the rebuilt ones are deleted (0.3.0 left them: duplicates). QUARANTINE first
-        links every set file to ``<dir>/<name>.quarantine.<ms>``. Orphans are left alone. The
-        new set is installed as compaction installs it (the steps and what a crash between them
-        leaves: :mod:`papyra.persistence._file.rewrite`). Writers in other processes wait on
-        the active file's lock, then reopen.
+        retention. They are cut into chunks of at most ``max_bytes`` that become active, ``.1``,
+        … (each staged as ``<target>.recovered.tmp``); with more chunks than ``max_files`` the
+        oldest file takes the overflow (``drop_overflow=True``: the overflow is deleted and
+        counted in ``overflow_dropped``). Set files beyond the rebuilt ones are deleted (0.3.0
+        left them: duplicates). QUARANTINE first links every set file to
+        ``<dir>/<name>.quarantine.<ms>``. Orphans are left alone. The new set is installed as
+        compaction installs it (the steps and what a crash between them leaves:
+        :mod:`papyra.persistence._file.rewrite`). Writers in other processes wait on the active
+        file's lock, then reopen.
         """
         config = config if config is not None else PersistenceRecoveryConfig()
         mode = recovery_mode(config)
@@ -260,57 +282,66 @@ class RotatingFilePersistence(FileBackend):
             async with self._io_lock:
                 report = await self._counted_scan()
                 if mode is PersistenceRecoveryMode.IGNORE or not report.anomalies:
-                    return PersistenceRecoveryReport(backend="rotating", scan=report)
+                    return RotatingRecoveryReport(backend="rotating", scan=report)
                 self._log.close()
-                repaired, quarantined = await self._in_worker(
+                repaired, quarantined, dropped = await self._in_worker(
                     2, self._rebuild, mode, config.quarantine_dir
                 )
         except Exception:
             await self._metrics_on_recover_error()
             raise
-        return PersistenceRecoveryReport(
+        return RotatingRecoveryReport(
             backend="rotating",
             scan=report,
             repaired_files=repaired,
             quarantined_files=quarantined,
+            overflow_dropped=dropped,
+        )
+
+    def _write_chunks(
+        self, files: list[tuple[Path, int]], plan: KeepPlan, suffix: str
+    ) -> list[Chunk]:
+        return write_chunks(
+            files,
+            plan,
+            nd=self._nd,
+            max_bytes=self._max_bytes,
+            max_files=self._max_files,
+            tmp_dir=self._path.parent,
+            tmp_stem=self._path.name + suffix,
+            drop_overflow=self._drop_overflow,
         )
 
     def _rebuild(
         self, mode: PersistenceRecoveryMode, quarantine_dir: str | None
-    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    ) -> tuple[tuple[str, ...], tuple[str, ...], int]:
         directory = self._path.parent
         directory.mkdir(parents=True, exist_ok=True)
+        suffix = ".recovered.tmp"
         with ExclusiveFile(self._path):
             files = self._files()
             plan = plan_keep(files, self.retention, nd=self._nd, keep_noeol=False)
-            chunks = [
-                path
-                for path, _ in write_chunks(
-                    files,
-                    plan,
-                    nd=self._nd,
-                    max_bytes=self._max_bytes,
-                    max_files=self._max_files,
-                    tmp_dir=directory,
-                    tmp_stem=f"{self._path.name}.recovered.tmp",
-                )
-            ]
+            chunks = self._write_chunks(files, plan, suffix)
             if not chunks:  # nothing survives: an empty active file
-                empty = directory / f"{self._path.name}.recovered.tmp"
+                empty = directory / f"{self._path.name}{suffix}.1"
                 empty.write_bytes(b"")
-                chunks = [empty]
+                chunks = [Chunk(empty, 0, 0)]
             qdir = None
             if mode is PersistenceRecoveryMode.QUARANTINE:
                 qdir = Path(quarantine_dir) if quarantine_dir else directory
-            done = install(chunks, self._slots(), ".recovered.tmp", quarantine_dir=qdir)
-        return tuple(map(str, done.slots)), tuple(map(str, done.quarantined))
+            done = install([c.path for c in chunks], self._slots(), suffix, quarantine_dir=qdir)
+        dropped = plan.after_records - sum(c.records for c in chunks)
+        return tuple(map(str, done.slots)), tuple(map(str, done.quarantined)), dropped
 
-    async def compact(self) -> CompactionReport:
+    async def compact(self) -> RotatingCompactionReport:
         """Physically apply retention and drop unparsable lines across the whole set.
 
-        Survivors are re-chunked into at most ``max_files`` files of at most ``max_bytes``
-        (newest → active), staged as ``<target>.compact.tmp`` and installed as :meth:`recover`
-        installs them; with no survivors no file remains.
+        Survivors are re-chunked into files of at most ``max_bytes`` (newest → active); with
+        more chunks than ``max_files`` the oldest file takes the overflow, or, with
+        ``drop_overflow=True``, the overflow is deleted and counted in ``overflow_dropped``.
+        The chunks are staged as ``<target>.compact.tmp`` and installed as :meth:`recover`
+        installs them; with no survivors no file remains. ``after_records`` and
+        ``after_bytes`` count what was written.
         """
         await self._metrics_on_compact_start()
         try:
@@ -321,24 +352,21 @@ class RotatingFilePersistence(FileBackend):
             await self._metrics_on_compact_error()
             raise
 
-    def _compact_sync(self) -> CompactionReport:
+    def _compact_sync(self) -> RotatingCompactionReport:
+        suffix = ".compact.tmp"
         with ExclusiveFile(self._path):
             files = self._files()
             if not files:
-                return CompactionReport("rotating", 0, 0, 0, 0)
-            before_bytes = sum(size for _, size in files)
+                return RotatingCompactionReport("rotating", 0, 0, 0, 0)
             plan = plan_keep(files, self.retention, nd=self._nd)
-            chunks = write_chunks(
-                files,
-                plan,
-                nd=self._nd,
-                max_bytes=self._max_bytes,
-                max_files=self._max_files,
-                tmp_dir=self._path.parent,
-                tmp_stem=f"{self._path.name}.compact.tmp",
-            )
-            install([path for path, _ in chunks], self._slots(), ".compact.tmp")
-        after_bytes = sum(size for _, size in chunks)
-        return CompactionReport(
-            "rotating", plan.before_records, plan.after_records, before_bytes, after_bytes
+            chunks = self._write_chunks(files, plan, suffix)
+            install([c.path for c in chunks], self._slots(), suffix)
+        after_records = sum(c.records for c in chunks)
+        return RotatingCompactionReport(
+            "rotating",
+            plan.before_records,
+            after_records,
+            before_bytes=sum(size for _, size in files),
+            after_bytes=sum(c.size for c in chunks),
+            overflow_dropped=plan.after_records - after_records,
         )
