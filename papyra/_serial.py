@@ -21,7 +21,9 @@ Encoding contract (both backends produce **identical bytes** for the same object
   - non-``str`` dict keys: ``True``/``False``/``None`` → ``"true"``/``"false"``/``"null"``,
     integers → their decimal text, floats → their JSON number text (non-finite: ``"NaN"``,
     ``"Infinity"``, ``"-Infinity"``), ``str`` subclasses → their text, enum members → the key of
-    their value, anything else → ``str(key)``;
+    their value; any other key is passed to ``default``: a ``str`` it returns is the key, any
+    other result gives ``str(key)`` (so with the records' default every such key is
+    ``str(key)``), and an exception it raises propagates (the strict default refuses the key);
   - lone surrogates in strings (not encodable as UTF-8) become U+FFFD;
   - float text is the shortest round-trip form, as orjson prints it (``1e-7``, ``0.00001``,
     ``1e+16``), not Python's ``repr`` (``1e-07``, ``1e-05``);
@@ -99,7 +101,7 @@ def _float_key(x: float) -> str:
     return _float_text(x)
 
 
-def _key(key: Any) -> str:
+def _key(key: Any, default: Default) -> str:
     if isinstance(key, str):
         return _text(key)
     if key is True:
@@ -109,12 +111,16 @@ def _key(key: Any) -> str:
     if key is None:
         return "null"
     if isinstance(key, enum.Enum):
-        return _key(key.value)
+        return _key(key.value, default)
     if isinstance(key, int):
         return int.__repr__(key)
     if isinstance(key, float):
         return _float_key(key)
-    return str(key)
+    # Any other key is offered to ``default``: a string it returns is the key, anything else
+    # gives ``str(key)``. An exception it raises (a strict default refusing the object)
+    # propagates.
+    converted = default(key)
+    return converted if isinstance(converted, str) else str(key)
 
 
 def _canonical(obj: Any, default: Default, depth: int) -> Any:
@@ -134,7 +140,7 @@ def _canonical(obj: Any, default: Default, depth: int) -> Any:
         if depth >= MAX_DEPTH:
             raise TypeError(f"cannot encode values nested deeper than {MAX_DEPTH} containers")
         if isinstance(obj, dict):
-            return {_key(k): _canonical(v, default, depth + 1) for k, v in obj.items()}
+            return {_key(k, default): _canonical(v, default, depth + 1) for k, v in obj.items()}
         return [_canonical(v, default, depth + 1) for v in obj]
     if isinstance(obj, uuid.UUID):
         return str(obj)

@@ -8,8 +8,11 @@ Three rules live here so that every backend applies them identically:
   Any other object comes back unchanged and the caller decides: the memory backend stores it,
   the file and Redis backends reject it (``record_to_dict`` raises ``TypeError``).
 * **Serialisation**: ``{"kind": kind, <fields in dataclass order>}``, shallow; values JSON cannot
-  encode go through ``json_default``. A field added since 0.3.0 (``ADDED`` in its metadata) is
-  written only when it is not ``None``, so records without it keep their 0.3.0 bytes.
+  encode go through ``json_default`` -- or, for a backend made with ``strict=True``, through
+  ``strict_default``, which keeps the structured conversions (dataclasses, paths) and refuses
+  everything else (``strict_error`` then names the offending value). A field added since 0.3.0
+  (``ADDED`` in its metadata) is written only when it is not ``None``, so records without it
+  keep their 0.3.0 bytes.
 * **Reading**: ``record_from_dict`` is tolerant. Known keys are kept as decoded, missing ones
   defaulted (added fields to ``None``), extra ones ignored; only a record without a
   ``"timestamp"`` key is unusable.
@@ -22,11 +25,15 @@ protocol's dispatch in ``papyra.persistence._outbox``) is derived from it.
 
 from __future__ import annotations
 
+import enum
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, fields, is_dataclass
+from pathlib import PurePath
 from typing import Any, Literal, TypeVar, overload
 
+from papyra import _serial
 from papyra.address import ActorAddress
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 
@@ -36,15 +43,19 @@ __all__ = (
     "KindName",
     "Record",
     "RecordKind",
+    "check_strict",
     "coerce",
     "coerce_audit",
     "coerce_dead_letter",
     "coerce_event",
     "json_default",
+    "json_default_for",
     "pick_fields",
     "record_from_dict",
     "record_to_dict",
     "select_window",
+    "strict_default",
+    "strict_error",
     "timestamp_of",
 )
 
@@ -258,6 +269,106 @@ def json_default(obj: Any) -> Any:
     if is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name) for f in fields(obj)}
     return str(obj)  # covers pathlib paths as well: str(PurePath) is the path text
+
+
+def strict_default(obj: Any) -> Any:
+    """:func:`json_default` without its ``str(obj)`` catch-all: the hook of ``strict=True``.
+
+    The deliberate structured conversions stay (a dataclass, ``ActorAddress`` included, becomes
+    a dict of its fields; a path its text); any other object raises ``TypeError``. The codec
+    also passes it the dict keys it cannot write natively (see :mod:`papyra._serial`), so an
+    object used as a key is refused as well.
+    """
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if isinstance(obj, ActorAddress) or (is_dataclass(obj) and not isinstance(obj, type)):
+        return json_default(obj)
+    raise TypeError(f"{_type_name(obj)} has no JSON form")
+
+
+def json_default_for(strict: bool) -> Callable[[Any], Any]:
+    """The encoder hook of a backend: :func:`strict_default` or :func:`json_default`."""
+    return strict_default if strict else json_default
+
+
+def strict_error(kind: str, record: Mapping[str, Any], error: Exception) -> TypeError:
+    """The ``TypeError`` a strict backend raises for ``record`` (a :func:`record_to_dict` result)
+    whose encoding with :func:`strict_default` failed with ``error``.
+
+    Names the first value the strict rules refuse, by its path and type
+    (``payload['when']: datetime``); called only after a failure, so successful writes pay
+    nothing for it. If no such value is found (``error`` had another cause, such as nesting
+    beyond the codec's limit), the message carries ``error``'s text.
+    """
+    for name, value in record.items():
+        where = _refused(value, name, 0)
+        if where is not None:
+            return TypeError(
+                f"cannot store this {kind} record with strict=True: {where} has no JSON form "
+                "(use str, numbers, bool, None, lists, dicts, dataclasses or paths; "
+                "strict=False writes str(value) instead)"
+            )
+    return TypeError(f"cannot store this {kind} record with strict=True: {error}")
+
+
+def check_strict(kind: str, record: object) -> None:
+    """Raise what a ``strict=True`` file backend would raise when asked to store ``record``.
+
+    ``record`` is a coerced record (see :func:`coerce`): an object that is not the model of
+    ``kind`` is a ``TypeError`` (:func:`record_to_dict`), and so is a value without a JSON form
+    (:func:`strict_error`). For backends that keep objects instead of encoding them (memory):
+    the record is encoded once to check it, and the line is thrown away.
+    """
+    data = record_to_dict(kind, record)
+    try:
+        _serial.encode_line(data, strict_default)
+    except TypeError as exc:
+        raise strict_error(kind, data, exc) from exc
+
+
+def _type_name(obj: Any) -> str:
+    cls = type(obj)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+_NATIVE_SCALARS = (str, int, float, uuid.UUID)  # bool is an int; enum members are unwrapped
+
+
+def _refused(value: Any, where: str, depth: int) -> str | None:
+    """``"<where>: <type>"`` of the first object in ``value`` that the strict encoding refuses."""
+    if value is None or isinstance(value, _NATIVE_SCALARS) or depth > _serial.MAX_DEPTH:
+        return None
+    if isinstance(value, enum.Enum):
+        return _refused(value.value, where, depth)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not (key is None or isinstance(key, (str, int, float, enum.Enum))):
+                try:
+                    strict_default(key)
+                except TypeError:
+                    return f"{where} (a dict key): {_type_name(key)}"
+            found = _refused(item, f"{where}[{key!r}]", depth + 1)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _refused(item, f"{where}[{index}]", depth + 1)
+            if found is not None:
+                return found
+        return None
+    try:
+        converted = strict_default(value)
+    except TypeError:
+        return f"{where}: {_type_name(value)}"
+    if isinstance(converted, dict):  # a dataclass: its fields must be encodable too
+        for name, item in converted.items():
+            found = _refused(item, f"{where}.{name}", depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 # --------------------------------------------------------------------------------------------

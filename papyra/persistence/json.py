@@ -45,6 +45,12 @@ class JsonFilePersistence(FileBackend):
     * ``"always"``: the call returns after an fsync that covers its record (one fsync per group:
       with 16 concurrent writers that is one fsync for 16 records). Survives a machine crash.
 
+    ``strict`` (keyword-only, default ``False``): a value JSON cannot hold natively is written
+    as ``str(value)`` (dataclasses and ``ActorAddress`` as objects of their fields, paths as
+    their text). With ``strict=True`` only those structured conversions remain, and any other
+    such value makes ``record_*`` raise ``TypeError`` naming it (``payload['when']:
+    datetime.datetime``); nothing is written, and the error counts in ``metrics.write_errors``.
+
     After :meth:`aclose` reads keep working, and the next write reopens the backend and the
     file (one backend object can serve several systems one after another).
     """
@@ -55,9 +61,12 @@ class JsonFilePersistence(FileBackend):
         retention_policy: RetentionPolicy | None = None,
         *,
         fsync: FsyncMode = "never",
+        strict: bool = False,
         _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
-        super().__init__(path, fsync=fsync, retention_policy=retention_policy, _ndjson=_ndjson)
+        super().__init__(
+            path, fsync=fsync, retention_policy=retention_policy, strict=strict, _ndjson=_ndjson
+        )
         self._log = AppendLog(self._path)
 
     # -- FileBackend hooks --------------------------------------------------------------------

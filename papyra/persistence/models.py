@@ -32,6 +32,8 @@ __all__ = (
     "PersistenceRecoveryMode",
     "PersistenceRecoveryReport",
     "PersistenceScanReport",
+    "RotatingCompactionReport",
+    "RotatingRecoveryReport",
 )
 
 
@@ -118,6 +120,20 @@ class CompactionReport:
         if self.before_bytes is None or self.after_bytes is None:
             return None
         return self.before_bytes - self.after_bytes
+
+
+@dataclass(frozen=True)
+class RotatingCompactionReport(CompactionReport):
+    """What a ``RotatingFilePersistence.compact()`` call did.
+
+    ``after_records`` and ``after_bytes`` count what is in the set afterwards.
+    ``overflow_dropped`` is the number of records that retention kept but that were deleted
+    because they did not fit in ``max_files`` files of ``max_bytes`` -- only with
+    ``drop_overflow=True``; otherwise the oldest file takes them and it is ``0``. They are part
+    of ``removed_records``.
+    """
+
+    overflow_dropped: int = 0
 
 
 class PersistenceAnomalyType(str, Enum):
@@ -233,3 +249,15 @@ class PersistenceRecoveryReport:
     scan: PersistenceScanReport
     repaired_files: tuple[str, ...] = ()
     quarantined_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RotatingRecoveryReport(PersistenceRecoveryReport):
+    """What a ``RotatingFilePersistence.recover()`` call did.
+
+    ``overflow_dropped``: records that survived the damage and retention but were deleted
+    because they did not fit in ``max_files`` files (only with ``drop_overflow=True``, else
+    ``0``), as in :class:`RotatingCompactionReport`.
+    """
+
+    overflow_dropped: int = 0

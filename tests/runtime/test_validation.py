@@ -201,10 +201,19 @@ def test_file_backend_fsync_modes(tmp_path: Path) -> None:
         JsonFilePersistence(tmp_path / "a", fsync="sometimes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="fsync must be one of"):
         JsonFilePersistence(tmp_path / "a", fsync=True)  # type: ignore[arg-type]
-    # The rotating backend takes a bool: bool("never") would have meant "always".
-    with pytest.raises(TypeError, match=r"fsync must be True or False"):
-        RotatingFilePersistence(tmp_path / "r", fsync="never")  # type: ignore[arg-type]
-    assert RotatingFilePersistence(tmp_path / "r", fsync=True).fsync_mode == "always"
+    # The rotating backend takes the same modes and its 0.3.0 bool; anything else is a
+    # ValueError naming all of them.
+    for given, mode in [
+        (True, "always"), (False, "never"), ("never", "never"), ("Batch", "batch"),
+        ("always", "always"),
+    ]:
+        assert RotatingFilePersistence(tmp_path / "r", fsync=given).fsync_mode == mode
+    assert RotatingFilePersistence(tmp_path / "r").fsync_mode == "never"
+    for bad in ("sometimes", 1, None, 0.0):
+        with pytest.raises(
+            ValueError, match=r"fsync must be True, False or one of 'always', 'batch', 'never'"
+        ):
+            RotatingFilePersistence(tmp_path / "r", fsync=bad)  # type: ignore[arg-type]
 
 
 # -- spawn / register ----------------------------------------------------------------------------

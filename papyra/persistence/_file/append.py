@@ -35,6 +35,7 @@ __all__ = (
     "AppendLog",
     "FsyncMode",
     "GroupCommitter",
+    "PartialWrite",
     "fsync_dir",
     "lock_file",
     "unlock_file",
@@ -88,6 +89,10 @@ class AppendLog:
       (and the file not to have shrunk); otherwise the file is reopened.
     * Every write is one ``os.write`` loop straight to the OS (no user-space buffer): when
       :meth:`write` returns, the bytes survive a crash of this process.
+    * **Failed writes leave nothing**: when the loop fails after part of the data reached the
+      file (``ENOSPC``, ``EFBIG``, ``EIO``), the file is truncated back to its size before the
+      write, so a record reported as failed is not in the file and a retry cannot duplicate
+      it (see :meth:`write` for the one case where that is not safe).
     """
 
     def __init__(self, path: Path) -> None:
@@ -116,20 +121,29 @@ class AppendLog:
         self._ident = (st.st_dev, st.st_ino)
         self._size = st.st_size
 
-    def _current(self) -> bool:
+    def _current_size(self) -> int | None:
+        """The file's size if ``path`` still names the open file and it has not shrunk."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            return False
-        return (st.st_dev, st.st_ino) == self._ident and st.st_size >= self._size
+            return None
+        if (st.st_dev, st.st_ino) != self._ident or st.st_size < self._size:
+            return None
+        return st.st_size
 
     def write(self, data: bytes, *, blocking: bool = True) -> int:
         """Append ``data`` (whole lines); return the bytes written, torn-tail newline included.
 
         With ``blocking=False`` a rewrite in progress in another process raises
         ``BlockingIOError`` instead of waiting (so an event loop thread never blocks on it).
-        On an ``OSError`` part of ``data`` may be on disk: the file is then treated as torn, so
-        the next write starts on a fresh line.
+
+        On an ``OSError`` after part of ``data`` reached the file, the file is truncated back
+        to the size it had before this call, then the error is raised: nothing of ``data``
+        stays. That is done only when it is provably safe: the bytes written are the file's
+        last bytes and directly follow the size seen before the write, and the shared lock
+        converts to an exclusive one without waiting (no writer in another process is in the
+        middle of an append). Otherwise -- another process appended meanwhile -- the partial
+        bytes stay and the file is treated as torn: the next write starts on a fresh line.
         """
         while True:
             if self.fd is None:
@@ -138,21 +152,25 @@ class AppendLog:
             assert fd is not None
             lock_file(fd, exclusive=False, blocking=blocking)
             try:
-                if not self._current():
+                start = self._current_size()
+                if start is None:
                     # Replaced (or shrunk) since we opened it, possibly while we waited for the
                     # lock: reopen and lock the new file. One stat per write is the whole cost.
                     self._open()
                     continue
                 if self._torn:
-                    data = b"\n" + data
+                    # Look again: whatever made it torn, another writer may have ended the line.
+                    self._torn = start > 0 and os.pread(fd, 1, start - 1) != b"\n"
+                    if self._torn:
+                        data = b"\n" + data
                 view = memoryview(data)
                 total = len(data)
                 done = 0
                 try:
                     while done < total:
                         done += os.write(fd, view[done:])
-                except BaseException:
-                    if done:
+                except BaseException as exc:
+                    if done and not (isinstance(exc, OSError) and self._take_back(fd, start, done)):
                         self._torn = True
                     raise
                 self._torn = False
@@ -162,13 +180,33 @@ class AppendLog:
                 if fd == self.fd:
                     unlock_file(fd)
 
+    def _take_back(self, fd: int, start: int, done: int) -> bool:
+        """Truncate the ``done`` bytes a failed write put after ``start``; False if unsafe.
+
+        Called with our shared lock held. ``O_APPEND`` leaves the file offset just past our
+        last byte, so ``offset - done == start`` proves nobody appended between the size check
+        and our last byte; the exclusive lock (taken without waiting) and ``size == offset``
+        prove nobody is appending or appended after it.
+        """
+        try:
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            if end - done != start:
+                return False
+            lock_file(fd, exclusive=True, blocking=False)
+            if os.fstat(fd).st_size != end:
+                return False
+            os.ftruncate(fd, start)
+        except OSError:
+            return False
+        return True
+
     def sync(self) -> None:
         if self.fd is not None:
             _fsync(self.fd)
 
     def truncate(self) -> None:
         """Empty the file (the rotating backend's ``max_files=1`` rule)."""
-        if self.fd is None or not self._current():
+        if self.fd is None or self._current_size() is None:
             self._open()
         assert self.fd is not None
         os.ftruncate(self.fd, 0)
@@ -188,13 +226,32 @@ class AppendLog:
             os.close(fd)
 
 
-class _Group:
-    """Lines written together. The event exists only if some caller has to wait for it."""
+class PartialWrite(Exception):
+    """A group flush wrote its first ``lines`` lines, then failed with ``error``.
 
-    __slots__ = ("_event", "error", "finished", "lines")
+    Raised by a flush that writes a group in several appends (the rotating backend, when a
+    rotation falls inside the group): the lines before the failure are in the file, the
+    others are not (a failed append takes its own bytes back, see :meth:`AppendLog.write`).
+    """
+
+    def __init__(self, lines: int, error: Exception) -> None:
+        super().__init__(lines, error)
+        self.lines = lines
+        self.error = error
+
+
+class _Group:
+    """Lines written together. The event exists only if some caller has to wait for it.
+
+    ``written`` counts the lines at the start of ``lines`` that are in the file; ``error`` is
+    set when the others failed. A caller whose line is among the first ``written`` succeeded.
+    """
+
+    __slots__ = ("_event", "error", "finished", "lines", "written")
 
     def __init__(self) -> None:
         self.lines: list[bytes] = []
+        self.written = 0
         self.error: BaseException | None = None
         self.finished = False
         self._event: anyio.Event | None = None
@@ -222,7 +279,10 @@ class GroupCommitter:
     written -- it is just not told).
 
     ``flush(lines, blocking)`` writes a group (sync; raises on failure, and ``BlockingIOError``
-    when ``blocking`` is false and it would have to wait); ``sync()`` fsyncs. Modes:
+    when ``blocking`` is false and it would have to wait); ``sync()`` fsyncs. A flush that
+    fails after writing the first lines of the group raises :class:`PartialWrite`: their
+    callers succeed, the others get the error (and when that error is ``BlockingIOError``, the
+    rest is written once the lock is free). Modes:
 
     * ``"never"``: flush inline; a call returns once its record is in the OS.
     * ``"batch"``: flush inline, release the group's callers, then fsync the group (in a worker
@@ -245,36 +305,56 @@ class GroupCommitter:
         self._mode = mode
         self._io_lock = io_lock
         self._open = _Group()
+        self._writing: _Group | None = None  # the group the leader took last
         self._leading = False
         self._sync_error: OSError | None = None
         self.on_written: Callable[[int, int], None] = lambda records, nbytes: None
         self.on_failed: Callable[[int], None] = lambda records: None
 
     async def submit(self, line: bytes) -> None:
-        """Add ``line`` to the open group and return once that group is written."""
-        self._open.lines.append(line)
-        await self.flush()
+        """Add ``line`` to the open group and return once it is written (or raise its error)."""
+        group = self._open
+        index = len(group.lines)
+        group.lines.append(line)
+        await self._wait(group)
+        if group.error is not None and index >= group.written:
+            raise group.error
 
     def add_nowait(self, line: bytes) -> None:
         """Put ``line`` in the open group without waiting; a later submit or flush writes it."""
         self._open.lines.append(line)
 
     async def flush(self) -> None:
-        """Write every line added so far (and raise the error of the group holding them)."""
+        """Write every line added so far (and raise the error of the group holding them).
+
+        With nothing queued, wait for the group being written, if any: its lines were added
+        before this call too.
+        """
         group = self._open
+        if group.lines:
+            await self._wait(group)
+        else:
+            writing = self._writing
+            if writing is None or writing.finished:
+                await anyio.lowlevel.checkpoint()
+                return
+            group = writing
+            await group.wait()
+        if group.error is not None:
+            raise group.error
+
+    async def _wait(self, group: _Group) -> None:
         if self._leading:
             await group.wait()
         else:
             await self._lead()
-        if group.error is not None:
-            raise group.error
 
     async def _lead(self) -> None:
         self._leading = True
         try:
             await anyio.lowlevel.checkpoint()  # let concurrent callers join this group
             while self._open.lines:
-                group = self._open
+                group = self._writing = self._open
                 self._open = _Group()
                 # Fast path (the common case): lock free, nothing to wait for -> write inline,
                 # without a scheduler round trip per group.
@@ -285,10 +365,11 @@ class GroupCommitter:
                         pass
                     else:
                         try:
-                            done = self._commit_inline(group)
+                            done = self._write_rest(group, False)
                         finally:
                             self._io_lock.release()
                         if done:
+                            self._report(group)
                             if self._mode == "batch":
                                 with anyio.CancelScope(shield=True):
                                     async with self._io_lock:
@@ -300,24 +381,36 @@ class GroupCommitter:
         finally:
             self._leading = False
 
-    def _commit_inline(self, group: _Group) -> bool:
-        """Write ``group`` without waiting; False if the file lock is taken (nothing written)."""
-        lines = group.lines
+    def _write_rest(self, group: _Group, blocking: bool) -> bool:
+        """Flush the lines of ``group`` not written yet; False if the rest must wait for the
+        file lock (only when not ``blocking``). Records the outcome in the group (sync: also
+        runs in a worker thread; :meth:`_report` tells the callers)."""
+        rest = group.lines[group.written :] if group.written else group.lines
         try:
-            self._flush(lines, False)
-        except BlockingIOError:
-            return False
+            self._flush(rest, blocking)
         except Exception as exc:
-            group.error = exc
-            self.on_failed(len(lines))
-            group.set()
+            error = exc
+            if isinstance(exc, PartialWrite):
+                group.written += exc.lines
+                error = exc.error
+            if not blocking and isinstance(error, BlockingIOError):
+                return False  # another process is rewriting the file: wait for it
+            group.error = error
             return True
-        self.on_written(len(lines), sum(map(len, lines)))
-        group.set()
+        group.written = len(group.lines)
         return True
 
-    async def _sync_after(self, group: _Group) -> None:
+    def _report(self, group: _Group) -> None:
+        """Count the group's written and failed lines; release its callers."""
+        if group.written:
+            done = group.lines[: group.written] if group.error is not None else group.lines
+            self.on_written(len(done), sum(map(len, done)))
         if group.error is not None:
+            self.on_failed(len(group.lines) - group.written)
+        group.set()
+
+    async def _sync_after(self, group: _Group) -> None:
+        if not group.written:
             return
         try:
             await anyio.to_thread.run_sync(self._sync)
@@ -325,31 +418,26 @@ class GroupCommitter:
             self._sync_error = exc
 
     async def _commit(self, group: _Group) -> None:
-        lines = group.lines
-        try:
-            if self._sync_error is not None:
-                error, self._sync_error = self._sync_error, None
-                raise OSError(error.errno, f"an earlier fsync of this file failed: {error}")
-            if self._mode == "always":
-                await anyio.to_thread.run_sync(self._flush_and_sync, lines)
-            else:
-                try:
-                    self._flush(lines, False)
-                except BlockingIOError:
-                    # Another process holds the rewrite lock: wait for it off the event loop.
-                    await anyio.to_thread.run_sync(self._flush, lines, True)
-        except Exception as exc:
-            group.error = exc
-            self.on_failed(len(lines))
-            group.set()
-            return
-        self.on_written(len(lines), sum(map(len, lines)))
-        group.set()
+        if self._sync_error is not None:
+            error, self._sync_error = self._sync_error, None
+            group.error = OSError(error.errno, f"an earlier fsync of this file failed: {error}")
+        elif self._mode == "always":
+            await anyio.to_thread.run_sync(self._write_and_sync, group)
+        elif not self._write_rest(group, False):
+            # Another process holds the rewrite lock: wait for it off the event loop.
+            await anyio.to_thread.run_sync(self._write_rest, group, True)
+        # Lines an inline attempt wrote before it found the lock taken are counted here too.
+        self._report(group)
         if self._mode == "batch":
             # The callers are released; the next group waits for this fsync (io_lock is held).
             await self._sync_after(group)
 
-    def _flush_and_sync(self, lines: list[bytes]) -> None:
-        self._flush(lines, True)
-        self._sync()
-
+    def _write_and_sync(self, group: _Group) -> None:
+        self._write_rest(group, True)
+        if group.written:
+            try:
+                self._sync()
+            except OSError as exc:
+                # Not durable: the whole group fails (its lines stay in the OS's cache).
+                group.written = 0
+                group.error = exc

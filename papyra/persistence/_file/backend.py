@@ -20,7 +20,7 @@ from papyra import _accel
 from papyra._validate import enum_member
 from papyra.persistence._file.append import FSYNC_MODES, FsyncMode, GroupCommitter
 from papyra.persistence._file.read import NdjsonTwin, read_progress, read_records
-from papyra.persistence._records import coerce, json_default, record_to_dict
+from papyra.persistence._records import coerce, json_default_for, record_to_dict, strict_error
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.models import (
@@ -53,12 +53,24 @@ def recovery_mode(config: Any) -> PersistenceRecoveryMode:
     return enum_member(PersistenceRecoveryMode, mode, "recovery mode")
 
 
-def fsync_mode(value: object) -> FsyncMode:
-    """``"always"``, ``"batch"`` or ``"never"`` in any case; anything else is refused."""
+def fsync_mode(value: object, *, bools: bool = False) -> FsyncMode:
+    """``"always"``, ``"batch"`` or ``"never"`` in any case; anything else is refused.
+
+    ``bools``: ``True`` also means ``"always"`` and ``False`` ``"never"`` (the rotating
+    backend's 0.3.0 flag), and every refused value is a ``ValueError``. Without it a value
+    that is not a string (``True`` included) is a ``TypeError``.
+    """
     if isinstance(value, str):
         for mode in FSYNC_MODES:
             if value.lower() == mode:
                 return mode
+    elif bools and type(value) is bool:
+        return "always" if value else "never"
+    if bools:
+        raise ValueError(
+            "fsync must be True, False or one of 'always', 'batch', 'never' (any case), "
+            f"not {value!r}."
+        )
     error = ValueError if isinstance(value, str) else TypeError
     raise error(f"fsync must be one of 'always', 'batch', 'never' (any case), not {value!r}.")
 
@@ -90,9 +102,12 @@ class FileBackend(PersistenceBackend):
         *,
         fsync: FsyncMode,
         retention_policy: RetentionPolicy | None,
+        strict: bool = False,
         _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
         super().__init__(retention_policy=retention_policy)
+        self._strict = bool(strict)
+        self._default = json_default_for(self._strict)
         self._path = Path(path)
         self._fsync_mode: FsyncMode = fsync_mode(fsync)
         self._closed = False
@@ -114,6 +129,11 @@ class FileBackend(PersistenceBackend):
     @property
     def fsync_mode(self) -> FsyncMode:
         return self._fsync_mode
+
+    @property
+    def strict(self) -> bool:
+        """True: values without a JSON form are refused, not written as ``str(value)``."""
+        return self._strict
 
     @property
     def _io_lock(self) -> anyio.Lock:
@@ -185,9 +205,19 @@ class FileBackend(PersistenceBackend):
     # -- writes ---------------------------------------------------------------------------------
 
     def _encode(self, kind: str, record: Any) -> bytes:
-        """The record's line; a record that cannot be encoded counts as a write error."""
+        """The record's line; a record that cannot be encoded counts as a write error.
+
+        ``strict``: a value without a JSON form is a ``TypeError`` naming it (see
+        :func:`papyra.persistence._records.strict_default`) instead of its ``str()``.
+        """
         try:
-            return self._encode_record(record_to_dict(kind, coerce(kind, record)), json_default)
+            data = record_to_dict(kind, coerce(kind, record))
+            try:
+                return self._encode_record(data, self._default)
+            except TypeError as exc:
+                if not self._strict:
+                    raise
+                raise strict_error(kind, data, exc) from exc
         except Exception:
             self.metrics.write_errors += 1
             raise

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import time
 from array import array
 from collections.abc import Iterator, Sequence
@@ -58,6 +59,7 @@ from papyra.persistence._file.read import BLOCK, NdjsonTwin, iter_tables
 from papyra.persistence.backends.retention import RetentionPolicy
 
 __all__ = (
+    "Chunk",
     "ExclusiveFile",
     "Installed",
     "KeepPlan",
@@ -239,14 +241,17 @@ def iter_kept_lines(
 
 
 class _Sink:
-    """A temp file written with large writes; ``close()`` fsyncs it."""
+    """A temp file written with large writes; ``close()`` fsyncs it.
 
-    def __init__(self, path: Path) -> None:
+    ``append=True`` continues an existing (complete) file of ``size`` bytes and ``lines`` lines.
+    """
+
+    def __init__(self, path: Path, *, append: bool = False, size: int = 0, lines: int = 0) -> None:
         self.path = path
         # Open across write() calls; close() or abort() closes it.
-        self.f = open(path, "wb", buffering=1024 * 1024)  # noqa: SIM115
-        self.size = 0
-        self.lines = 0
+        self.f = open(path, "ab" if append else "wb", buffering=1024 * 1024)  # noqa: SIM115
+        self.size = size
+        self.lines = lines
 
     def write(self, buf: bytes, start: int, end: int) -> None:
         data = memoryview(buf)[start:end]
@@ -255,6 +260,13 @@ class _Sink:
         if buf[end - 1 : end] != b"\n":
             self.f.write(b"\n")
             self.size += 1
+
+    def append_file(self, chunk: Chunk) -> None:
+        """Copy the whole of ``chunk`` (complete lines) to the end of this file."""
+        with open(chunk.path, "rb") as src:
+            shutil.copyfileobj(src, self.f, BLOCK)
+        self.size += chunk.size
+        self.lines += chunk.records
 
     def close(self) -> None:
         self.f.flush()
@@ -295,6 +307,14 @@ def copy_lines(
     return sink.size
 
 
+class Chunk(NamedTuple):
+    """One file written by :func:`write_chunks`: its path, size and number of records."""
+
+    path: Path
+    size: int
+    records: int
+
+
 def write_chunks(
     files: Sequence[tuple[Path, int]],
     plan: KeepPlan,
@@ -304,17 +324,38 @@ def write_chunks(
     max_files: int,
     tmp_dir: Path,
     tmp_stem: str,
-) -> list[tuple[Path, int]]:
-    """Copy the survivors of ``plan`` into chunk files of at most ``max_bytes`` each.
+    drop_overflow: bool = False,
+) -> list[Chunk]:
+    """Copy the survivors of ``plan`` into at most ``max_files`` chunk files; oldest first.
 
-    A chunk starts when adding the next line would exceed ``max_bytes`` and the current chunk is
-    not empty (so one oversized line makes a chunk of its own). Only the newest ``max_files``
-    chunks are kept: older chunk files are deleted as soon as they fall out. Returns the kept
-    chunk files (``tmp_dir/<tmp_stem>.<n>``, fsynced), oldest first, with their sizes.
+    Lines are cut into chunks of at most ``max_bytes``: a chunk starts when adding the next
+    line would exceed ``max_bytes`` and the current chunk is not empty (so one oversized line
+    makes a chunk of its own). When that makes more than ``max_files`` chunks, the oldest file
+    takes the overflow: every chunk older than the newest ``max_files - 1`` is appended to it,
+    so it holds more than ``max_bytes``, as the active file does once a set is full -- no
+    record that retention keeps is lost. With ``drop_overflow`` those older chunks are deleted
+    instead (bounded disk use; the caller reports what they held). Chunk files are
+    ``tmp_dir/<tmp_stem>.<n>``, complete and fsynced.
     """
-    chunks: list[tuple[Path, int]] = []
+    chunks: list[Chunk] = []  # closed chunk files, oldest first
+    overflow: _Sink | None = None  # the oldest file, kept open, once chunks outnumber slots
     sink: _Sink | None = None
     serial = 0
+
+    def close(done: _Sink) -> None:
+        nonlocal overflow
+        done.close()
+        chunks.append(Chunk(done.path, done.size, done.lines))
+        while len(chunks) + (overflow is not None) > max_files:
+            oldest = chunks.pop(0)
+            if drop_overflow:
+                os.unlink(oldest.path)
+            elif overflow is None:
+                overflow = _Sink(oldest.path, append=True, size=oldest.size, lines=oldest.records)
+            else:
+                overflow.append_file(oldest)
+                os.unlink(oldest.path)
+
     try:
         for buf, start, end in iter_kept_lines(
             files, plan.drop, plan.first_line, plan.skip_records, nd=nd
@@ -328,25 +369,25 @@ def write_chunks(
                 size = hi - lo + (1 if flags[i] & nd.F_NOEOL else 0)
                 if sink is None or (sink.size and sink.size + size > max_bytes):
                     if sink is not None:
-                        sink.close()
-                        chunks.append((sink.path, sink.size))
-                        if len(chunks) > max_files:
-                            os.unlink(chunks.pop(0)[0])
+                        close(sink)
                     serial += 1
                     sink = _Sink(tmp_dir / f"{tmp_stem}.{serial}")
                 sink.write(buf, lo, hi)
+                sink.lines += 1
                 lo = hi
         if sink is not None:
-            sink.close()
-            chunks.append((sink.path, sink.size))
+            close(sink)
             sink = None
-            if len(chunks) > max_files:
-                os.unlink(chunks.pop(0)[0])
+        if overflow is not None:
+            overflow.close()
+            chunks.insert(0, Chunk(overflow.path, overflow.size, overflow.lines))
+            overflow = None
     except BaseException:
-        if sink is not None:
-            sink.abort()
-        for path, _ in chunks:
-            path.unlink(missing_ok=True)
+        for open_sink in (sink, overflow):
+            if open_sink is not None:
+                open_sink.abort()
+        for chunk in chunks:
+            chunk.path.unlink(missing_ok=True)
         raise
     return chunks
 

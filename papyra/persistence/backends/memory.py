@@ -7,14 +7,7 @@ from typing import Any
 
 from anyio.lowlevel import cancel_shielded_checkpoint
 
-from papyra.persistence._records import (
-    KINDS,
-    _unknown_kind,
-    coerce_audit,
-    coerce_dead_letter,
-    coerce_event,
-    select_window,
-)
+from papyra.persistence._records import KINDS, _unknown_kind, check_strict, select_window
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.models import (
@@ -45,6 +38,12 @@ class InMemoryPersistence(PersistenceBackend):
     a write would exceed it, the oldest entries of that list are discarded, so a long-running
     system does not grow without bound. ``None`` removes the bound.
 
+    ``strict`` (keyword-only, default ``False``): ``True`` refuses, with the ``TypeError`` a
+    ``strict=True`` file backend raises, every record that backend would not store: an object
+    that is neither the model nor a mapping of its fields, or a value without a JSON form
+    (a ``datetime``, a ``set``, ...). The check encodes the record once and throws the line
+    away; what is stored is still the object itself.
+
     Every list mutation happens without an intervening ``await``, so concurrent writers from
     many tasks need no lock and a record is stored in the order its ``record_*`` call ran. Each
     write then yields once to the scheduler without checking for cancellation: a write that has
@@ -60,11 +59,13 @@ class InMemoryPersistence(PersistenceBackend):
         retention_policy: RetentionPolicy | None = None,
         *,
         max_records: int | None = 10_000,
+        strict: bool = False,
     ) -> None:
         super().__init__(retention_policy=retention_policy)
         if max_records is not None and (isinstance(max_records, bool) or max_records < 1):
             raise ValueError(f"max_records must be a positive int or None, got {max_records!r}")
         self._max_records = max_records
+        self._strict = bool(strict)
         # Plain lists on purpose: callers (tests among them) append to them directly.
         self._events: list[Any] = []
         self._audits: list[Any] = []
@@ -80,13 +81,21 @@ class InMemoryPersistence(PersistenceBackend):
         if bound is not None and len(store) > bound:
             del store[: len(store) - bound]
 
-    async def _write(self, store: list[Any], coerce: Callable[[Any], Any], record: Any) -> None:
+    def _store(self, kind: str, record: Any) -> None:
+        """Coerce, check (``strict``) and append one record; errors count as write errors."""
+        attribute, coerce = _STORES[kind]
         try:
-            self._append(store, coerce(record))
-            await self._metrics_on_write_ok(records=1, bytes_written=0)
+            coerced = coerce(record)
+            if self._strict:
+                check_strict(kind, coerced)
+            self._append(getattr(self, attribute), coerced)
         except Exception:
-            await self._metrics_on_write_error()
+            self.metrics.write_errors += 1
             raise
+
+    async def _write(self, kind: str, record: Any) -> None:
+        self._store(kind, record)
+        await self._metrics_on_write_ok(records=1, bytes_written=0)
         # Deliberately no checkpoint: the system's persistence writer awaits one call per
         # record, and a scheduler round trip per write would let it fall behind a busy system.
 
@@ -98,14 +107,12 @@ class InMemoryPersistence(PersistenceBackend):
         ``ValueError`` (and is not counted as a write error).
         """
         try:
-            attribute, coerce = _STORES[kind]
-        except (KeyError, TypeError):
-            raise ValueError(_unknown_kind(kind)) from None
-        try:
-            self._append(getattr(self, attribute), coerce(record))
-        except Exception:
-            self.metrics.write_errors += 1
-            raise
+            known = kind in _STORES
+        except TypeError:  # unhashable
+            known = False
+        if not known:
+            raise ValueError(_unknown_kind(kind))
+        self._store(kind, record)
         self.metrics.records_written += 1
 
     async def flush(self) -> None:
@@ -113,15 +120,15 @@ class InMemoryPersistence(PersistenceBackend):
 
     async def record_event(self, event: Any) -> None:
         """Store a ``PersistedEvent`` (or a mapping of its fields, or any object as given)."""
-        await self._write(self._events, coerce_event, event)
+        await self._write("event", event)
 
     async def record_audit(self, audit: Any) -> None:
         """Store a ``PersistedAudit`` (or a mapping of its fields, or any object as given)."""
-        await self._write(self._audits, coerce_audit, audit)
+        await self._write("audit", audit)
 
     async def record_dead_letter(self, dead_letter: Any) -> None:
         """Store a ``PersistedDeadLetter`` (or a mapping of its fields, or any object as given)."""
-        await self._write(self._dead_letters, coerce_dead_letter, dead_letter)
+        await self._write("dead_letter", dead_letter)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -168,6 +175,11 @@ class InMemoryPersistence(PersistenceBackend):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def strict(self) -> bool:
+        """True: records a ``strict=True`` file backend would refuse are refused here too."""
+        return self._strict
 
     @property
     def max_records(self) -> int | None:

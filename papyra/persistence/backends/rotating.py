@@ -10,19 +10,31 @@ import os
 from pathlib import Path
 
 from papyra import _accel
-from papyra.persistence._file.append import AppendLog, fsync_dir
-from papyra.persistence._file.backend import FileBackend, anomaly_objects, recovery_mode
+from papyra.persistence._file.append import AppendLog, FsyncMode, PartialWrite, fsync_dir
+from papyra.persistence._file.backend import (
+    FileBackend,
+    anomaly_objects,
+    fsync_mode,
+    recovery_mode,
+)
 from papyra.persistence._file.read import NdjsonTwin, scan_file
-from papyra.persistence._file.rewrite import ExclusiveFile, install, plan_keep, write_chunks
+from papyra.persistence._file.rewrite import (
+    Chunk,
+    ExclusiveFile,
+    KeepPlan,
+    install,
+    plan_keep,
+    write_chunks,
+)
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.models import (
-    CompactionReport,
     PersistenceAnomaly,
     PersistenceAnomalyType,
     PersistenceRecoveryConfig,
     PersistenceRecoveryMode,
-    PersistenceRecoveryReport,
     PersistenceScanReport,
+    RotatingCompactionReport,
+    RotatingRecoveryReport,
 )
 
 __all__ = ("RotatingFilePersistence",)
@@ -36,11 +48,18 @@ class RotatingFilePersistence(FileBackend):
     if the oldest slot exists, nothing rotates and the active file grows (rotation never deletes
     data); else every rotated file moves up one slot and the active file becomes ``.1``.
 
-    ``fsync=True`` makes every ``record_*`` call return only after its record is fsynced (one
-    fsync per group of concurrent calls; a file is also fsynced before it is rotated away and
-    after it is emptied). ``fsync=False``: flushed to the OS, as the JSON backend's default.
-    Any other value (``"never"`` included) is a ``TypeError``. After :meth:`aclose` the next
-    write reopens the backend, as the JSON backend does.
+    ``fsync`` takes the JSON backend's modes, ``"never"`` (the default), ``"batch"`` and
+    ``"always"`` (any case), with the same meaning; ``True`` is ``"always"`` and ``False``
+    ``"never"`` (0.3.0's flag). Except with ``"never"``, a file is also fsynced before it is
+    rotated away and after it is emptied. Any other value is a ``ValueError``. ``strict`` as
+    for the JSON backend. After :meth:`aclose` the next write reopens the backend, as the JSON
+    backend does.
+
+    :meth:`compact` and :meth:`recover` keep every record that retention keeps: when the
+    records need more than ``max_files`` files of ``max_bytes``, the oldest file holds the
+    overflow, as the active file does for writes. ``drop_overflow=True`` (keyword-only) bounds
+    the disk use instead: those two delete the oldest records that do not fit and report how
+    many in ``overflow_dropped``. Writes are not affected by it.
     """
 
     since_fallback = True
@@ -51,28 +70,28 @@ class RotatingFilePersistence(FileBackend):
         *,
         max_bytes: int = 50_000_000,
         max_files: int = 5,
-        fsync: bool = False,
+        fsync: bool | FsyncMode = "never",
         retention_policy: RetentionPolicy | None = None,
+        strict: bool = False,
+        drop_overflow: bool = False,
         _ndjson: NdjsonTwin = _accel.ndjson,
     ) -> None:
-        if type(fsync) is not bool:
-            raise TypeError(
-                f"fsync must be True or False, not {fsync!r} (the modes 'always', 'batch' and "
-                "'never' are JsonFilePersistence's)."
-            )
+        mode = fsync_mode(fsync, bools=True)
         if max_bytes <= 0:
             raise ValueError("max_bytes must be > 0")
         if max_files <= 0:
             raise ValueError("max_files must be > 0")
         super().__init__(
             path,
-            fsync="always" if fsync else "never",
+            fsync=mode,
             retention_policy=retention_policy,
+            strict=strict,
             _ndjson=_ndjson,
         )
         self._max_bytes = int(max_bytes)
         self._max_files = int(max_files)
-        self._sync_writes = bool(fsync)
+        self._sync_writes = mode != "never"
+        self._drop_overflow = bool(drop_overflow)
         self._log = AppendLog(self._path)
 
     @property
@@ -82,6 +101,11 @@ class RotatingFilePersistence(FileBackend):
     @property
     def max_files(self) -> int:
         return self._max_files
+
+    @property
+    def drop_overflow(self) -> bool:
+        """True: compaction and recovery delete the records that do not fit in the set."""
+        return self._drop_overflow
 
     def _slot(self, index: int) -> Path:
         return self._path if index == 0 else self._path.with_name(f"{self._path.name}.{index}")
@@ -110,24 +134,33 @@ class RotatingFilePersistence(FileBackend):
     # -- writes (sync, io lock held) -------------------------------------------------------------
 
     def _flush(self, lines: list[bytes], blocking: bool) -> int:
+        """Append ``lines``, rotating (per line) as the rule says; one append per file.
+
+        A failure after some lines went into a file that has since been rotated away raises
+        :class:`PartialWrite`: those lines are stored, the failed append left nothing.
+        """
         log = self._log
         try:
             size: int | None = os.stat(self._path).st_size
         except FileNotFoundError:
             size = None
-        pending: list[bytes] = []
+        start = 0  # first line not written yet
         written = 0
-        for line in lines:
-            n = len(line)
-            if size is not None and size + n > self._max_bytes:
-                if pending:
-                    written += log.write(b"".join(pending), blocking=blocking)
-                    pending = []
-                size = self._make_room()
-            pending.append(line)
-            size = (size or 0) + n
-        if pending:
-            written += log.write(b"".join(pending), blocking=blocking)
+        try:
+            for i, line in enumerate(lines):
+                n = len(line)
+                if size is not None and size + n > self._max_bytes:
+                    if i > start:
+                        written += log.write(b"".join(lines[start:i]), blocking=blocking)
+                        start = i
+                    size = self._make_room()
+                size = (size or 0) + n
+            if start < len(lines):
+                written += log.write(b"".join(lines[start:]), blocking=blocking)
+        except Exception as exc:
+            if start:
+                raise PartialWrite(start, exc) from exc
+            raise
         return written
 
     def _make_room(self) -> int | None:
@@ -228,17 +261,19 @@ class RotatingFilePersistence(FileBackend):
 
     async def recover(
         self, config: PersistenceRecoveryConfig | None = None
-    ) -> PersistenceRecoveryReport:
+    ) -> RotatingRecoveryReport:
         """Scan; then rebuild the set from its surviving lines (REPAIR / REBUILD / QUARANTINE).
 
         Survivors: complete JSON-object lines of every file, oldest first, byte for byte, then
-        retention. They are cut into chunks of at most ``max_bytes``; the newest ``max_files``
-        chunks become active, ``.1``, … (each staged as ``<target>.recovered.tmp``); set files
-        beyond the rebuilt ones are deleted (0.3.0 left them: duplicates). QUARANTINE first
-        links every set file to ``<dir>/<name>.quarantine.<ms>``. Orphans are left alone. The
-        new set is installed as compaction installs it (the steps and what a crash between them
-        leaves: :mod:`papyra.persistence._file.rewrite`). Writers in other processes wait on
-        the active file's lock, then reopen.
+        retention. They are cut into chunks of at most ``max_bytes`` that become active, ``.1``,
+        … (each staged as ``<target>.recovered.tmp``); with more chunks than ``max_files`` the
+        oldest file takes the overflow (``drop_overflow=True``: the overflow is deleted and
+        counted in ``overflow_dropped``). Set files beyond the rebuilt ones are deleted (0.3.0
+        left them: duplicates). QUARANTINE first links every set file to
+        ``<dir>/<name>.quarantine.<ms>``. Orphans are left alone. The new set is installed as
+        compaction installs it (the steps and what a crash between them leaves:
+        :mod:`papyra.persistence._file.rewrite`). Writers in other processes wait on the active
+        file's lock, then reopen.
         """
         config = config if config is not None else PersistenceRecoveryConfig()
         mode = recovery_mode(config)
@@ -247,57 +282,66 @@ class RotatingFilePersistence(FileBackend):
             async with self._io_lock:
                 report = await self._counted_scan()
                 if mode is PersistenceRecoveryMode.IGNORE or not report.anomalies:
-                    return PersistenceRecoveryReport(backend="rotating", scan=report)
+                    return RotatingRecoveryReport(backend="rotating", scan=report)
                 self._log.close()
-                repaired, quarantined = await self._in_worker(
+                repaired, quarantined, dropped = await self._in_worker(
                     2, self._rebuild, mode, config.quarantine_dir
                 )
         except Exception:
             await self._metrics_on_recover_error()
             raise
-        return PersistenceRecoveryReport(
+        return RotatingRecoveryReport(
             backend="rotating",
             scan=report,
             repaired_files=repaired,
             quarantined_files=quarantined,
+            overflow_dropped=dropped,
+        )
+
+    def _write_chunks(
+        self, files: list[tuple[Path, int]], plan: KeepPlan, suffix: str
+    ) -> list[Chunk]:
+        return write_chunks(
+            files,
+            plan,
+            nd=self._nd,
+            max_bytes=self._max_bytes,
+            max_files=self._max_files,
+            tmp_dir=self._path.parent,
+            tmp_stem=self._path.name + suffix,
+            drop_overflow=self._drop_overflow,
         )
 
     def _rebuild(
         self, mode: PersistenceRecoveryMode, quarantine_dir: str | None
-    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    ) -> tuple[tuple[str, ...], tuple[str, ...], int]:
         directory = self._path.parent
         directory.mkdir(parents=True, exist_ok=True)
+        suffix = ".recovered.tmp"
         with ExclusiveFile(self._path):
             files = self._files()
             plan = plan_keep(files, self.retention, nd=self._nd, keep_noeol=False)
-            chunks = [
-                path
-                for path, _ in write_chunks(
-                    files,
-                    plan,
-                    nd=self._nd,
-                    max_bytes=self._max_bytes,
-                    max_files=self._max_files,
-                    tmp_dir=directory,
-                    tmp_stem=f"{self._path.name}.recovered.tmp",
-                )
-            ]
+            chunks = self._write_chunks(files, plan, suffix)
             if not chunks:  # nothing survives: an empty active file
-                empty = directory / f"{self._path.name}.recovered.tmp"
+                empty = directory / f"{self._path.name}{suffix}.1"
                 empty.write_bytes(b"")
-                chunks = [empty]
+                chunks = [Chunk(empty, 0, 0)]
             qdir = None
             if mode is PersistenceRecoveryMode.QUARANTINE:
                 qdir = Path(quarantine_dir) if quarantine_dir else directory
-            done = install(chunks, self._slots(), ".recovered.tmp", quarantine_dir=qdir)
-        return tuple(map(str, done.slots)), tuple(map(str, done.quarantined))
+            done = install([c.path for c in chunks], self._slots(), suffix, quarantine_dir=qdir)
+        dropped = plan.after_records - sum(c.records for c in chunks)
+        return tuple(map(str, done.slots)), tuple(map(str, done.quarantined)), dropped
 
-    async def compact(self) -> CompactionReport:
+    async def compact(self) -> RotatingCompactionReport:
         """Physically apply retention and drop unparsable lines across the whole set.
 
-        Survivors are re-chunked into at most ``max_files`` files of at most ``max_bytes``
-        (newest → active), staged as ``<target>.compact.tmp`` and installed as :meth:`recover`
-        installs them; with no survivors no file remains.
+        Survivors are re-chunked into files of at most ``max_bytes`` (newest → active); with
+        more chunks than ``max_files`` the oldest file takes the overflow, or, with
+        ``drop_overflow=True``, the overflow is deleted and counted in ``overflow_dropped``.
+        The chunks are staged as ``<target>.compact.tmp`` and installed as :meth:`recover`
+        installs them; with no survivors no file remains. ``after_records`` and
+        ``after_bytes`` count what was written.
         """
         await self._metrics_on_compact_start()
         try:
@@ -308,24 +352,21 @@ class RotatingFilePersistence(FileBackend):
             await self._metrics_on_compact_error()
             raise
 
-    def _compact_sync(self) -> CompactionReport:
+    def _compact_sync(self) -> RotatingCompactionReport:
+        suffix = ".compact.tmp"
         with ExclusiveFile(self._path):
             files = self._files()
             if not files:
-                return CompactionReport("rotating", 0, 0, 0, 0)
-            before_bytes = sum(size for _, size in files)
+                return RotatingCompactionReport("rotating", 0, 0, 0, 0)
             plan = plan_keep(files, self.retention, nd=self._nd)
-            chunks = write_chunks(
-                files,
-                plan,
-                nd=self._nd,
-                max_bytes=self._max_bytes,
-                max_files=self._max_files,
-                tmp_dir=self._path.parent,
-                tmp_stem=f"{self._path.name}.compact.tmp",
-            )
-            install([path for path, _ in chunks], self._slots(), ".compact.tmp")
-        after_bytes = sum(size for _, size in chunks)
-        return CompactionReport(
-            "rotating", plan.before_records, plan.after_records, before_bytes, after_bytes
+            chunks = self._write_chunks(files, plan, suffix)
+            install([c.path for c in chunks], self._slots(), suffix)
+        after_records = sum(c.records for c in chunks)
+        return RotatingCompactionReport(
+            "rotating",
+            plan.before_records,
+            after_records,
+            before_bytes=sum(size for _, size in files),
+            after_bytes=sum(c.size for c in chunks),
+            overflow_dropped=plan.after_records - after_records,
         )

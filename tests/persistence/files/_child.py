@@ -9,6 +9,10 @@ record id (flushed) once its ``record_event`` call has returned.
 or ``quarantine``) on a ``json`` or ``rotating`` backend (retention ``max_records=KEEP``, none
 when negative) and SIGKILL itself just before its ``STEP``-th (0-based) rename, link or unlink
 of a file; print ``done`` if the operation finished first.
+``diskfull KIND``: with ``RLIMIT_FSIZE`` lowered (and ``SIGXFSZ`` ignored, so that ``write(2)``
+stores what fits and then fails with ``EFBIG``, as on a full disk), write records to a
+``json`` or ``rotating`` backend as one group, restore the limit, retry the failed records as
+a caller would, and print the outcome of each first attempt as JSON (``{"b": "EFBIG"}``).
 """
 
 from __future__ import annotations
@@ -127,6 +131,53 @@ async def rewrite(path: str, args: list[str]) -> None:
     print("done", flush=True)
 
 
+async def disk_full(path: str, kind: str) -> None:
+    import errno
+    import json
+    import resource
+    import signal
+
+    from papyra.persistence.backends.rotating import RotatingFilePersistence
+
+    def rec(name: str, pad: int) -> dict[str, Any]:
+        return {"event_type": name, "payload": {"pad": "x" * pad}, "timestamp": 1.0}
+
+    backend: Any
+    if kind == "json":
+        backend = JsonFilePersistence(path)
+        await backend.record_event(rec("a", 100))
+        limit = os.stat(path).st_size + 50  # room for part of the next line only
+        attempts = [rec("b", 200)]
+    else:
+        # a and b (~310 bytes each) fill the active file; c (~710) rotates it and, above the
+        # limit, fails in the fresh file: a group split by a rotation, failing in its second half.
+        backend = RotatingFilePersistence(path, max_bytes=1000, max_files=3)
+        limit = 650
+        attempts = [rec("a", 200), rec("b", 200), rec("c", 600)]
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    outcome: dict[str, str] = {}
+
+    async def attempt(record: dict[str, Any]) -> None:
+        try:
+            await backend.record_event(record)
+        except OSError as exc:
+            outcome[record["event_type"]] = errno.errorcode[exc.errno or 0]
+        else:
+            outcome[record["event_type"]] = "ok"
+
+    async with anyio.create_task_group() as tg:  # concurrent calls: one group
+        for record in attempts:
+            tg.start_soon(attempt, record)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    for record in attempts:
+        if outcome[record["event_type"]] != "ok":
+            await backend.record_event(record)
+    await backend.aclose()
+    print(json.dumps(outcome, sort_keys=True), flush=True)
+
+
 if __name__ == "__main__":
     mode, target = sys.argv[1], sys.argv[2]
     if mode == "rewrite":
@@ -135,5 +186,7 @@ if __name__ == "__main__":
         anyio.run(write, target, int(sys.argv[3]))
     elif mode == "measure":
         anyio.run(measure, target, sys.argv[3])
+    elif mode == "diskfull":
+        anyio.run(disk_full, target, sys.argv[3])
     else:
         anyio.run(compact, target, int(sys.argv[3]))

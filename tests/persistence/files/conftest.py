@@ -1,28 +1,15 @@
-"""Fixtures of the file-persistence tests: a codec switch, an oracle for reads, a spy twin."""
+"""Fixtures of the file-persistence tests: an oracle for reads, a spy twin (``codec``: one up)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
-from papyra import _serial
 from papyra.persistence._records import record_from_dict, select_window
 from papyra.persistence._retention import apply_retention
 from papyra.persistence.backends.retention import RetentionPolicy
-
-
-@pytest.fixture(params=_serial.available_backends())
-def codec(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test with each JSON codec backend active (orjson, then the stdlib fallback)."""
-    previous = _serial.set_backend(request.param)
-    try:
-        yield str(request.param)
-    finally:
-        _serial.set_backend(previous)
 
 
 def full_read(

@@ -1,4 +1,5 @@
-"""Crash safety with real processes: SIGKILL mid-stream, and a compaction in another process."""
+"""Real processes: SIGKILL mid-stream or mid-rewrite, a compaction in another process, and a
+file that cannot grow (RLIMIT_FSIZE, standing in for a full disk)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,35 @@ def test_compaction_in_another_process_does_not_lose_our_writes(tmp_path: Path) 
     anyio.run(main)
     assert set(range(total)) | {-1} <= ids_in(path)
     assert len(anyio.run(backend.list_events)) == total + 1
+
+
+# -- a write that fails halfway (a full disk) leaves nothing behind ------------------------------
+
+
+def lines_of(*paths: Path) -> list[str]:
+    """The event types of every line of ``paths``, in order (fails on a line that is not JSON)."""
+    return [orjson.loads(line)["event_type"] for p in paths for line in p.read_bytes().splitlines()]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE and SIGXFSZ")
+def test_a_failed_append_is_taken_back_so_a_retry_stores_the_record_once(tmp_path: Path) -> None:
+    path = tmp_path / "full.ndjson"
+    out, _ = spawn("diskfull", str(path), "json").communicate()
+    assert orjson.loads(out) == {"b": "EFBIG"}  # the write was reported failed ...
+    assert lines_of(path) == ["a", "b"]  # ... left no partial line, and the retry added one
+    assert anyio.run(JsonFilePersistence(path).scan).anomalies == ()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE and SIGXFSZ")
+def test_a_group_split_by_a_rotation_fails_only_for_the_records_not_stored(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "full.ndjson"
+    out, _ = spawn("diskfull", str(path), "rotating").communicate()
+    # a and b went into the file that was then rotated away: their callers were told so.
+    assert orjson.loads(out) == {"a": "ok", "b": "ok", "c": "EFBIG"}
+    assert lines_of(path.with_name("full.ndjson.1")) == ["a", "b"]
+    assert lines_of(path) == ["c"]  # the failed attempt left nothing; the retry stored it once
 
 
 # -- a crash at every step of a rewrite's install (see papyra.persistence._file.rewrite) -------

@@ -10,6 +10,8 @@ import anyio
 import orjson
 import pytest
 
+from papyra import _serial
+from papyra.persistence._records import coerce, record_to_dict
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.models import (
@@ -80,6 +82,34 @@ async def test_fsync_true_works_and_syncs_per_group(
     assert len(await b.list_events()) == 6
     assert calls
     await b.aclose()
+
+
+@pytest.mark.parametrize("mode", ["never", "batch", "always"])
+async def test_fsync_modes_sync_every_file_of_the_set_unless_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from papyra.persistence._file import append
+
+    synced: set[int] = set()
+    real = append._fsync
+
+    def spy(fd: int) -> None:
+        synced.add(os.fstat(fd).st_ino)
+        real(fd)
+
+    monkeypatch.setattr(append, "_fsync", spy)
+    p = tmp_path / "m.ndjson"
+    b = RotatingFilePersistence(p, max_bytes=LINE * 2 + 1, max_files=3, fsync=mode)
+    for i in range(6):  # one group, rotated twice while it is written
+        b.record_nowait("event", rec(i))
+    await b.flush()
+    await b.aclose()
+    inodes = {x.stat().st_ino for x in tmp_path.iterdir()}
+    assert len(inodes) == 3  # the active file, .1 and .2
+    # "batch" and "always" sync a file before it is rotated away, not only the active file
+    # once the group is written.
+    assert synced == (set() if mode == "never" else inodes)
+    assert [e.event_type for e in await b.list_events()] == [f"e{i}" for i in range(6)]
 
 
 async def test_reads_tolerate_partial_records_and_created_at(tmp_path: Path, impl: Any) -> None:
@@ -199,6 +229,107 @@ async def test_compact_rechunks_and_applies_retention(tmp_path: Path, impl: Any)
     )
     await b2.compact()
     assert os.listdir(tmp_path) == []
+
+
+def wide(i: int) -> dict[str, object]:
+    """Records whose lines all have the same length, ``W``."""
+    return {"event_type": f"e{i:04d}", "timestamp": 1000.0 + i}
+
+
+def wide_line(i: int) -> bytes:
+    return _serial.encode_line(record_to_dict("event", coerce("event", wide(i))))
+
+
+W = len(wide_line(0))
+
+
+def files_of(directory: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in sorted(directory.iterdir())}
+
+
+async def fill(b: RotatingFilePersistence, n: int) -> list[str]:
+    """Write ``n`` records as one group; return their event types."""
+    for i in range(n):
+        b.record_nowait("event", wide(i))
+    await b.flush()
+    return [f"e{i:04d}" for i in range(n)]
+
+
+async def test_compact_keeps_every_record_the_oldest_file_taking_the_overflow(
+    tmp_path: Path, impl: Any
+) -> None:
+    # 300 records, 3 files of 10 lines: 0.3.0 kept the newest 90 and reported 300 kept.
+    p = tmp_path / "o.ndjson"
+    b = RotatingFilePersistence(p, max_bytes=W * 10, max_files=3, _ndjson=impl.ndjson)
+    written = await fill(b, 300)
+    before = sum(files_of(tmp_path).values())
+    report = await b.compact()
+    assert [e.event_type for e in await b.list_events()] == written
+    sizes = files_of(tmp_path)
+    assert sizes == {"o.ndjson": W * 10, "o.ndjson.1": W * 10, "o.ndjson.2": W * 280}
+    assert (report.before_records, report.after_records, report.removed_records) == (300, 300, 0)
+    assert (report.before_bytes, report.after_bytes) == (before, sum(sizes.values()))
+    assert report.overflow_dropped == 0
+
+
+async def test_drop_overflow_bounds_the_set_and_reports_what_it_dropped(
+    tmp_path: Path, impl: Any
+) -> None:
+    p = tmp_path / "o.ndjson"
+    b = RotatingFilePersistence(
+        p,
+        max_bytes=W * 10,
+        max_files=3,
+        retention_policy=RetentionPolicy(max_records=255),
+        drop_overflow=True,
+        _ndjson=impl.ndjson,
+    )
+    assert b.drop_overflow
+    written = await fill(b, 300)
+    report = await b.compact()
+    # The 255 survivors of retention are cut 10, 10, ..., 10, 5 (oldest first): the newest
+    # three chunks hold 25 of them.
+    assert files_of(tmp_path) == {"o.ndjson": W * 5, "o.ndjson.1": W * 10, "o.ndjson.2": W * 10}
+    assert [e.event_type for e in await b.list_events()] == written[-25:]
+    # Retention removed 45, the overflow 230: both in removed_records, counted apart.
+    assert (report.after_records, report.overflow_dropped, report.removed_records) == (
+        25,
+        230,
+        275,
+    )
+    assert report.after_bytes == W * 25
+
+
+async def test_a_single_file_set_keeps_everything_in_it_when_compacted(
+    tmp_path: Path, impl: Any
+) -> None:
+    p = tmp_path / "one.ndjson"
+    b = RotatingFilePersistence(p, max_bytes=W * 2, max_files=1, _ndjson=impl.ndjson)
+    p.write_bytes(b"".join(wide_line(i) for i in range(7)))
+    report = await b.compact()
+    assert (report.after_records, report.overflow_dropped) == (7, 0)
+    assert files_of(tmp_path) == {"one.ndjson": W * 7}
+    assert [e.event_type for e in await b.list_events()] == [f"e{i:04d}" for i in range(7)]
+
+
+@pytest.mark.parametrize("drop_overflow", [False, True])
+async def test_recovery_keeps_the_overflow_unless_told_to_drop_it(
+    tmp_path: Path, impl: Any, drop_overflow: bool
+) -> None:
+    p = tmp_path / "r.ndjson"
+    b = RotatingFilePersistence(
+        p, max_bytes=W * 10, max_files=3, drop_overflow=drop_overflow, _ndjson=impl.ndjson
+    )
+    written = await fill(b, 100)
+    with open(p.with_name("r.ndjson.1"), "ab") as f:
+        f.write(b"junk\n")
+    report = await b.recover(PersistenceRecoveryConfig(PersistenceRecoveryMode.REPAIR))
+    assert report.repaired_files == (str(p), str(p) + ".1", str(p) + ".2")
+    kept = 30 if drop_overflow else 100
+    assert [e.event_type for e in await b.list_events()] == written[-kept:]
+    assert report.overflow_dropped == 100 - kept
+    assert files_of(tmp_path)["r.ndjson.2"] == W * (kept - 20)
+    assert (await b.scan()).anomalies == ()
 
 
 async def test_clear_removes_the_set(tmp_path: Path) -> None:
