@@ -11,7 +11,7 @@ import datetime
 import decimal
 import enum
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -26,9 +26,11 @@ from papyra.persistence._records import (
     strict_default,
 )
 from papyra.persistence.backends.memory import InMemoryPersistence
+from papyra.persistence.backends.redis import RedisStreamsPersistence
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistedDeadLetter, PersistedEvent
+from tests.redis_server import redis_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -71,17 +73,37 @@ def test_strict_default_refuses_object_keys_on_both_codecs(codec: str) -> None:
 Make = Callable[..., Any]
 
 
-@pytest.fixture(params=["memory", "json", "rotating"])
-def make(request: pytest.FixtureRequest, tmp_path: Path, impl: Any) -> Make:
-    def factory(*, strict: bool, name: str = "log") -> Any:
-        if request.param == "memory":
-            return InMemoryPersistence(strict=strict)
-        path = tmp_path / f"{name}.ndjson"
-        if request.param == "json":
-            return JsonFilePersistence(path, strict=strict, _ndjson=impl.ndjson)
-        return RotatingFilePersistence(path, max_bytes=200, strict=strict, _ndjson=impl.ndjson)
+@pytest.fixture(params=["memory", "json", "rotating", "redis"])
+async def make(request: pytest.FixtureRequest, tmp_path: Path, impl: Any) -> AsyncIterator[Make]:
+    made: list[Any] = []
 
-    return factory
+    def factory(*, strict: bool, name: str = "log") -> Any:
+        path = tmp_path / f"{name}.ndjson"
+        backend: Any
+        if request.param == "memory":
+            backend = InMemoryPersistence(strict=strict)
+        elif request.param == "json":
+            backend = JsonFilePersistence(path, strict=strict, _ndjson=impl.ndjson)
+        elif request.param == "rotating":
+            backend = RotatingFilePersistence(
+                path, max_bytes=200, strict=strict, _ndjson=impl.ndjson
+            )
+        else:  # a real server: tests/redis_server.py
+            backend = redis_backend(strict=strict, _ndjson=impl.ndjson)
+        made.append(backend)
+        return backend
+
+    yield factory
+    for backend in made:
+        await backend.aclose()
+
+
+async def stored_bytes(backend: Any) -> bytes:
+    """What a file or Redis backend holds, byte for byte."""
+    if isinstance(backend, RedisStreamsPersistence):
+        entries = await backend._redis.xrange(backend._events_key)
+        return b"\n".join(fields["data"].encode() for _, fields in entries)
+    return bytes(backend.path.read_bytes())
 
 
 REFUSED = [
@@ -129,7 +151,7 @@ async def test_strict_still_converts_dataclasses_addresses_and_paths(
     if isinstance(strict, InMemoryPersistence):
         assert stored[0] is record  # checked, then kept as the object itself
     else:
-        assert strict.path.read_bytes() == lenient.path.read_bytes()
+        assert await stored_bytes(strict) == await stored_bytes(lenient)
         assert stored[0].payload["where"] == {"x": 1, "y": "/tmp/x"}
 
 

@@ -47,10 +47,11 @@ from papyra.persistence._file.read import NdjsonTwin
 from papyra.persistence._records import (
     KINDS,
     coerce,
-    json_default,
+    json_default_for,
     record_from_dict,
     record_to_dict,
     select_window,
+    strict_error,
 )
 from papyra.persistence._retention import apply_retention
 from papyra.persistence.backends.retention import RetentionPolicy
@@ -215,15 +216,6 @@ def _check_config(config: RedisStreamsConfig) -> None:
         raise ValueError(f"RedisStreamsConfig.timeout must be a positive number, not {t!r}")
 
 
-def _strict_default(obj: Any) -> Any:
-    value = json_default(obj)
-    if isinstance(value, str):
-        raise TypeError(
-            f"{type(obj).__name__} is not JSON-encodable (strict=True refuses to store str(obj))"
-        )
-    return value
-
-
 def _data_field(fields: Any) -> Any:
     """The value of field ``data`` in a raw entry's flat field list, or ``None``."""
     if isinstance(fields, list):
@@ -255,7 +247,8 @@ class RedisStreamsPersistence(PersistenceBackend):
     """System facts in Redis streams (see the module doc for the write guarantees).
 
     Nothing connects at construction; the first command does. ``strict=True`` refuses records
-    holding values JSON cannot encode (``TypeError``) instead of storing their ``str()``.
+    holding values without a JSON form (``TypeError`` naming the value, see
+    :func:`papyra.persistence._records.strict_default`) instead of storing their ``str()``.
     Raises ``ValueError`` for an unusable config (bad URL scheme, empty prefix, ...).
     """
 
@@ -283,8 +276,8 @@ class RedisStreamsPersistence(PersistenceBackend):
         )
         self._writer_key = f"{base}:writer:{uuid.uuid4().hex}"
         self._encode_record = _ndjson.encode_record
-        self._default = _strict_default if strict else json_default
-        self._strict = strict
+        self._strict = bool(strict)
+        self._default = json_default_for(self._strict)
         self._closed = False
         # The write queue: sealed groups not yet confirmed by the server (oldest first), then
         # the open group new records join.
@@ -350,7 +343,13 @@ class RedisStreamsPersistence(PersistenceBackend):
             coerce(kind, record)  # raises the ValueError naming the kinds
             raise
         try:
-            line = self._encode_record(record_to_dict(kind, coerce(kind, record)), self._default)
+            data = record_to_dict(kind, coerce(kind, record))
+            try:
+                line = self._encode_record(data, self._default)
+            except TypeError as exc:
+                if not self._strict:
+                    raise
+                raise strict_error(kind, data, exc) from exc
         except Exception:
             self.metrics.write_errors += 1
             raise
