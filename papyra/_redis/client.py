@@ -296,9 +296,16 @@ class RedisClient:
         conn: _Connection | None = None
         try:
             with anyio.fail_after(self.timeout + extra_time):
-                async with pool.slots:
+                # acquire_nowait first: `async with` would yield to the scheduler every time.
+                try:
+                    pool.slots.acquire_nowait()
+                except anyio.WouldBlock:
+                    await pool.slots.acquire()
+                try:
                     conn = pool.idle.pop() if pool.idle else await self._connect()
                     replies = await conn.request(payload, count)
+                finally:
+                    pool.slots.release()
         except TimeoutError:
             if conn is not None:
                 conn.close_now()
