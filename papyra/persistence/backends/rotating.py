@@ -22,6 +22,8 @@ from papyra.persistence._file.rewrite import (
     Chunk,
     ExclusiveFile,
     KeepPlan,
+    RewriteLock,
+    clean_up,
     install,
     plan_keep,
     write_chunks,
@@ -121,6 +123,10 @@ class RotatingFilePersistence(FileBackend):
     def files(self) -> list[Path]:
         """The set's slots, oldest first (``.{max_files-1}`` … ``.1``, active), existing or not."""
         return self._set_paths()
+
+    def _clean_up(self) -> list[Path]:
+        # Staged files are renamed complete chunks: an interrupted install is finished.
+        return clean_up(self._slots(), roll_forward=True)
 
     def _files(self) -> list[tuple[Path, int]]:
         files = []
@@ -318,7 +324,8 @@ class RotatingFilePersistence(FileBackend):
         directory = self._path.parent
         directory.mkdir(parents=True, exist_ok=True)
         suffix = ".recovered.tmp"
-        with ExclusiveFile(self._path):
+        with RewriteLock(self._path):
+            self._clean_up_logged()
             files = self._files()
             plan = plan_keep(files, self.retention, nd=self._nd, keep_noeol=False)
             chunks = self._write_chunks(files, plan, suffix)
@@ -354,7 +361,8 @@ class RotatingFilePersistence(FileBackend):
 
     def _compact_sync(self) -> RotatingCompactionReport:
         suffix = ".compact.tmp"
-        with ExclusiveFile(self._path):
+        with RewriteLock(self._path):
+            self._clean_up_logged()
             files = self._files()
             if not files:
                 return RotatingCompactionReport("rotating", 0, 0, 0, 0)
