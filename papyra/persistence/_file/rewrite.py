@@ -505,7 +505,7 @@ def clean_up(slots: Sequence[Path], *, roll_forward: bool) -> list[Path]:
     """
     directory = slots[0].parent
     try:
-        names = os.listdir(directory)
+        names = set(os.listdir(directory))
     except FileNotFoundError:
         return []
     handled: list[Path] = []
@@ -516,23 +516,23 @@ def clean_up(slots: Sequence[Path], *, roll_forward: bool) -> list[Path]:
             for n in names
             if n.startswith(chunk_prefix) and n[len(chunk_prefix) :].isdigit()
         ]
-        staged = {i: slot.with_name(slot.name + suffix) for i, slot in enumerate(slots)}
-        staged = {i: path for i, path in staged.items() if path.name in names}
+        staged = [
+            (i, slot.with_name(slot.name + suffix))
+            for i, slot in enumerate(slots)
+            if slot.name + suffix in names
+        ]
         if roll_forward and staged and not chunks:
-            for slot in reversed(slots[max(staged) + 1 :]):
-                try:
-                    slot.unlink()
-                except FileNotFoundError:
-                    continue
-                fsync_dir(directory)
-            for i, path in sorted(staged.items()):
-                os.replace(path, slots[i])
-                fsync_dir(directory)
-            handled += staged.values()
-            continue
-        for path in (*chunks, *staged.values()):
-            path.unlink(missing_ok=True)
-            handled.append(path)
+            # Steps 4-5 again, for the slots not installed yet: they are the staged ones, a
+            # contiguous run (step 5 installs newest first); the chunks are the staged files.
+            first = staged[0][0]
+            install([path for _, path in reversed(staged)], slots[first:], suffix)
+        else:
+            for path in chunks:
+                path.unlink(missing_ok=True)
+            for _, path in staged:
+                path.unlink(missing_ok=True)
+        handled += chunks
+        handled += [path for _, path in staged]
     for slot in slots:
         prefix = slot.name + ".quarantine."
         for n in names:

@@ -92,7 +92,6 @@ class RotatingFilePersistence(FileBackend):
         )
         self._max_bytes = int(max_bytes)
         self._max_files = int(max_files)
-        self._sync_writes = mode != "never"
         self._drop_overflow = bool(drop_overflow)
         self._log = AppendLog(self._path)
 
@@ -143,7 +142,8 @@ class RotatingFilePersistence(FileBackend):
         """Append ``lines``, rotating (per line) as the rule says; one append per file.
 
         A failure after some lines went into a file that has since been rotated away raises
-        :class:`PartialWrite`: those lines are stored, the failed append left nothing.
+        :class:`PartialWrite`: those lines are stored; the failed append took its own bytes
+        back (see :meth:`AppendLog.write`).
         """
         log = self._log
         try:
@@ -174,13 +174,13 @@ class RotatingFilePersistence(FileBackend):
         log = self._log
         if self._max_files == 1:
             log.truncate()
-            if self._sync_writes:
+            if self._fsync_mode != "never":
                 log.sync()
             return 0
         oldest = self._slot(self._max_files - 1)
         if oldest.exists():
             return os.stat(self._path).st_size  # P3: keep everything, the active file grows
-        if self._sync_writes:
+        if self._fsync_mode != "never":
             log.sync()
         with ExclusiveFile(self._path):
             for i in range(self._max_files - 2, 0, -1):
@@ -189,7 +189,7 @@ class RotatingFilePersistence(FileBackend):
                     os.replace(src, self._slot(i + 1))
             os.replace(self._path, self._slot(1))
         log.close()
-        if self._sync_writes:
+        if self._fsync_mode != "never":
             fsync_dir(self._path.parent)
         return None
 
