@@ -13,7 +13,7 @@ from papyra import _accel
 from papyra.persistence._file.append import AppendLog, FsyncMode
 from papyra.persistence._file.backend import FileBackend, anomaly_objects, recovery_mode
 from papyra.persistence._file.read import NdjsonTwin, ScanResult, scan_file
-from papyra.persistence._file.rewrite import ExclusiveFile, plan_keep, rewrite_one
+from papyra.persistence._file.rewrite import RewriteLock, clean_up, plan_keep, rewrite_one
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.models import (
     CompactionReport,
@@ -83,6 +83,10 @@ class JsonFilePersistence(FileBackend):
     def files(self) -> list[Path]:
         """The one file of this backend (whether or not it exists yet)."""
         return [self._path]
+
+    def _clean_up(self) -> list[Path]:
+        # The staged file is written in place (maybe partly): delete it, never install it.
+        return clean_up([self._path], roll_forward=False)
 
     def _files(self) -> list[tuple[Path, int]]:
         try:
@@ -164,7 +168,9 @@ class JsonFilePersistence(FileBackend):
         self, mode: PersistenceRecoveryMode, quarantine_dir: str | None
     ) -> tuple[ScanResult | None, tuple[str, ...], tuple[str, ...]]:
         path = self._path
-        with ExclusiveFile(path) as held:
+        with RewriteLock(path) as held:
+            if mode is not PersistenceRecoveryMode.IGNORE:
+                self._clean_up_logged()
             if held.fd is None:
                 return None, (), ()
             try:
@@ -206,7 +212,8 @@ class JsonFilePersistence(FileBackend):
 
     def _compact_sync(self) -> CompactionReport:
         path = self._path
-        with ExclusiveFile(path) as held:
+        with RewriteLock(path) as held:
+            self._clean_up_logged()
             if held.fd is None:
                 if path.parent.is_dir():
                     path.touch()

@@ -1,9 +1,10 @@
 """The persistence check that runs before any actor: its configuration and its one procedure.
 
 ``ActorSystem.start()``, ``papyra persistence startup-check`` and ``papyra doctor run`` all call
-:func:`run_startup_check`: scan the backend, decide by the startup mode, recover when asked and
-(optionally) scan again to verify. Where the callers differ -- on purpose, for 0.3.0
-compatibility -- the difference is an argument, not a copy of the procedure:
+:func:`run_startup_check`: clean up after an interrupted rewrite, scan the backend, decide by
+the startup mode, recover when asked and (optionally) scan again to verify. Where the callers
+differ -- on purpose, for 0.3.0 compatibility -- the difference is an argument, not a copy of
+the procedure:
 
 * ``start()``: ``verify=True``, ``raise_on_failure=True``; ``recovery`` falls back to the
   system's ``persistence_recovery``; its ``step`` feeds the ``on_persistence_*`` hooks.
@@ -199,11 +200,18 @@ async def run_startup_check(
       (``"Persistence anomalies detected at startup: <anomalies>"``) or ``RECOVERY_INCOMPLETE``
       (``"Persistence recovery completed but anomalies still exist"``), as ``start()`` does.
 
+    Before the scan, in every mode, a backend with ``clean_up_rewrites()`` (the file backends)
+    removes or finishes what a killed compaction or recovery left, so a crash in the middle of
+    one does not show up as anomalies (the rotating backend's orphans) at the next start.
+
     Backend exceptions propagate. No timeout is applied here (wrap the call in
     ``anyio.fail_after``).
     """
     resolved = _resolve_mode(mode)
     wrap: StartupStep = _direct if step is None else step
+    clean_up = getattr(backend, "clean_up_rewrites", None)
+    if clean_up is not None:
+        await clean_up()
     scan = await wrap("scan", backend.scan)
     if scan is None:
         return StartupOutcome(StartupStatus.UNSUPPORTED, resolved, None)

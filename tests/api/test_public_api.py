@@ -37,6 +37,7 @@ MODULE_MAP = {
         "PersistedEvent", "PersistedAudit", "PersistedDeadLetter", "CompactionReport",
         "PersistenceAnomalyType", "PersistenceAnomaly", "PersistenceScanReport",
         "PersistenceRecoveryMode", "PersistenceRecoveryConfig", "PersistenceRecoveryReport",
+        "RotatingCompactionReport", "RotatingRecoveryReport",
     ],
     "papyra.persistence.base": ["PersistenceBackend"],
     "papyra.persistence.contract": [

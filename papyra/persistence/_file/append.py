@@ -7,11 +7,12 @@ the metrics and the reports.
 
 Cross-process protocol (POSIX, ``fcntl.flock``): a writer holds a *shared* lock on its file
 descriptor while it checks that the path still names its inode and appends; a rewriter
-(recover / compact, :class:`papyra.persistence._file.rewrite.ExclusiveFile`) holds an
+(recover / compact, :class:`papyra.persistence._file.rewrite.RewriteLock`) holds an
 *exclusive* lock on the original inode from its final read until after ``os.replace``. A
 writer that blocked on the lock then sees a new inode, reopens and appends to the new file: no
-record is ever written into a replaced inode. Writers that do not take the lock (Papyra 0.3.0)
-are not protected. Without ``fcntl`` (Windows) there is no locking.
+record is ever written into a replaced inode. Rewriters also hold an exclusive lock on the
+set's directory, which excludes each other (writers never take it). Writers that do not take
+the lock (Papyra 0.3.0) are not protected. Without ``fcntl`` (Windows) there is no locking.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ owns the locks, the metrics and the reports; the others own the bytes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ from papyra import _accel
 from papyra._validate import enum_member
 from papyra.persistence._file.append import FSYNC_MODES, FsyncMode, GroupCommitter
 from papyra.persistence._file.read import NdjsonTwin, read_progress, read_records
+from papyra.persistence._file.rewrite import RewriteLock
 from papyra.persistence._records import coerce, json_default_for, record_to_dict, strict_error
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.base import PersistenceBackend
@@ -38,6 +40,8 @@ __all__ = (
 
 #: Reads of files up to this size run inline; larger ones in a worker thread.
 INLINE_READ_BYTES = 256 * 1024
+
+log = logging.getLogger("papyra")
 
 
 def anomaly_objects(path: str, found: Sequence[tuple[str, str]]) -> list[PersistenceAnomaly]:
@@ -194,6 +198,10 @@ class FileBackend(PersistenceBackend):
     def _files(self) -> list[tuple[Path, int]]:
         raise NotImplementedError
 
+    def _clean_up(self) -> list[Path]:
+        """Finish or undo an interrupted rewrite (:func:`.rewrite.clean_up`); lock held."""
+        raise NotImplementedError
+
     def files(self) -> list[Path]:
         """Every file of this backend's set, in read order (oldest first), existing or not.
 
@@ -295,6 +303,47 @@ class FileBackend(PersistenceBackend):
                     self._close_files()
             finally:
                 self._closing = False
+
+    # -- interrupted rewrites ----------------------------------------------------------------
+
+    def _clean_up_logged(self) -> list[Path]:
+        """:meth:`_clean_up` (the caller holds the :class:`RewriteLock`), logged when it acts."""
+        handled = self._clean_up()
+        if handled:
+            log.warning(
+                "persistence %s: an interrupted compaction or recovery was undone or finished "
+                "(temp files removed or installed: %s)",
+                self._path,
+                ", ".join(p.name for p in handled),
+            )
+        return handled
+
+    def _clean_up_unless_busy(self) -> list[Path]:
+        try:
+            with RewriteLock(self._path, blocking=False):
+                return self._clean_up_logged()
+        except BlockingIOError:
+            return []  # a rewrite runs in another process: its temp files are live
+
+    async def clean_up_rewrites(self) -> tuple[str, ...]:
+        """Remove what a compaction or recovery of this backend left when it was killed.
+
+        Temp files (``<name>.compact.tmp``, ``<name>.recovered.tmp``, the rotating backend's
+        numbered chunks, an interrupted quarantine copy in the same directory) are deleted when
+        the old files are still whole; a rotating install that had already begun replacing
+        files is finished instead (see ``docs/persistence.md``). Only this backend's own file
+        names are touched. The startup check calls it before its scan; :meth:`compact` and
+        :meth:`recover` (except in ``IGNORE`` mode) do the same first.
+
+        Runs under the rewrite lock of the directory (see :class:`.rewrite.RewriteLock`): if
+        another process is rewriting a set in that directory right now, nothing is touched and
+        ``()`` is returned -- its temp files may be live. Returns the paths it removed or
+        installed (logged as a warning on the ``papyra`` logger).
+        """
+        async with self._io_lock:
+            self._close_files()  # the active file may be replaced; writes reopen it
+            handled = await anyio.to_thread.run_sync(self._clean_up_unless_busy)
+        return tuple(map(str, handled))
 
     # -- reads ----------------------------------------------------------------------------------
 

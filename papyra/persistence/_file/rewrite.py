@@ -1,7 +1,7 @@
 """Rewrites (recover / compact): which lines survive, copying them, installing the new files.
 
 Everything here is synchronous and runs in a worker thread, under the backend's io lock and
-the rewriter's exclusive ``flock`` (:class:`ExclusiveFile`, see :mod:`.append`). A rewrite is
+the rewriter's exclusive ``flock`` locks (:class:`RewriteLock`, see :mod:`.append`). A rewrite is
 two streaming passes -- decide (:func:`plan_keep`, or a scan), then copy the survivors byte
 for byte into fsynced temp files (:func:`copy_lines`, :func:`write_chunks`) -- and one
 :func:`install`. Both operations of both file backends install the same way: the JSON
@@ -39,6 +39,11 @@ name) steps 3 and 4 are empty: a crash leaves the old file or the new one, whole
 
 An error (not a crash) in steps 2-3 deletes the chunks and staged files and leaves the old set;
 an error in steps 4-5 leaves the staged files in place, since they hold the new set.
+
+:func:`clean_up` applies those rules (delete while chunk files remain, else finish) before
+every compaction and recovery and at the startup check. It is only safe because a rewrite
+runs entirely under :class:`RewriteLock`, whose directory lock excludes the other rewriters:
+the temp files a lock holder finds cannot belong to a live rewrite.
 """
 
 from __future__ import annotations
@@ -59,10 +64,13 @@ from papyra.persistence._file.read import BLOCK, NdjsonTwin, iter_tables
 from papyra.persistence.backends.retention import RetentionPolicy
 
 __all__ = (
+    "SUFFIXES",
     "Chunk",
     "ExclusiveFile",
     "Installed",
     "KeepPlan",
+    "RewriteLock",
+    "clean_up",
     "copy_lines",
     "install",
     "iter_kept_lines",
@@ -393,7 +401,12 @@ def write_chunks(
 
 
 class ExclusiveFile:
-    """Context manager: an exclusive ``flock`` on ``path`` (if it exists) for a rewrite."""
+    """Context manager: an exclusive ``flock`` on ``path`` (if it exists).
+
+    Held by a rotation (the file is renamed away under it) and, inside a
+    :class:`RewriteLock`, by every rewrite: writers of other processes take the shared lock
+    on the same file, so they wait, then find the file replaced and reopen.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -413,6 +426,122 @@ class ExclusiveFile:
                 unlock_file(self.fd)
             finally:
                 os.close(self.fd)
+
+
+class RewriteLock(ExclusiveFile):
+    """Context manager of a rewrite (recover, compact, :func:`clean_up`) of the set of ``path``.
+
+    First an exclusive ``flock`` on the set's **directory**, then the :class:`ExclusiveFile`
+    lock on ``path``. The directory lock is what rewrites exclude each other with: its inode
+    never changes, whereas ``path`` is replaced by the install (a second rewriter that locked
+    the old inode, or the new one while the first was still installing older slots, would run
+    concurrently). Holding it, a rewriter knows that no other process is between writing its
+    temp files and installing them -- so temp files it finds are left over from a crash. It
+    serialises the rewrites of every set in that directory (they are rare); writers and
+    rotations never take it. ``blocking=False`` raises ``BlockingIOError`` instead of waiting
+    for another rewrite. A missing directory takes no lock (there is nothing to rewrite).
+    """
+
+    def __init__(self, path: Path, *, blocking: bool = True) -> None:
+        super().__init__(path)
+        self.blocking = blocking
+        self.dir_fd: int | None = None
+
+    def __enter__(self) -> RewriteLock:
+        try:
+            dir_fd = os.open(self.path.parent, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return self
+        try:
+            lock_file(dir_fd, exclusive=True, blocking=self.blocking)
+        except BaseException:
+            os.close(dir_fd)
+            raise
+        self.dir_fd = dir_fd
+        try:
+            super().__enter__()
+        except BaseException:
+            self._release_dir()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            self._release_dir()
+
+    def _release_dir(self) -> None:
+        fd, self.dir_fd = self.dir_fd, None
+        if fd is not None:
+            try:
+                unlock_file(fd)
+            finally:
+                os.close(fd)
+
+
+#: The suffixes of a rewrite's temp files: ``<slot><suffix>`` (staged) and
+#: ``<name><suffix>.<n>`` (chunks).
+SUFFIXES = (".compact.tmp", ".recovered.tmp")
+
+
+def clean_up(slots: Sequence[Path], *, roll_forward: bool) -> list[Path]:
+    """Finish or undo what a rewrite of the set ``slots`` (newest first) left when it was
+    killed; return the temp files it removed or installed. Hold :class:`RewriteLock`.
+
+    Per suffix (see the module docstring for the states a crash leaves):
+
+    * chunk files ``<name><suffix>.<n>`` remain: the crash came before the set changed; they
+      and the staged files are deleted;
+    * otherwise, staged files ``<slot><suffix>`` (``roll_forward``, the rotating backend: they
+      are renamed complete chunks) finish the install: set files older than the oldest staged
+      slot are deleted, then each staged file is moved onto its slot, newest first. Without
+      ``roll_forward`` (the JSON backend, whose staged file is written in place and may be
+      partial; its install is one atomic rename, so the old file is whole) they are deleted.
+
+    Copies of a QUARANTINE into the set's own directory that were interrupted
+    (``<slot name>.quarantine.<ms>.tmp``) are deleted too. Only names derived from ``slots``
+    are touched, never another set's files.
+    """
+    directory = slots[0].parent
+    try:
+        names = set(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    handled: list[Path] = []
+    for suffix in SUFFIXES:
+        chunk_prefix = slots[0].name + suffix + "."
+        chunks = [
+            directory / n
+            for n in names
+            if n.startswith(chunk_prefix) and n[len(chunk_prefix) :].isdigit()
+        ]
+        staged = [
+            (i, slot.with_name(slot.name + suffix))
+            for i, slot in enumerate(slots)
+            if slot.name + suffix in names
+        ]
+        if roll_forward and staged and not chunks:
+            # Steps 4-5 again, for the slots not installed yet: they are the staged ones, a
+            # contiguous run (step 5 installs newest first); the chunks are the staged files.
+            first = staged[0][0]
+            install([path for _, path in reversed(staged)], slots[first:], suffix)
+        else:
+            for path in chunks:
+                path.unlink(missing_ok=True)
+            for _, path in staged:
+                path.unlink(missing_ok=True)
+        handled += chunks
+        handled += [path for _, path in staged]
+    for slot in slots:
+        prefix = slot.name + ".quarantine."
+        for n in names:
+            if n.startswith(prefix) and n.endswith(".tmp") and n[len(prefix) : -4].isdigit():
+                (directory / n).unlink(missing_ok=True)
+                handled.append(directory / n)
+    if handled:
+        fsync_dir(directory)
+    return handled
 
 
 def quarantine(path: Path, directory: Path, stamp_ms: int) -> Path:

@@ -22,6 +22,8 @@ from papyra.persistence._file.rewrite import (
     Chunk,
     ExclusiveFile,
     KeepPlan,
+    RewriteLock,
+    clean_up,
     install,
     plan_keep,
     write_chunks,
@@ -90,7 +92,6 @@ class RotatingFilePersistence(FileBackend):
         )
         self._max_bytes = int(max_bytes)
         self._max_files = int(max_files)
-        self._sync_writes = mode != "never"
         self._drop_overflow = bool(drop_overflow)
         self._log = AppendLog(self._path)
 
@@ -122,6 +123,10 @@ class RotatingFilePersistence(FileBackend):
         """The set's slots, oldest first (``.{max_files-1}`` … ``.1``, active), existing or not."""
         return self._set_paths()
 
+    def _clean_up(self) -> list[Path]:
+        # Staged files are renamed complete chunks: an interrupted install is finished.
+        return clean_up(self._slots(), roll_forward=True)
+
     def _files(self) -> list[tuple[Path, int]]:
         files = []
         for p in self._set_paths():
@@ -137,7 +142,8 @@ class RotatingFilePersistence(FileBackend):
         """Append ``lines``, rotating (per line) as the rule says; one append per file.
 
         A failure after some lines went into a file that has since been rotated away raises
-        :class:`PartialWrite`: those lines are stored, the failed append left nothing.
+        :class:`PartialWrite`: those lines are stored; the failed append took its own bytes
+        back (see :meth:`AppendLog.write`).
         """
         log = self._log
         try:
@@ -168,13 +174,13 @@ class RotatingFilePersistence(FileBackend):
         log = self._log
         if self._max_files == 1:
             log.truncate()
-            if self._sync_writes:
+            if self._fsync_mode != "never":
                 log.sync()
             return 0
         oldest = self._slot(self._max_files - 1)
         if oldest.exists():
             return os.stat(self._path).st_size  # P3: keep everything, the active file grows
-        if self._sync_writes:
+        if self._fsync_mode != "never":
             log.sync()
         with ExclusiveFile(self._path):
             for i in range(self._max_files - 2, 0, -1):
@@ -183,7 +189,7 @@ class RotatingFilePersistence(FileBackend):
                     os.replace(src, self._slot(i + 1))
             os.replace(self._path, self._slot(1))
         log.close()
-        if self._sync_writes:
+        if self._fsync_mode != "never":
             fsync_dir(self._path.parent)
         return None
 
@@ -318,7 +324,8 @@ class RotatingFilePersistence(FileBackend):
         directory = self._path.parent
         directory.mkdir(parents=True, exist_ok=True)
         suffix = ".recovered.tmp"
-        with ExclusiveFile(self._path):
+        with RewriteLock(self._path):
+            self._clean_up_logged()
             files = self._files()
             plan = plan_keep(files, self.retention, nd=self._nd, keep_noeol=False)
             chunks = self._write_chunks(files, plan, suffix)
@@ -354,7 +361,8 @@ class RotatingFilePersistence(FileBackend):
 
     def _compact_sync(self) -> RotatingCompactionReport:
         suffix = ".compact.tmp"
-        with ExclusiveFile(self._path):
+        with RewriteLock(self._path):
+            self._clean_up_logged()
             files = self._files()
             if not files:
                 return RotatingCompactionReport("rotating", 0, 0, 0, 0)

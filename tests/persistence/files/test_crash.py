@@ -14,6 +14,8 @@ import anyio
 import orjson
 import pytest
 
+from papyra.persistence.backends.retention import RetentionPolicy
+from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import (
     PersistenceAnomalyType,
@@ -170,6 +172,14 @@ def seed(directory: Path, kind: str) -> tuple[Path, list[Path]]:
     return path, [path, *(path.with_name(f"r.ndjson.{i}") for i in (1, 2, 3))]
 
 
+def backend_for(kind: str, path: Path, keep: int) -> JsonFilePersistence | RotatingFilePersistence:
+    """The backend the child of :func:`run_rewrite` uses."""
+    policy = RetentionPolicy(max_records=keep) if keep >= 0 else None
+    if kind == "json":
+        return JsonFilePersistence(path, policy)
+    return RotatingFilePersistence(path, max_bytes=2 * L + 1, max_files=4, retention_policy=policy)
+
+
 def contents(slots: list[Path]) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in slots if p.exists()}
 
@@ -236,6 +246,16 @@ def test_a_crash_at_any_step_of_an_install_leaves_a_documented_state(
             states.append("mixed, flagged by staged files")
         if qdir is not None and current != old:
             assert sorted(p.read_bytes() for p in qdir.iterdir()) == old_files
+        # What the next startup check (or compaction, or recovery) does with it: a crash
+        # before the set changed is undone, one after is finished; no temp file remains.
+        staged = [p for p in slots if p.with_name(p.name + suffix).exists()]
+        handled = anyio.run(backend_for(kind, path, keep).clean_up_rewrites)
+        assert not [n for n in os.listdir(work) if suffix in n]
+        if kind == "rotating" and staged and not chunk_files:
+            assert contents(slots) == new
+        else:
+            assert contents(slots) == current
+        assert bool(handled) == bool(staged or chunk_files)
     else:
         pytest.fail("the operation never finished")
     assert states[0] == "old" and states[-1] == "new"
