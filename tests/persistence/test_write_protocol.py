@@ -558,3 +558,56 @@ async def test_contract_flush_returns_once_everything_handed_over_is_stored(back
     await writer.flush()
     stored = [e.event_type for e in await backend.list_events()]
     assert stored == [f"e{i}" for i in range(20)]
+
+
+# -- a backend that keeps failed records: the system's writer retries ---------------------------
+
+
+class FlakyKeeper(PersistenceBackend):
+    """Keeps what it could not store (``queued_records``); its first ``failures`` flushes fail."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.pending: list[Any] = []
+        self.stored: list[Any] = []
+        self.flushes = 0
+        self.all_stored = anyio.Event()
+
+    @property
+    def queued_records(self) -> int:
+        return len(self.pending)
+
+    def record_nowait(self, kind: str, record: Any) -> None:
+        self.pending.append(record)
+
+    async def flush(self) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.flushes += 1
+        if self.flushes <= self.failures:
+            raise ConnectionError("store away")
+        self.stored += self.pending
+        self.pending.clear()
+        self.all_stored.set()
+
+
+async def test_the_writer_retries_a_backend_that_kept_its_records(
+    impl: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from papyra.actor import Actor
+    from papyra.system import ActorSystem
+
+    class Quiet(Actor):
+        async def receive(self, message: Any) -> None:
+            return None
+
+    backend = FlakyKeeper(failures=2)
+    async with ActorSystem(persistence=backend, _dispatch=impl.dispatch) as system:
+        system.spawn(Quiet)
+        # No further fact is handed over: the retries come from the writer alone.
+        with anyio.fail_after(DEADLINE):
+            await backend.all_stored.wait()
+        assert [e.event_type for e in backend.stored] == ["ActorStarted"]
+    assert backend.flushes >= 3
+    assert caplog.text.count("persisting records failed") == 2
+
