@@ -41,6 +41,7 @@ __all__ = (
     "KINDS",
     "MODELS",
     "KindName",
+    "ListsRecords",
     "Record",
     "RecordKind",
     "check_strict",
@@ -490,3 +491,29 @@ def select_window(
 
 def _unknown_kind(kind: object) -> str:
     return f"unknown record kind {kind!r}; expected one of {', '.join(map(repr, KINDS))}"
+
+
+class ListsRecords:
+    """``list_events`` / ``list_audits`` / ``list_dead_letters`` of a backend that reads every
+    kind the same way, through its ``_list(kind, limit, since)``."""
+
+    async def _list(self, kind: str, limit: int | None, since: float | None) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    async def list_events(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedEvent, ...]:
+        """Events, oldest first: retention, then ``timestamp >= since``, then the last ``limit``."""
+        return await self._list("event", limit, since)
+
+    async def list_audits(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedAudit, ...]:
+        """Audits, oldest first; same rules as :meth:`list_events`."""
+        return await self._list("audit", limit, since)
+
+    async def list_dead_letters(
+        self, *, limit: int | None = None, since: float | None = None
+    ) -> tuple[PersistedDeadLetter, ...]:
+        """Dead letters, oldest first; same rules as :meth:`list_events`."""
+        return await self._list("dead_letter", limit, since)

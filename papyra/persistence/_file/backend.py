@@ -22,13 +22,16 @@ from papyra._validate import enum_member
 from papyra.persistence._file.append import FSYNC_MODES, FsyncMode, GroupCommitter
 from papyra.persistence._file.read import NdjsonTwin, read_progress, read_records
 from papyra.persistence._file.rewrite import RewriteLock
-from papyra.persistence._records import coerce, json_default_for, record_to_dict, strict_error
+from papyra.persistence._records import (
+    ListsRecords,
+    coerce,
+    json_default_for,
+    record_to_dict,
+    strict_error,
+)
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.models import (
-    PersistedAudit,
-    PersistedDeadLetter,
-    PersistedEvent,
     PersistenceAnomaly,
     PersistenceAnomalyType,
     PersistenceRecoveryMode,
@@ -79,7 +82,7 @@ def fsync_mode(value: object, *, bools: bool = False) -> FsyncMode:
     raise error(f"fsync must be one of 'always', 'batch', 'never' (any case), not {value!r}.")
 
 
-class FileBackend(PersistenceBackend):
+class FileBackend(ListsRecords, PersistenceBackend):
     """Writes through a :class:`GroupCommitter`; reads, scans and rewrites in worker threads.
 
     Subclasses provide ``_flush(lines, blocking)`` and ``_sync()`` (run with ``_io_lock`` held)
@@ -366,21 +369,3 @@ class FileBackend(PersistenceBackend):
             await anyio.lowlevel.checkpoint()
             return tuple(job())
         return tuple(await anyio.to_thread.run_sync(job))
-
-    async def list_events(
-        self, *, limit: int | None = None, since: float | None = None
-    ) -> tuple[PersistedEvent, ...]:
-        """Events, oldest first: retention (mixed stream), ``since``, then the last ``limit``."""
-        return await self._list("event", limit, since)
-
-    async def list_audits(
-        self, *, limit: int | None = None, since: float | None = None
-    ) -> tuple[PersistedAudit, ...]:
-        """Audits, oldest first; same rules as :meth:`list_events`."""
-        return await self._list("audit", limit, since)
-
-    async def list_dead_letters(
-        self, *, limit: int | None = None, since: float | None = None
-    ) -> tuple[PersistedDeadLetter, ...]:
-        """Dead letters, oldest first; same rules as :meth:`list_events`."""
-        return await self._list("dead_letter", limit, since)

@@ -46,6 +46,7 @@ from papyra.persistence._file.backend import recovery_mode
 from papyra.persistence._file.read import NdjsonTwin
 from papyra.persistence._records import (
     KINDS,
+    ListsRecords,
     coerce,
     json_default_for,
     record_from_dict,
@@ -58,9 +59,6 @@ from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.models import (
     CompactionReport,
-    PersistedAudit,
-    PersistedDeadLetter,
-    PersistedEvent,
     PersistenceAnomaly,
     PersistenceAnomalyType,
     PersistenceRecoveryMode,
@@ -243,7 +241,7 @@ def _classify(fields: Any) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
-class RedisStreamsPersistence(PersistenceBackend):
+class RedisStreamsPersistence(ListsRecords, PersistenceBackend):
     """System facts in Redis streams (see the module doc for the write guarantees).
 
     Nothing connects at construction; the first command does. ``strict=True`` refuses records
@@ -525,24 +523,6 @@ class RedisStreamsPersistence(PersistenceBackend):
             if item is not None:
                 items.append(item)
         return select_window(items, since=since, limit=limit)
-
-    async def list_events(
-        self, *, limit: int | None = None, since: float | None = None
-    ) -> tuple[PersistedEvent, ...]:
-        """The newest ``max_read`` events (chronological), filtered by ``since``/``limit``."""
-        return await self._list("event", limit, since)
-
-    async def list_audits(
-        self, *, limit: int | None = None, since: float | None = None
-    ) -> tuple[PersistedAudit, ...]:
-        """The newest ``max_read`` audits (chronological), filtered by ``since``/``limit``."""
-        return await self._list("audit", limit, since)
-
-    async def list_dead_letters(
-        self, *, limit: int | None = None, since: float | None = None
-    ) -> tuple[PersistedDeadLetter, ...]:
-        """The newest ``max_read`` dead letters (chronological), filtered by ``since``/``limit``."""
-        return await self._list("dead_letter", limit, since)
 
     # -- scan / recover / compact -----------------------------------------------------------------
 
