@@ -302,7 +302,6 @@ class Facts:
         finally:
             self.persisting = False
 
-
     async def _pause(self, seconds: float) -> None:
         """Wait ``seconds`` before retrying a failed flush, less if the system starts closing."""
         with anyio.move_on_after(seconds):
