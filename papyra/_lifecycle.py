@@ -145,6 +145,17 @@ async def _closed_put(env: Envelope) -> None:
     raise MailboxClosed("Mailbox is closed.")
 
 
+def log_fields(cell: Cell) -> dict[str, Any]:
+    """Structured fields of a log record about ``cell`` (``extra=``): JSON formatters and
+    structlog pick them up as ``system_id``, ``actor_address``, ``actor_name``, ``actor_type``."""
+    return {
+        "system_id": cell.address.system,
+        "actor_address": str(cell.address),
+        "actor_name": cell.name,
+        "actor_type": cell.actor_type,
+    }
+
+
 class Lifecycle:
     """The cell table of one system and every transition of its actors (see the module doc).
 
@@ -382,13 +393,17 @@ class Lifecycle:
                 if verdict == CANCELLED:
                     cancelled = exc  # re-raised once the actor is accounted for
                 elif verdict == FAILURE:
-                    log.debug("on_stop of %s failed", cell.address, exc_info=True)
+                    log.debug(
+                        "on_stop of %s failed", cell.address, exc_info=True,
+                        extra=log_fields(cell),
+                    )
             finally:
                 del self._stop_scopes[rid]
         if scope.cancelled_caught:
             self._forced.add(rid)
             log.warning(
-                "on_stop of %s was cancelled: the shutdown grace period ran out", cell.address
+                "on_stop of %s was cancelled: the shutdown grace period ran out", cell.address,
+                extra=log_fields(cell),
             )
         if cancelled is not None:
             raise cancelled
@@ -635,6 +650,7 @@ class Lifecycle:
             log.error(
                 "Actor %s (%s) raised %s: the actor system shuts down",
                 cell.address, cell.actor_type or "?", _crash.reason(exc),
+                extra=log_fields(cell),
             )
         if self.fatal_error is not None:
             return
@@ -748,12 +764,13 @@ class Lifecycle:
             log.info(
                 "Actor %s (%s) fails%s with the crash escalated by %s: %s",
                 cell.address, cell.actor_type or "?", when, escalated_from, _crash.reason(exc),
+                extra=log_fields(cell),
             )
         else:
             log.error(
                 "Actor %s (%s) crashed%s: %s",
                 cell.address, cell.actor_type or "?", when, _crash.reason(exc),
-                exc_info=exc,
+                exc_info=exc, extra=log_fields(cell),
             )
 
     def _escalate(self, parent: Cell, child: Cell, exc: BaseException) -> None:
@@ -862,7 +879,10 @@ class Lifecycle:
                 if verdict == FATAL:
                     cell.restarting = False
                     return None
-                log.debug("on_stop of %s failed during restart", cell.address, exc_info=True)
+                log.debug(
+                    "on_stop of %s failed during restart", cell.address, exc_info=True,
+                    extra=log_fields(cell),
+                )
         times.append(now)
         try:
             actor = cell.factory()
@@ -873,7 +893,7 @@ class Lifecycle:
             if verdict == FAILURE and self.log_crashes:
                 log.error(
                     "the actor factory of %s failed during a restart", cell.address,
-                    exc_info=exc,
+                    exc_info=exc, extra=log_fields(cell),
                 )
             cell.restarting = False
             self.abort(cell)

@@ -123,6 +123,9 @@ async def test_a_crash_is_logged_once_at_error_with_its_traceback(
     assert "local:1" in message and "Crasher" in message and "Boom: bad input" in message
     assert "Traceback (most recent call last)" in caplog.text
     assert "raise message" in caplog.text
+    # Structured fields, for JSON formatters and structlog (extra=).
+    fields = ("system_id", "actor_address", "actor_name", "actor_type")
+    assert tuple(getattr(record, f) for f in fields) == ("local", "local:1", "c", "Crasher")
 
 
 async def test_crash_logging_can_be_turned_off(
@@ -159,6 +162,7 @@ async def test_an_escalated_crash_is_logged_once(
     assert "local:2" in record.getMessage()
     escalated = [r for r in caplog.records if "escalated" in r.getMessage()]
     assert [(r.levelno, r.exc_info) for r in escalated] == [(logging.INFO, None)]
+    assert (record.actor_address, escalated[0].actor_address) == ("local:2", "local:1")
     assert len(crashes(system, root)) == 1
 
 
