@@ -79,6 +79,7 @@ from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.exceptions import ActorStopped, MailboxClosed
 from papyra.hooks import FailureInfo
 from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
+from papyra.metrics import SUPERVISION_DECISIONS, AskStats
 from papyra.ref import ActorRef
 from papyra.supervision import Strategy, SupervisionPolicy
 from papyra.supervisor import SupervisorDecision
@@ -184,6 +185,15 @@ class Lifecycle:
         self.names: dict[str, int] = {}
         self.spawned = 0
         self.running = 0  # actor tasks that have not finished
+        # Metrics (papyra.metrics), counted on rare paths; the kernel counts cell.processed.
+        self.started_total = 0
+        self.stopped_total = 0
+        self.crashes = 0
+        self.restarts = 0
+        self.decisions = dict.fromkeys(SUPERVISION_DECISIONS, 0)
+        self.processed_released = 0  # cell.processed of the records released
+        #: CellHost: read by ``ActorRef.ask`` of every ref to this system's actors.
+        self.ask_stats = AskStats()
         self._next_rid = 1
         self._terminated: deque[int] = deque()
         # watcher rid -> rids it watches: the reverse of ``cell.watchers``, so that a watcher
@@ -332,6 +342,7 @@ class Lifecycle:
         return _overrides(cell.actor, "on_start")
 
     def started(self, cell: Cell) -> None:
+        self.started_total += 1
         self.facts.emit(
             cell.address,
             ActorStarted(
@@ -485,6 +496,7 @@ class Lifecycle:
             _FORCED_PAYLOAD if forced else _STOPPED_PAYLOAD,
         )
         cell.terminated = True
+        self.stopped_total += 1
         self._release(cell)
 
     def _release(self, cell: Cell) -> None:
@@ -495,6 +507,7 @@ class Lifecycle:
             old = self.by_id.pop(terminated.popleft(), None)
             if old is None:
                 continue
+            self.processed_released += old.processed
             parent = old.parent
             if parent is not None and not parent.terminated and parent.children:
                 try:
@@ -701,7 +714,11 @@ class Lifecycle:
         self, cell: Cell, exc: BaseException, escalated_from: ActorAddress | None
     ) -> BaseException | None:
         """One turn of :meth:`handle_failure`; returns the failure of a restart, if any."""
+        if escalated_from is None:
+            self.crashes += 1
+        decisions = self.decisions
         if cell.stopping:
+            decisions["stop"] += 1
             self._log_failure(cell, exc, escalated_from, " while stopping")
             cell.abort = True  # already on its way out: just do not process anything else
             cell.attention = True
@@ -738,6 +755,7 @@ class Lifecycle:
         if parent is not None:
             decision = await self._ask_parent(parent, cell, exc)
             if decision is not None:
+                decisions[decision.value] += 1
                 facts.call_hook("on_failure", FailureInfo(cell.address, exc, strategy, decision))
                 if decision is SupervisorDecision.RESTART:
                     return await self._restart(cell)
@@ -749,9 +767,13 @@ class Lifecycle:
                 return None
         self.stop_children(cell)
         if strategy == Strategy.RESTART:
+            decisions["restart"] += 1
             return await self._restart(cell)
         if strategy == Strategy.ESCALATE and parent is not None:
+            decisions["escalate"] += 1
             self._escalate(parent, cell, exc)
+        else:
+            decisions["stop"] += 1
         self.abort(cell)
         return None
 
@@ -915,6 +937,7 @@ class Lifecycle:
             error.__cause__ = exc
             return error
         cell.restarting = False
+        self.restarts += 1
         self.facts.emit(
             cell.address,
             ActorRestarted(

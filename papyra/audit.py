@@ -20,6 +20,10 @@ class ActorInfo:
     stopping: bool
     restarting: bool
     actor_type: str = ""
+    #: Messages waiting in the actor's mailbox when the info was taken.
+    mailbox_depth: int = 0
+    #: Messages the actor has handled so far (all its instances; failed ones included).
+    messages_processed: int = 0
 
     @property
     def state(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from papyra.proxy import ActorProxy
 
 __all__ = ("ActorRef",)
+
+#: The clock of the ask latency histogram (module-level, so tests can replace it).
+_clock = time.perf_counter
 
 
 def _check_timeout(timeout: object) -> None:
@@ -135,30 +139,45 @@ class ActorRef:
         at once. ``ask(STOP)`` stops the actor like ``tell(STOP)`` and returns ``None`` once
         the messages queued before it were processed.
         """
-        if timeout is None:
-            fut = self._request_now(message)
-            if fut is None:
-                fut = await self._request(message)
-            return await fut
-        if (type(timeout) is not float and type(timeout) is not int) or not timeout >= 0:
+        if timeout is not None and (
+            (type(timeout) is not float and type(timeout) is not int) or not timeout >= 0
+        ):
             _check_timeout(timeout)  # raises unless another real type (a Fraction, numpy...)
-        fut = None
-        if timeout == 0 and self._cell is not None:
-            # Nothing can be had without waiting, so the same outcome on every backend (a
-            # cancel scope that expired on entry raced the reply on asyncio): the message is
-            # enqueued if there is room right now (and then processed), and AskTimeout.
-            if not self._cell.accepting:
-                raise self._refuse(message, True)
-            fut = self._request_now(message)
-        else:
-            with anyio.move_on_after(timeout):
+        cell = self._cell
+        start = _clock()  # the ask latency histogram: one clock read here, one at the end
+        try:
+            if timeout is None:
                 fut = self._request_now(message)
                 if fut is None:
                     fut = await self._request(message)
                 return await fut
-        if fut is not None:
-            fut.cancel()  # the reply, if it ever comes, is dropped
-        raise AskTimeout(f"ask() timed out after {timeout} seconds.")
+            fut = None
+            if timeout == 0 and cell is not None:
+                # Nothing can be had without waiting, so the same outcome on every backend (a
+                # cancel scope that expired on entry raced the reply on asyncio): the message
+                # is enqueued if there is room right now (and then processed), and AskTimeout.
+                if not cell.accepting:
+                    raise self._refuse(message, True)
+                fut = self._request_now(message)
+            else:
+                with anyio.move_on_after(timeout):
+                    fut = self._request_now(message)
+                    if fut is None:
+                        fut = await self._request(message)
+                    return await fut
+            if fut is not None:
+                fut.cancel()  # the reply, if it ever comes, is dropped
+            raise AskTimeout(f"ask() timed out after {timeout} seconds.")
+        except BaseException as exc:
+            if cell is not None:
+                stats = cell.host.ask_stats
+                stats.errors += 1
+                if type(exc) is AskTimeout:
+                    stats.timeouts += 1
+            raise
+        finally:
+            if cell is not None:
+                cell.host.ask_stats.observe(_clock() - start)
 
     def _request_now(self, message: Any) -> Any:
         """The ask fast path: the reply future of ``message`` if it was enqueued right away."""

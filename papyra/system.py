@@ -42,6 +42,8 @@ from papyra.clock import SystemClock
 from papyra.events import ActorEvent, EventSubscription
 from papyra.exceptions import ActorStopped
 from papyra.hooks import DefaultHooks, SystemHooks
+from papyra.metrics import RuntimeMetrics
+from papyra.persistence.contract import safe_metrics_snapshot
 from papyra.ref import ActorRef
 from papyra.supervision import SupervisionPolicy
 
@@ -749,6 +751,8 @@ class ActorSystem:
             stopping=cell.stopping,
             restarting=cell.restarting,
             actor_type=cell.actor_type,
+            mailbox_depth=len(cell.mailbox),
+            messages_processed=cell.processed,
         )
 
     def actor_info(self, target: Any) -> ActorInfo:
@@ -830,6 +834,48 @@ class ActorSystem:
         )
         self._facts.audit(report, persist=not self._closed)
         return report
+
+    def metrics(self) -> RuntimeMetrics:
+        """A snapshot of the runtime metrics (:class:`papyra.metrics.RuntimeMetrics`).
+
+        Counters count from the construction of the system; the gauges (actors alive,
+        queued messages, the deepest mailbox) are computed now, over the actors the system
+        still holds. Works in every state (new, running, closed), reports nothing to hooks or
+        to persistence, and raises nothing: the persistence counters are those of
+        ``backend.metrics.snapshot()``, empty when the backend has none or it fails.
+        """
+        lifecycle = self._lifecycle
+        processed = lifecycle.processed_released
+        queued = 0
+        deepest = 0
+        for cell in self._by_id.values():
+            processed += cell.processed
+            depth = len(cell.mailbox)
+            queued += depth
+            if depth > deepest:
+                deepest = depth
+        asks = lifecycle.ask_stats
+        latency = asks.snapshot()
+        return RuntimeMetrics(
+            system_id=self.system_id,
+            actors_spawned=lifecycle.spawned,
+            actors_started=lifecycle.started_total,
+            actors_stopped=lifecycle.stopped_total,
+            actors_alive=lifecycle.spawned - lifecycle.stopped_total,
+            messages_processed=processed,
+            messages_queued=queued,
+            mailbox_depth_max=deepest,
+            asks=latency.count,
+            ask_errors=asks.errors,
+            ask_timeouts=asks.timeouts,
+            ask_latency=latency,
+            crashes=lifecycle.crashes,
+            restarts=lifecycle.restarts,
+            supervision_decisions=dict(lifecycle.decisions),
+            dead_letters=self.dead_letters.total,
+            events=self._facts.events_total,
+            persistence=dict(safe_metrics_snapshot(self._persistence)),
+        )
 
     def events(self) -> tuple[ActorEvent, ...]:
         """The retained lifecycle events (the newest ``max_events``), oldest first."""

@@ -47,6 +47,7 @@ cdef class ActorCell:
     cdef public bint accepting
     cdef public bint terminated
     cdef public object task
+    cdef public Py_ssize_t processed
 
     cpdef bint offer(self, object message, object reply) except -1
     cpdef bint _offer_stop(self, object item) except -1

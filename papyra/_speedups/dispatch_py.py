@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from papyra.address import ActorAddress
+    from papyra.metrics import AskStats
     from papyra.supervision import SupervisionPolicy
 
     class CellHost(Protocol):
@@ -58,6 +59,10 @@ if TYPE_CHECKING:
         failure; ``attend`` when the cell's ``attention`` flag is up between two messages;
         ``finish`` exactly once, last, even when the task is cancelled.
         """
+
+        #: The system's ask counters and latency histogram. Read by ``ActorRef.ask``, never
+        #: by the kernel (which counts only ``ActorCell.processed``).
+        ask_stats: AskStats
 
         @property
         def closed(self) -> bool:
@@ -479,7 +484,8 @@ class ActorCell:
     __slots__ = (
         "abort", "accepting", "actor", "actor_type", "address", "alive", "attention",
         "children", "escalations", "factory", "host", "mailbox", "name", "parent", "policy",
-        "restart_times", "restarting", "rid", "stopping", "task", "terminated", "watchers",
+        "processed", "restart_times", "restarting", "rid", "stopping", "task", "terminated",
+        "watchers",
     )
 
     def __init__(
@@ -517,6 +523,9 @@ class ActorCell:
         self.accepting = True
         self.terminated = False
         self.task: Any = None
+        #: Messages taken from the mailbox and handled (``receive`` or a proxy), failed ones
+        #: included; ``STOP`` is not counted. The kernel's only counter: one integer add.
+        self.processed = 0
 
     def __repr__(self) -> str:
         return f"<ActorCell {self.address} {self.actor_type or '?'}>"
@@ -660,6 +669,7 @@ class ActorCell:
                     if reply is not None and not reply.done():
                         reply.set_result(None)  # ask(STOP): everything before it was done
                     return
+                self.processed += 1
                 try:
                     if type(message) in _PROXY_TYPES:
                         value = await host.run_proxy(self, message)
