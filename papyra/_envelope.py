@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ("STOP", "ActorTerminated", "DeadLetter", "Envelope", "Reply")
+__all__ = ("STOP", "ActorTerminated", "DeadLetter", "Envelope", "Reply", "Traced", "untraced")
 
 
 class _Stop:
@@ -58,6 +58,26 @@ class Envelope:
         return self.message == other.message and self.reply is other.reply
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class Traced:
+    """A message sent with tracing on (:mod:`papyra.tracing`): the message and the sender's
+    OpenTelemetry context. The kernel hands it to the host like a proxy message; the host
+    handles ``message`` inside a span whose parent is ``context``. Never seen by an actor."""
+
+    __slots__ = ("context", "message")
+
+    def __init__(self, message: Any, context: Any) -> None:
+        self.message = message
+        self.context = context
+
+    def __repr__(self) -> str:
+        return f"Traced({self.message!r})"
+
+
+def untraced(message: Any) -> Any:
+    """``message`` without its :class:`Traced` wrapper (for dead letters)."""
+    return message.message if type(message) is Traced else message
 
 
 @dataclass(frozen=True, slots=True)

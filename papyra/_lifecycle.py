@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from papyra import _crash
-from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope
+from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope, Traced, untraced
 from papyra._speedups.dispatch_py import CANCELLED, FAILURE, FATAL
 from papyra._validate import enum_member, is_coroutine_callable
 from papyra.actor import Actor
@@ -194,6 +194,10 @@ class Lifecycle:
         self.processed_released = 0  # cell.processed of the records released
         #: CellHost: read by ``ActorRef.ask`` of every ref to this system's actors.
         self.ask_stats = AskStats()
+        #: ``papyra.tracing.Tracing`` when the system traces messages (set by the system;
+        #: read by its ``TracedActorRef``s), else None and refs are plain ``ActorRef``s.
+        self.tracing: Any = None
+        self.ref_class: type[ActorRef] = ActorRef
         self._next_rid = 1
         self._terminated: deque[int] = deque()
         # watcher rid -> rids it watches: the reverse of ``cell.watchers``, so that a watcher
@@ -238,7 +242,7 @@ class Lifecycle:
 
     def ref(self, cell: Cell) -> ActorRef:
         """A fresh ref to ``cell`` with the allocation-free send path."""
-        return ActorRef(
+        return self.ref_class(
             cell.rid, cell.mailbox.put, cell.is_alive, self.facts.dead_letter, cell.address, cell
         )
 
@@ -460,7 +464,9 @@ class Lifecycle:
                 message, reply = item, None
             if message is STOP:
                 continue
-            self.facts.dead_letter(DeadLetter(self.ref(cell), message, reply is not None))
+            self.facts.dead_letter(
+                DeadLetter(self.ref(cell), untraced(message), reply is not None)
+            )
             if reply is not None and not reply.done():
                 reply.set_exception(ActorStopped("Actor stopped before processing the message."))
         self.stop_children(cell)
@@ -951,9 +957,14 @@ class Lifecycle:
     # -- CellHost: proxies ----------------------------------------------------------------------
 
     async def run_proxy(
-        self, cell: Cell, message: ProxyCall | ProxyGetAttr | ProxySetAttr
+        self, cell: Cell, message: ProxyCall | ProxyGetAttr | ProxySetAttr | Traced
     ) -> object:
-        """Execute a proxy message on the current instance (inside the actor's loop)."""
+        """Execute a proxy message on the current instance (inside the actor's loop).
+
+        A ``Traced`` message (tracing is on) is handled by ``receive`` inside its span.
+        """
+        if isinstance(message, Traced):
+            return await self.tracing.process(cell, message)
         path = message.attr_path
         if any(part.startswith("_") for part in path):
             raise AttributeError(

@@ -156,6 +156,7 @@ class ActorSystem:
         retain_terminated: int = 1_000,
         shutdown_grace: float | None = 10.0,
         log_crashes: bool = True,
+        tracing: bool | Any = False,
         _dispatch: ModuleType | None = None,
     ) -> None:
         if not isinstance(system_id, str) or not system_id:
@@ -174,6 +175,11 @@ class ActorSystem:
             check_persistence(persistence)
         if not isinstance(log_crashes, bool):
             raise TypeError(f"log_crashes must be a bool, not {type(log_crashes).__name__}.")
+        if not isinstance(tracing, bool) and not callable(getattr(tracing, "get_tracer", None)):
+            raise TypeError(
+                "tracing must be True, False or an OpenTelemetry TracerProvider, "
+                f"not {tracing!r}."
+            )
         if persistence is None:
             from papyra.persistence.backends.memory import InMemoryPersistence
 
@@ -220,6 +226,13 @@ class ActorSystem:
             self, self._facts, dispatch, retain_terminated=retain_terminated,
             log_crashes=log_crashes,
         )
+        if tracing is not False:
+            from papyra.tracing import TracedActorRef, Tracing
+
+            self._lifecycle.tracing = Tracing(
+                system_id, None if tracing is True else tracing
+            )
+            self._lifecycle.ref_class = TracedActorRef
         # Semi-private names that upstream-style tests read (spec README): the same objects.
         self._by_id: dict[int, Cell] = self._lifecycle.by_id
         self._names: dict[str, int] = self._lifecycle.names

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 
-from papyra._envelope import STOP, Envelope
+from papyra._envelope import STOP, Envelope, Traced
 from papyra.exceptions import ActorStopped, AskDeadlock, MailboxClosed
 from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
@@ -63,6 +63,9 @@ if TYPE_CHECKING:
         #: The system's ask counters and latency histogram. Read by ``ActorRef.ask``, never
         #: by the kernel (which counts only ``ActorCell.processed``).
         ask_stats: AskStats
+        #: ``papyra.tracing.Tracing`` when the system traces messages, else None. Read by
+        #: ``TracedActorRef``; the kernel only routes ``Traced`` messages to ``run_proxy``.
+        tracing: Any
 
         @property
         def closed(self) -> bool:
@@ -78,7 +81,7 @@ if TYPE_CHECKING:
             """Run the first ``on_start``; False when the actor must end without messages."""
 
         async def run_proxy(
-            self, cell: ActorCell, message: ProxyCall | ProxyGetAttr | ProxySetAttr
+            self, cell: ActorCell, message: ProxyCall | ProxyGetAttr | ProxySetAttr | Traced
         ) -> object:
             """Execute a proxy message on the current instance; its value is the reply."""
 
@@ -132,7 +135,8 @@ _get_running_loop = asyncio._get_running_loop  # returns None instead of raising
 _asyncio_sleep = asyncio.sleep
 _asyncio_current_task = asyncio.current_task
 _trio_current_task: Any = None  # trio.lowlevel.current_task, imported on first use
-_PROXY_TYPES = (ProxyCall, ProxyGetAttr, ProxySetAttr)
+#: Handed to ``host.run_proxy`` instead of ``actor.receive`` (Traced: tracing is on).
+_PROXY_TYPES = (ProxyCall, ProxyGetAttr, ProxySetAttr, Traced)
 
 
 class _Empty:
