@@ -22,11 +22,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from papyra.contrib.asgi._lifecycle import PapyraLifespan, papyra_lifecycle, prepare_and_start
+from papyra.contrib.asgi._lifecycle import (
+    NO_APP,
+    PapyraLifespan,
+    papyra_lifecycle,
+    prepare_and_start,
+)
 from papyra.contrib.asgi.endpoints import healthz, metrics
 from papyra.contrib.asgi.types import PapyraASGIConfig
 
@@ -59,16 +64,20 @@ class PapyraIntegration:
     #: real one (settings-provided lifespans); the wrapper does the same.
     resolve_method_lifespan: ClassVar[bool] = False
 
-    def lifespan(self, app: Any = None) -> PapyraLifespan:
+    def lifespan(self, app: Any = NO_APP) -> PapyraLifespan:
         """An async context manager running a new system (see :class:`PapyraLifespan`):
         ``FastAPI(lifespan=integ.lifespan)``, ``async with integ.lifespan() as system:``, or
         (0.3.0 code) ``await integ.lifespan()``. Each call builds a new system."""
-        cm = papyra_lifecycle(
-            self.system_factory,
-            persistence_startup=self.config.persistence_startup,
-            persistence_recovery=self.config.persistence_recovery,
-        )
-        return PapyraLifespan(cm, app)
+        factory, config = self.system_factory, self.config
+
+        def make() -> AbstractAsyncContextManager[ActorSystem]:
+            return papyra_lifecycle(
+                factory,
+                persistence_startup=config.persistence_startup,
+                persistence_recovery=config.persistence_recovery,
+            )
+
+        return PapyraLifespan(make, app)
 
     def install(self, app: Any) -> ActorSystem:
         """Build the system now (one ``system_factory()`` call), start it with the app and

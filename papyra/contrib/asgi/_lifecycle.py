@@ -18,7 +18,7 @@ from papyra.persistence.startup import PersistenceStartupConfig
 if TYPE_CHECKING:
     from papyra.system import ActorSystem
 
-__all__ = ("PapyraLifespan", "papyra_lifecycle", "prepare_and_start")
+__all__ = ("NO_APP", "PapyraLifespan", "papyra_lifecycle", "prepare_and_start")
 
 _log = logging.getLogger("papyra.contrib.asgi")
 
@@ -74,28 +74,42 @@ async def papyra_lifecycle(
             _log.warning("ActorSystem.aclose() failed", exc_info=True)
 
 
+#: ``lifespan()`` called by user code (no app): the context yields the system.
+NO_APP: Any = object()
+
+
 class PapyraLifespan:
     """What the framework helpers' ``lifespan()`` returns: an async context manager that runs
-    :func:`papyra_lifecycle`.
+    :func:`papyra_lifecycle` (a new system each time it is entered).
 
     * ``async with integ.lifespan() as system:`` -- yields the started system.
     * ``FastAPI(lifespan=integ.lifespan)`` -- the framework calls ``lifespan(app)``; then the
       context yields ``None`` (frameworks require lifespan state to be a mapping or ``None``)
-      and the system is stored as ``app.state.papyra`` when the app has a ``state``.
+      and the system is stored as ``app.state.papyra`` when the app has a ``state`` (Ravyn
+      passes no app to its lifespan: keep the system from ``install()`` there).
+    * Calling it with an app (``lifespan()(app)``, what Lilya does with a bound-method
+      lifespan) returns a new one for that app, like Starlette's default lifespan.
     * ``await integ.lifespan()`` -- 0.3.0 code awaited it; this resolves to the same object.
-
-    Each instance is entered at most once.
     """
 
-    __slots__ = ("_app", "_cm")
+    __slots__ = ("_app", "_cm", "_make")
 
-    def __init__(self, cm: AbstractAsyncContextManager[Any], app: Any = None) -> None:
-        self._cm = cm
+    def __init__(
+        self, make: Callable[[], AbstractAsyncContextManager[Any]], app: Any = NO_APP
+    ) -> None:
+        self._make = make
         self._app = app
+        self._cm: AbstractAsyncContextManager[Any] | None = None
+
+    def __call__(self, app: Any = None) -> PapyraLifespan:
+        return PapyraLifespan(self._make, app)
 
     async def __aenter__(self) -> Any:
+        if self._cm is not None:
+            raise RuntimeError("this lifespan was already entered; call lifespan() again")
+        self._cm = self._make()
         system = await self._cm.__aenter__()
-        if self._app is None:
+        if self._app is NO_APP:
             return system
         state = getattr(self._app, "state", None)
         if state is not None:
@@ -111,6 +125,8 @@ class PapyraLifespan:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
+        if self._cm is None:
+            raise RuntimeError("this lifespan was not entered")
         return await self._cm.__aexit__(exc_type, exc, tb)
 
     def __await__(self) -> Generator[Any, None, PapyraLifespan]:

@@ -3,6 +3,11 @@
 :mod:`papyra.contrib.asgi.lifecycle` is the correctly spelled alias.
 """
 
-from papyra.contrib.asgi._lifecycle import PapyraLifespan, papyra_lifecycle, prepare_and_start
+from papyra.contrib.asgi._lifecycle import (
+    NO_APP,
+    PapyraLifespan,
+    papyra_lifecycle,
+    prepare_and_start,
+)
 
-__all__ = ("PapyraLifespan", "papyra_lifecycle", "prepare_and_start")
+__all__ = ("NO_APP", "PapyraLifespan", "papyra_lifecycle", "prepare_and_start")
