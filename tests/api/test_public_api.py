@@ -48,6 +48,15 @@ MODULE_MAP = {
     "papyra.persistence.metrics": ["PersistenceMetrics", "PersistenceMetricsMixin"],
     "papyra.persistence.backends.memory": ["InMemoryPersistence"],
     "papyra.persistence.backends.retention": ["RetentionPolicy"],
+    "papyra.contrib.asgi": ["healthz", "metrics", "papyra_lifecycle", "PapyraASGIConfig"],
+    "papyra.contrib.asgi.endpoints": ["healthz", "metrics"],
+    "papyra.contrib.asgi.lifesycle": ["papyra_lifecycle"],
+    "papyra.contrib.asgi.lifecycle": ["papyra_lifecycle"],
+    "papyra.contrib.asgi.types": ["PapyraASGIConfig", "ActorSystemFactory", "JsonDict"],
+    "papyra.contrib.fastapi": ["FastAPIPapyra"],
+    "papyra.contrib.starlette": ["StarlettePapyra"],
+    "papyra.contrib.lilya": ["LilyaPapyra"],
+    "papyra.contrib.ravyn": ["RavynPapyra"],
 }
 
 
@@ -73,7 +82,8 @@ def test_package_root_names_resolve_lazily() -> None:
 def test_importing_papyra_is_cheap() -> None:
     code = (
         "import sys, papyra; "
-        "heavy = [m for m in ('papyra.cli', 'papyra.system', 'click', 'redis', 'trio') "
+        "heavy = [m for m in ('papyra.cli', 'papyra.system', 'papyra.contrib', 'click', "
+        "'redis', 'trio', 'fastapi', 'starlette', 'lilya', 'ravyn', 'uvicorn', 'httpx') "
         "if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run(
