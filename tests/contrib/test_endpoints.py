@@ -6,7 +6,6 @@ messages it sent: status, headers, body. Runs on asyncio and trio.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +23,6 @@ from tests.contrib.support import CORRUPT_LINE, GOOD_LINE, call, write_damaged_l
 
 pytestmark = pytest.mark.anyio
 
-HAS_PROMETHEUS = importlib.util.find_spec("papyra.metrics") is not None
 REPAIR = PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR)
 
 
@@ -259,20 +257,8 @@ async def test_metrics_without_backend_metrics_is_still_200(format: str, body: b
     assert reply.body == body
 
 
-@pytest.mark.skipif(HAS_PROMETHEUS, reason="papyra.metrics exists: the 501 branch is unreachable")
-async def test_metrics_prometheus_without_papyra_metrics_is_501(system: ActorSystem) -> None:
-    reply = await call(metrics, system=system, format="prometheus")
-
-    assert reply.status == 501
-    body = reply.json()
-    assert body["ok"] is False
-    assert body["error"] == "prometheus format unavailable"
-    assert "papyra.metrics" in body["message"]
-
-
-@pytest.mark.skipif(not HAS_PROMETHEUS, reason="papyra.metrics (prometheus_text) is not there yet")
 async def test_metrics_prometheus_is_openmetrics_text(system: ActorSystem) -> None:
-    from papyra.metrics import prometheus_text  # type: ignore[import-not-found,unused-ignore]
+    from papyra.metrics import prometheus_text
 
     reply = await call(metrics, system=system, format="prometheus")
 

@@ -188,9 +188,9 @@ async def metrics(
       the backend has no metrics).
     * ``"text"``: 200, ``text/plain``: ``Persistence Metrics``, a rule, one ``key: value`` a
       line (``metrics: <unavailable>`` without metrics).
-    * ``"prometheus"``: 200, OpenMetrics text from ``papyra.metrics.prometheus_text(system)``;
-      501 with a JSON error when this Papyra has no ``papyra.metrics`` module, 500 (like
-      ``healthz``) when rendering raises.
+    * ``"prometheus"``: 200, OpenMetrics text from ``papyra.metrics.prometheus_text(system)``
+      (the runtime and persistence metrics, docs/observability.md); 500 (like ``healthz``)
+      when rendering raises.
     """
     if scope.get("type") != "http":
         return
@@ -204,20 +204,8 @@ async def metrics(
 
 
 async def _prometheus(send: Send, system: ActorSystem) -> None:
-    try:
-        from papyra.metrics import prometheus_text  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        # No papyra.metrics in this version (or a dependency of it is missing).
-        await _respond_json(
-            send,
-            501,
-            {
-                "ok": False,
-                "error": "prometheus format unavailable",
-                "message": f"papyra.metrics.prometheus_text() cannot be imported: {exc}",
-            },
-        )
-        return
+    from papyra.metrics import prometheus_text
+
     try:
         body = prometheus_text(system).encode("utf-8")
     except Exception as exc:
