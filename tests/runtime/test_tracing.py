@@ -174,3 +174,18 @@ def test_without_tracing_nothing_of_opentelemetry_is_imported() -> None:
         "assert not [m for m in sys.modules if m.startswith(('opentelemetry', 'papyra.tracing'))]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tracing_without_opentelemetry_names_the_extra() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['opentelemetry'] = None  # as if opentelemetry-api were not installed\n"
+        "from papyra.system import ActorSystem\n"
+        "try:\n"
+        "    ActorSystem(tracing=True)\n"
+        "except RuntimeError as exc:\n"
+        "    assert 'pip install papyra[otel]' in str(exc), exc\n"
+        "else:\n"
+        "    raise AssertionError('no error')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
