@@ -148,7 +148,8 @@ async def _closed_put(env: Envelope) -> None:
 
 def log_fields(cell: Cell) -> dict[str, Any]:
     """Structured fields of a log record about ``cell`` (``extra=``): JSON formatters and
-    structlog pick them up as ``system_id``, ``actor_address``, ``actor_name``, ``actor_type``."""
+    structlog pick them up as ``system_id``, ``actor_address``, ``actor_name``, ``actor_type``
+    (and ``message_type`` on a crash while handling a message)."""
     return {
         "system_id": cell.address.system,
         "actor_address": str(cell.address),
@@ -685,7 +686,12 @@ class Lifecycle:
     # -- CellHost: failures and supervision -----------------------------------------------------
 
     async def handle_failure(
-        self, cell: Cell, exc: BaseException, escalated_from: ActorAddress | None = None
+        self,
+        cell: Cell,
+        exc: BaseException,
+        escalated_from: ActorAddress | None = None,
+        *,
+        message: Any = None,
     ) -> None:
         """Decide what a failure of ``cell`` leads to, and carry it out (in ``cell``'s task).
 
@@ -707,17 +713,23 @@ class Lifecycle:
         A restart whose new instance fails in ``on_start`` is a new failure
         (``RuntimeError("actor.on_start() failed")``), handled by the next turn of a loop.
         Every failure is logged once (``log_crashes``): at ERROR with its traceback where it
-        happened, at INFO in an ancestor it was escalated to (``escalated_from``).
+        happened, at INFO in an ancestor it was escalated to (``escalated_from``). ``message``:
+        the message whose handling raised (the kernel passes it), for the log's
+        ``message_type`` field.
         """
         failure: BaseException | None = exc
         while failure is not None:
-            failure = await self._supervise(cell, failure, escalated_from)
+            failure = await self._supervise(cell, failure, escalated_from, message)
             if failure is not None:
-                escalated_from = None
+                escalated_from = message = None
                 await self.dispatch.yield_now()  # a start that keeps failing hogs nothing
 
     async def _supervise(
-        self, cell: Cell, exc: BaseException, escalated_from: ActorAddress | None
+        self,
+        cell: Cell,
+        exc: BaseException,
+        escalated_from: ActorAddress | None,
+        message: Any = None,
     ) -> BaseException | None:
         """One turn of :meth:`handle_failure`; returns the failure of a restart, if any."""
         if escalated_from is None:
@@ -725,11 +737,11 @@ class Lifecycle:
         decisions = self.decisions
         if cell.stopping:
             decisions["stop"] += 1
-            self._log_failure(cell, exc, escalated_from, " while stopping")
+            self._log_failure(cell, exc, escalated_from, " while stopping", message)
             cell.abort = True  # already on its way out: just do not process anything else
             cell.attention = True
             return None
-        self._log_failure(cell, exc, escalated_from, "")
+        self._log_failure(cell, exc, escalated_from, "", message)
         facts = self.facts
         strategy = cell.policy.strategy
         facts.call_hook("on_failure", FailureInfo(cell.address, exc, strategy, None))
@@ -784,21 +796,29 @@ class Lifecycle:
         return None
 
     def _log_failure(
-        self, cell: Cell, exc: BaseException, escalated_from: ActorAddress | None, when: str
+        self,
+        cell: Cell,
+        exc: BaseException,
+        escalated_from: ActorAddress | None,
+        when: str,
+        message: Any = None,
     ) -> None:
         if not self.log_crashes:
             return
+        extra = log_fields(cell)
+        if message is not None:
+            extra["message_type"] = type(untraced(message)).__name__
         if escalated_from is not None:
             log.info(
                 "Actor %s (%s) fails%s with the crash escalated by %s: %s",
                 cell.address, cell.actor_type or "?", when, escalated_from, _crash.reason(exc),
-                extra=log_fields(cell),
+                extra=extra,
             )
         else:
             log.error(
                 "Actor %s (%s) crashed%s: %s",
                 cell.address, cell.actor_type or "?", when, _crash.reason(exc),
-                exc_info=exc, extra=log_fields(cell),
+                exc_info=exc, extra=extra,
             )
 
     def _escalate(self, parent: Cell, child: Cell, exc: BaseException) -> None:

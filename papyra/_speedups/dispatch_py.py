@@ -94,7 +94,9 @@ if TYPE_CHECKING:
             shutting the system down, which re-raises ``exc`` to its owner; the loop ends.
             """
 
-        async def handle_failure(self, cell: ActorCell, exc: BaseException) -> None:
+        async def handle_failure(
+            self, cell: ActorCell, exc: BaseException, *, message: Any = None
+        ) -> None:
             """Supervise a failure of ``cell`` (restart, stop or escalate) before the reply."""
 
         async def attend(self, cell: ActorCell) -> bool:
@@ -694,7 +696,7 @@ class ActorCell:
                                 raise
                             return  # FATAL: the system is shutting down
                     try:
-                        await host.handle_failure(self, exc)
+                        await host.handle_failure(self, exc, message=message)
                     finally:
                         if reply is not None and not reply.done():
                             deliver_error(reply, exc)

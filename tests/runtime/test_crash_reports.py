@@ -126,6 +126,7 @@ async def test_a_crash_is_logged_once_at_error_with_its_traceback(
     # Structured fields, for JSON formatters and structlog (extra=).
     fields = ("system_id", "actor_address", "actor_name", "actor_type")
     assert tuple(getattr(record, f) for f in fields) == ("local", "local:1", "c", "Crasher")
+    assert record.message_type == "Boom"  # the class of the message being handled
 
 
 async def test_crash_logging_can_be_turned_off(
