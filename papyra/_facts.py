@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from papyra.exceptions import EventNotEmitted
 from papyra.persistence._outbox import as_writer
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 
@@ -215,7 +216,10 @@ class Facts:
     async def next_matching(
         self, matches: Callable[[ActorEvent], bool], start_index: int
     ) -> ActorEvent:
-        """The first event at index >= ``start_index`` that ``matches``, waiting for new ones."""
+        """The first event at index >= ``start_index`` that ``matches``, waiting for new ones.
+
+        Once the system has closed (:meth:`end`) nothing new can come: ``EventNotEmitted``.
+        """
         index = max(start_index, 0)
         while True:
             events = self.events
@@ -226,6 +230,11 @@ class Facts:
                 if matches(event):
                     return event
             index = total
+            if self.ended:
+                raise EventNotEmitted(
+                    "the actor system has closed and emitted no matching event"
+                    + (f" at index {start_index} or later" if start_index else "")
+                )
             waiter = self.create_future()
             self.event_waiters.append(waiter)
             await waiter

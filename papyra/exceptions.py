@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ("ActorStopped", "AskDeadlock", "AskTimeout", "MailboxClosed", "PapyraError")
+__all__ = (
+    "ActorStopped", "AskDeadlock", "AskTimeout", "EventNotEmitted", "MailboxClosed", "PapyraError",
+)
 
 
 class PapyraError(Exception):
@@ -46,3 +48,12 @@ class AskDeadlock(PapyraError, RuntimeError):
 
 class MailboxClosed(PapyraError):
     """``Mailbox.put`` on a mailbox whose send side is closed."""
+
+
+class EventNotEmitted(PapyraError, TimeoutError):
+    """``wait_for_event`` on a system that has closed, when no retained event matches.
+
+    A closed system emits nothing more, so the wait could only end by its timeout (or never,
+    with ``timeout=None``); it ends at once instead. A ``TimeoutError``, so code written for
+    0.3.0, which timed out, keeps working.
+    """

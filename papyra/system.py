@@ -936,8 +936,10 @@ class ActorSystem:
         ever emitted (equal to positions in ``events()`` until the buffer starts discarding);
         pass ``start_index=system.events_total`` to wait for an event emitted after this
         point. Raises ``TimeoutError`` after ``timeout`` seconds: 1.0 by default, as in 0.3.0
-        (``None``: wait forever). No retained event is ever missed. ``poll_interval`` is
-        accepted for compatibility and unused.
+        (``None``: no limit). Once the system has closed, no new event can come: when no
+        retained one matches, :class:`~papyra.exceptions.EventNotEmitted` (a ``TimeoutError``)
+        is raised at once, also while waiting. No retained event is ever missed.
+        ``poll_interval`` is accepted for compatibility and unused.
         """
         if isinstance(predicate, type):
             cls = predicate

@@ -15,6 +15,7 @@ import pytest
 
 from papyra.actor import Actor
 from papyra.events import ActorEvent, ActorStarted, EventSubscription, MissedEvents
+from papyra.exceptions import EventNotEmitted
 from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.startup import PersistenceStartupConfig
 from papyra.system import ActorSystem
@@ -69,6 +70,37 @@ def test_wait_for_event_times_out_after_one_second_by_default() -> None:
 async def test_wait_for_event_raises_timeout_error(system: ActorSystem) -> None:
     with pytest.raises(TimeoutError):
         await system.wait_for_event(ActorStarted, timeout=0)
+
+
+async def test_wait_for_event_on_a_closed_system_ends_at_once(make_system: Any) -> None:
+    system = await make_system()
+    ref = system.spawn(Echo)
+    await system.aclose()
+    # A retained event is still found ...
+    assert await system.wait_for_event(started_by(ref), timeout=None)
+    # ... but one that can no longer come ends the wait now, even without a timeout.
+    with anyio.fail_after(5), pytest.raises(EventNotEmitted, match="has closed"):
+        await system.wait_for_event(lambda e: False, timeout=None)
+    with pytest.raises(TimeoutError):  # what 0.3.0 code catches
+        await system.wait_for_event(lambda e: False, start_index=system.events_total)
+
+
+async def test_a_wait_in_progress_ends_when_the_system_closes(make_system: Any) -> None:
+    system = await make_system()
+    outcome: list[BaseException] = []
+
+    async def waiter() -> None:
+        try:
+            await system.wait_for_event(lambda e: False, timeout=None)
+        except EventNotEmitted as exc:
+            outcome.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        with anyio.fail_after(5):
+            await system.aclose()
+    assert len(outcome) == 1
 
 
 # -- subscribe() ----------------------------------------------------------------------------------
