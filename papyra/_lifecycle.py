@@ -547,26 +547,39 @@ class Lifecycle:
 
     def stop_tree(self, cell: Cell) -> None:
         """Graceful stop of ``cell``'s descendants (depth first), then of ``cell``."""
-        self.stop_children(cell)
-        self.request_stop(cell)
+        for node in self._post_order(cell):
+            self.request_stop(node)
 
     def abort_tree(self, cell: Cell) -> None:
         """Immediate stop of ``cell``'s descendants (depth first), then of ``cell``.
 
         Each actor ends after the message in progress; what is queued becomes dead letters.
         """
-        for child_rid in tuple(cell.children):
-            child = self.by_id.get(child_rid)
-            if child is not None:
-                self.abort_tree(child)
-        if cell.alive:
-            self.abort(cell)
+        for node in self._post_order(cell):
+            if node.alive:
+                self.abort(node)
 
     def stop_children(self, cell: Cell) -> None:
-        for child_rid in tuple(cell.children):
-            child = self.by_id.get(child_rid)
-            if child is not None:
-                self.stop_tree(child)
+        for node in self._post_order(cell)[:-1]:  # the last one is ``cell`` itself
+            self.request_stop(node)
+
+    def _post_order(self, cell: Cell) -> list[Cell]:
+        """``cell``'s subtree, each actor after all of its descendants, children in spawn
+        order. Iterative: a supervision tree may be deeper than Python's recursion limit."""
+        order: list[Cell] = []
+        stack: list[tuple[Cell, bool]] = [(cell, False)]
+        by_id = self.by_id
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for child_rid in reversed(tuple(node.children)):
+                child = by_id.get(child_rid)
+                if child is not None:
+                    stack.append((child, False))
+        return order
 
     def stop_roots(self) -> None:
         """Graceful stop of every tree (a failing stop is logged and skipped)."""

@@ -264,3 +264,43 @@ async def test_cancelled_shutdown_cancels_the_actors(impl: Any) -> None:
     assert system._lifecycle.running == 0
     assert not ref.is_alive()
     assert [type(e).__name__ for e in system.events()] == ["ActorStarted", "ActorStopped"]
+
+
+# -- trees deeper than the recursion limit ------------------------------------------------------
+
+
+class Node(Actor):
+    """Asked a positive number, spawns one child and returns its ref."""
+
+    async def receive(self, message: Any) -> Any:
+        if message == "child":
+            return self.context.spawn_child(Node)
+        return None
+
+
+DEEP = 3000  # deeper than sys.getrecursionlimit() (1000)
+
+
+async def build_chain(system: ActorSystem) -> list[Any]:
+    refs = [system.spawn(Node)]
+    for _ in range(DEEP):
+        refs.append(await refs[-1].ask("child"))
+    return refs
+
+
+async def test_stopping_a_tree_deeper_than_the_recursion_limit(make_system: Any) -> None:
+    system = await make_system()
+    refs = await build_chain(system)
+    with anyio.fail_after(30):
+        await system.stop(refs[0])
+    assert not any(ref.is_alive() for ref in refs)
+
+
+async def test_closing_a_system_with_a_very_deep_tree(make_system: Any) -> None:
+    system = await make_system()
+    refs = await build_chain(system)
+    with anyio.fail_after(30):
+        await system.aclose()
+    assert not any(ref.is_alive() for ref in refs)
+    stopped = [e for e in system.events() if type(e).__name__ == "ActorStopped"]
+    assert len(stopped) == DEEP + 1
