@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Any, Generic
+
+if sys.version_info >= (3, 13):
+    from typing import TypeVar
+else:  # PEP 696 defaults; typing_extensions comes with anyio below Python 3.13
+    from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     from papyra.context import ActorContext
@@ -11,9 +17,22 @@ if TYPE_CHECKING:
 
 __all__ = ("Actor",)
 
+#: The messages an actor accepts and the replies it returns (``Actor[M, R]``, ``ActorRef[M, R]``).
+#: Both default to ``Any``, so a bare ``Actor`` or ``ActorRef`` is ``Actor[Any, Any]``: anything
+#: may be sent and every reply is ``Any``, as in Papyra 0.3.0. ``M`` is contravariant (a ref that
+#: accepts more messages can stand in for one that accepts fewer), ``R`` covariant.
+_M = TypeVar("_M", contravariant=True, default=Any)
+_R = TypeVar("_R", covariant=True, default=Any)
 
-class Actor:
+
+class Actor(Generic[_M, _R]):
     """Subclass and implement :meth:`receive`.
+
+    ``class Counter(Actor[Increment, int])`` declares that the actor receives ``Increment``
+    messages and replies with ``int``; :meth:`ActorSystem.spawn
+    <papyra.system.ActorSystem.spawn>` then returns an ``ActorRef[Increment, int]``. The
+    parameters are for type checkers only (docs/runtime.md, "Typed actors and refs"); a bare
+    ``Actor`` accepts anything, as before.
 
     The system builds every instance with its factory (for a class: called with no arguments),
     then injects :attr:`context` before :meth:`on_start`. One instance handles one message at a
@@ -50,7 +69,7 @@ class Actor:
         Watchers have already been notified. Exceptions are ignored.
         """
 
-    async def receive(self, message: Any) -> Any | None:
+    async def receive(self, message: _M) -> _R:
         """Handle one message; the return value is the reply to an ``ask``."""
         raise NotImplementedError(f"{type(self).__name__} must implement receive().")
 

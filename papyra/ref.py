@@ -6,12 +6,13 @@ import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, overload
 
 import anyio
 
 from papyra import _accel
-from papyra._envelope import STOP, DeadLetter, Envelope
+from papyra._envelope import STOP, DeadLetter, Envelope, _Stop
+from papyra.actor import _M, _R
 from papyra.exceptions import ActorStopped, AskTimeout, MailboxClosed
 
 if TYPE_CHECKING:
@@ -38,8 +39,13 @@ def _check_timeout(timeout: object) -> None:
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
-class ActorRef:
+class ActorRef(Generic[_M, _R]):
     """An immutable handle to one actor: cheap to create, safe to keep, compare and hash.
+
+    ``ActorRef[M, R]`` points at an actor that accepts messages of type ``M`` and replies with
+    ``R``: type checkers refuse ``tell``/``ask`` of anything else (``STOP`` is always
+    accepted) and type ``await ref.ask(msg)`` as ``R``. The parameters cost nothing at run
+    time; a bare ``ActorRef`` is ``ActorRef[Any, Any]``.
 
     Two refs are equal when they point at the same actor (same rid and address). Liveness is
     evaluated on every call: a ref to a stopped actor (or to a closed system) turns every send
@@ -102,7 +108,7 @@ class ActorRef:
         except MailboxClosed:
             raise self._refuse(message, expects_reply) from None
 
-    async def tell(self, message: Any) -> None:
+    async def tell(self, message: _M | _Stop) -> None:
         """Enqueue ``message`` without waiting for it to be processed.
 
         Waits while the mailbox is full (back-pressure); the message is never dropped: if the
@@ -121,6 +127,12 @@ class ActorRef:
         await self._enqueue(message, message, False)
 
     send = tell
+
+    @overload
+    async def ask(self, message: _Stop, *, timeout: float | None = None) -> None: ...
+
+    @overload
+    async def ask(self, message: _M, *, timeout: float | None = None) -> _R: ...
 
     async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the value ``receive`` returns for it.

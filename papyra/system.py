@@ -65,7 +65,9 @@ __all__ = (
     "Reply",
 )
 
-_A = TypeVar("_A", bound=Actor)
+# The message and reply types of a spawned actor (``spawn(Counter)`` -> ``ActorRef[M, R]``).
+_M = TypeVar("_M")
+_R = TypeVar("_R")
 _T = TypeVar("_T")
 
 _log = logging.getLogger("papyra")
@@ -506,13 +508,13 @@ class ActorSystem:
 
     def spawn(
         self,
-        actor_factory: Callable[[], _A] | type[_A],
+        actor_factory: Callable[[], Actor[_M, _R]] | type[Actor[_M, _R]],
         *,
         mailbox_capacity: int | None = 1024,
         policy: SupervisionPolicy | None = None,
         parent: Any | None = None,
         name: str | None = None,
-    ) -> ActorRef:
+    ) -> ActorRef[_M, _R]:
         """Create an actor and schedule it; returns its ref at once.
 
         The factory runs synchronously here (its exceptions propagate). ``on_start`` runs in
