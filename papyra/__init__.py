@@ -55,7 +55,38 @@ _LAZY: dict[str, str] = {
     "monkay": "papyra.conf",
 }
 
-__all__ = ("__version__", *_LAZY)
+# Spelled out (not built from _LAZY) so that type checkers see the re-exports:
+# ``from papyra import Actor`` passes ``mypy --strict``. A test keeps it equal to _LAZY.
+__all__ = (
+    "Actor",
+    "ActorContext",
+    "ActorInfo",
+    "ActorProxy",
+    "ActorRef",
+    "ActorStopped",
+    "ActorSystem",
+    "AskDeadlock",
+    "AskTimeout",
+    "AuditReport",
+    "DeadLetter",
+    "FailureInfo",
+    "MailboxClosed",
+    "PapyraError",
+    "ProxyAccessor",
+    "ProxyCall",
+    "ProxyGetAttr",
+    "ProxySetAttr",
+    "Receives",
+    "ReceivesAny",
+    "Settings",
+    "Strategy",
+    "SupervisionPolicy",
+    "SupervisorDecision",
+    "SystemHooks",
+    "__version__",
+    "monkay",
+    "settings",
+)
 
 if TYPE_CHECKING:
     from papyra._envelope import DeadLetter

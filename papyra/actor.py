@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic
 
 if sys.version_info >= (3, 13):
     from typing import TypeVar
-else:  # PEP 696 defaults; typing_extensions comes with anyio below Python 3.13
+else:  # PEP 696 defaults: typing_extensions (a dependency below Python 3.13)
     from typing_extensions import TypeVar
 
 if TYPE_CHECKING:

@@ -97,3 +97,10 @@ def test_unknown_root_attribute_raises_attribute_error() -> None:
 
     with pytest.raises(AttributeError):
         papyra.DoesNotExist
+
+
+def test_the_root_all_is_spelled_out_and_matches_the_lazy_table() -> None:
+    import papyra
+
+    # Written out for type checkers (``from papyra import Actor`` under mypy --strict).
+    assert sorted(papyra.__all__) == sorted(("__version__", *papyra._LAZY))

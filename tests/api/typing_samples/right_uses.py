@@ -72,3 +72,20 @@ async def untyped(system: ActorSystem) -> None:
     assert_type(looked_up, ActorRef[Any, Any])
     bare: ActorRef = system.spawn(Counter)
     await bare.tell("bare refs accept anything")
+
+
+
+# The package root re-exports its public names for type checkers too.
+from papyra import Actor as RootActor  # noqa: E402
+from papyra import ActorRef as RootActorRef  # noqa: E402
+from papyra import ActorSystem as RootActorSystem  # noqa: E402
+
+
+class RootCounter(RootActor[Increment, int]):
+    async def receive(self, message: Increment) -> int:
+        return message.by
+
+
+async def root_uses(system: RootActorSystem) -> None:
+    ref: RootActorRef[Increment, int] = system.spawn(RootCounter)
+    assert_type(await ref.ask(Increment()), int)
