@@ -11,6 +11,7 @@ Layout::
     papyra.hooks         SystemHooks, FailureInfo     papyra.clock     Clock, SystemClock
     papyra.persistence   record models and backends   papyra.cli       the ``papyra`` command
     papyra.conf          settings                     papyra._accel    compiled vs pure-Python twins
+    papyra.pool          spawn_pool, PoolRef, Routing: N workers behind one ref
 
 Public names are resolved lazily, so ``import papyra`` stays cheap and never imports the CLI.
 """
@@ -53,6 +54,9 @@ _LAZY: dict[str, str] = {
     "SystemHooks": "papyra.hooks",
     "FailureInfo": "papyra.hooks",
     "monkay": "papyra.conf",
+    "PoolRef": "papyra.pool",
+    "Routing": "papyra.pool",
+    "spawn_pool": "papyra.pool",
 }
 
 # Spelled out (not built from _LAZY) so that type checkers see the re-exports:
@@ -72,12 +76,14 @@ __all__ = (
     "FailureInfo",
     "MailboxClosed",
     "PapyraError",
+    "PoolRef",
     "ProxyAccessor",
     "ProxyCall",
     "ProxyGetAttr",
     "ProxySetAttr",
     "Receives",
     "ReceivesAny",
+    "Routing",
     "Settings",
     "Strategy",
     "SupervisionPolicy",
@@ -86,6 +92,7 @@ __all__ = (
     "__version__",
     "monkay",
     "settings",
+    "spawn_pool",
 )
 
 if TYPE_CHECKING:
@@ -104,6 +111,7 @@ if TYPE_CHECKING:
     )
     from papyra.hooks import FailureInfo, SystemHooks
     from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
+    from papyra.pool import PoolRef, Routing, spawn_pool
     from papyra.proxy import ActorProxy, ProxyAccessor
     from papyra.ref import ActorRef
     from papyra.supervision import Strategy, SupervisionPolicy
