@@ -77,7 +77,7 @@ from papyra.context import ActorContext
 from papyra.events import ActorCrashed, ActorRestarted, ActorStarted
 from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.exceptions import ActorStopped, MailboxClosed
-from papyra.hooks import FailureInfo
+from papyra.hooks import FailureInfo, RestartBudgetExhausted
 from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 from papyra.metrics import SUPERVISION_DECISIONS, AskStats
 from papyra.ref import ActorRef
@@ -220,6 +220,12 @@ class Lifecycle:
         self._forced: set[int] = set()  # rids cancelled when the grace period ran out
         self._joiners: dict[int, list[Any]] = {}
         self._async_receives: set[Any] = set()  # receive functions known to be async
+        # Restart backoff (SupervisionPolicy.backoff_*), only for cells that have restarted
+        # with one: rid -> [consecutive restarts, system time the last restart completed]
+        # (inf while none has completed since the last failure), and rid -> the event that
+        # ends a backoff wait early (set by a stop request or an abort).
+        self._backoff: dict[int, list[float]] = {}
+        self._backoff_wakers: dict[int, anyio.Event] = {}
 
     def open(self, tg: anyio.abc.TaskGroup, loop: Any) -> None:
         """Run actor tasks in ``tg`` (or straight on ``loop``, the running asyncio loop).
@@ -427,6 +433,8 @@ class Lifecycle:
     def _finished(self, cell: Cell) -> None:
         """The actor's task is done: wake joiners and, after the last one, ``aclose()``."""
         self._tasks.pop(cell.rid, None)
+        if self._backoff:
+            self._backoff.pop(cell.rid, None)
         joiners = self._joiners.pop(cell.rid, None)
         if joiners:
             for fut in joiners:
@@ -533,6 +541,8 @@ class Lifecycle:
         cell.refresh()
         cell.mailbox.force(STOP)
         cell.mailbox.close()
+        if self._backoff_wakers:
+            self._wake_backoff(cell)
 
     def abort(self, cell: Cell) -> None:
         """Failure-driven: the actor terminates right after the message in progress."""
@@ -544,6 +554,14 @@ class Lifecycle:
         cell.refresh()
         cell.mailbox.force(STOP)  # wakes a loop waiting on an empty mailbox
         cell.mailbox.close()
+        if self._backoff_wakers:
+            self._wake_backoff(cell)
+
+    def _wake_backoff(self, cell: Cell) -> None:
+        """End the restart backoff ``cell`` is waiting out, if any (see :meth:`_backoff_wait`)."""
+        waker = self._backoff_wakers.get(cell.rid)
+        if waker is not None:
+            waker.set()
 
     def stop_tree(self, cell: Cell) -> None:
         """Graceful stop of ``cell``'s descendants (depth first), then of ``cell``."""
@@ -789,7 +807,7 @@ class Lifecycle:
                 decisions[decision.value] += 1
                 facts.call_hook("on_failure", FailureInfo(cell.address, exc, strategy, decision))
                 if decision is SupervisorDecision.RESTART:
-                    return await self._restart(cell)
+                    return await self._restart(cell, exc)
                 self.stop_children(cell)
                 if decision is SupervisorDecision.ESCALATE:
                     self._escalate(parent, cell, exc)
@@ -799,7 +817,7 @@ class Lifecycle:
         self.stop_children(cell)
         if strategy == Strategy.RESTART:
             decisions["restart"] += 1
-            return await self._restart(cell)
+            return await self._restart(cell, exc)
         if strategy == Strategy.ESCALATE and parent is not None:
             decisions["escalate"] += 1
             self._escalate(parent, cell, exc)
@@ -908,10 +926,13 @@ class Lifecycle:
             log.warning("%s The child's own policy applies.", error)
             return None
 
-    async def _restart(self, cell: Cell) -> BaseException | None:
+    async def _restart(self, cell: Cell, exc: BaseException) -> BaseException | None:
         """Replace the instance, within the policy's restart budget; else stop for good.
 
-        The old instance's ``on_stop`` runs, then the factory makes a new one, then its
+        With the budget spent, the ``on_restart_budget_exhausted`` hook sees a
+        :class:`~papyra.hooks.RestartBudgetExhausted` (when ``max_restarts > 0``) and the actor
+        aborts. Otherwise the restart backoff of the policy is waited out (:meth:`_backoff_wait`),
+        the old instance's ``on_stop`` runs, then the factory makes a new one, then its
         ``on_start``; ``ActorRestarted`` is emitted once it has started. A failing factory
         aborts the actor. A failing ``on_start`` is returned, as the next failure to supervise.
         """
@@ -928,8 +949,20 @@ class Lifecycle:
             times.popleft()
         if len(times) >= policy.max_restarts:
             cell.restarting = False
+            if policy.max_restarts > 0:
+                self.facts.call_hook(
+                    "on_restart_budget_exhausted",
+                    RestartBudgetExhausted(
+                        cell.address, exc, policy.max_restarts, policy.within_seconds
+                    ),
+                )
             self.abort(cell)
             return None
+        if policy.backoff_min > 0:
+            await self._backoff_wait(cell, policy, now)
+            if cell.abort:  # aborted during the backoff: the old instance ends as it is
+                cell.restarting = False
+                return None
         if _overrides(cell.actor, "on_stop"):
             try:
                 await cell.actor.on_stop()
@@ -977,6 +1010,9 @@ class Lifecycle:
             return error
         cell.restarting = False
         self.restarts += 1
+        state = self._backoff.get(cell.rid)
+        if state is not None:
+            state[1] = self.system.now()  # healthy from now on
         self.facts.emit(
             cell.address,
             ActorRestarted(
@@ -986,6 +1022,34 @@ class Lifecycle:
             _RESTARTED_PAYLOAD,
         )
         return None
+
+    async def _backoff_wait(self, cell: Cell, policy: SupervisionPolicy, now: float) -> None:
+        """Wait out the backoff before ``cell``'s next restart, in its own task.
+
+        The consecutive-restart count starts over when the last restarted instance ran
+        ``policy.reset_after`` seconds of the system clock (``now``) without failing. The
+        wait itself is an anyio sleep (the event loop's clock), which a stop request or an
+        abort ends at once; the mailbox keeps what arrives meanwhile.
+        """
+        state = self._backoff.get(cell.rid)
+        if state is None:
+            state = self._backoff[cell.rid] = [0, math.inf]
+        elif now - state[1] >= policy.reset_after:
+            state[0] = 0
+        state[0] += 1
+        state[1] = math.inf  # not healthy until a restart completes
+        if cell.stopping:  # a stop was requested already: restart (and drain) without delay
+            return
+        delay = policy.backoff_delay(int(state[0]))
+        if not delay > 0:
+            return
+        waker = anyio.Event()
+        self._backoff_wakers[cell.rid] = waker
+        try:
+            with anyio.move_on_after(delay):
+                await waker.wait()
+        finally:
+            self._backoff_wakers.pop(cell.rid, None)
 
     # -- CellHost: proxies ----------------------------------------------------------------------
 

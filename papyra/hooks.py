@@ -5,6 +5,12 @@ Any object works; methods it lacks are simply not called. The runtime hooks (``o
 their exceptions are swallowed, and an awaitable they return runs as a background task of the
 system (its exceptions swallowed too). ``on_persistence_scan`` / ``on_persistence_recovery`` are
 awaited inline during ``ActorSystem.start()``.
+
+``on_restart_budget_exhausted`` (with a :class:`RestartBudgetExhausted`) is a runtime hook too:
+it is called when a failure would restart an actor but its policy's budget (``max_restarts``
+within ``within_seconds``, with ``max_restarts > 0``) is spent, just before the actor stops.
+It is not part of the :class:`SystemHooks` protocol, so hook classes written for 0.3.0 still
+conform; :class:`DefaultHooks` has it.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ if TYPE_CHECKING:
     from papyra.events import ActorEvent
     from papyra.persistence.models import PersistenceScanReport
 
-__all__ = ("DefaultHooks", "FailureInfo", "MaybeAwaitable", "SystemHooks")
+__all__ = (
+    "DefaultHooks", "FailureInfo", "MaybeAwaitable", "RestartBudgetExhausted", "SystemHooks"
+)
 
 MaybeAwaitable = None | Awaitable[None]
 
@@ -57,6 +65,20 @@ class FailureInfo:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class RestartBudgetExhausted:
+    """An actor failed with its restart budget spent: it stops instead of restarting.
+
+    ``error`` is the failure that found the budget spent; ``max_restarts`` and
+    ``within_seconds`` are the budget of the policy that applied.
+    """
+
+    address: ActorAddress
+    error: BaseException
+    max_restarts: int
+    within_seconds: float
+
+
 @runtime_checkable
 class SystemHooks(Protocol):
     def on_event(self, event: ActorEvent) -> MaybeAwaitable: ...
@@ -81,6 +103,9 @@ class DefaultHooks:
         return None
 
     def on_audit(self, report: object) -> MaybeAwaitable:
+        return None
+
+    def on_restart_budget_exhausted(self, info: RestartBudgetExhausted) -> MaybeAwaitable:
         return None
 
     async def on_persistence_scan(self, report: PersistenceScanReport) -> None:
