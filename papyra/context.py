@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from papyra.actor import Actor
     from papyra.ref import ActorRef
     from papyra.supervision import SupervisionPolicy
     from papyra.system import ActorSystem
 
 __all__ = ("ActorContext",)
+
+_M = TypeVar("_M")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +28,15 @@ class ActorContext:
 
     def spawn_child(
         self,
-        actor_factory: Any,
+        actor_factory: Callable[[], Actor[_M, _R]] | type[Actor[_M, _R]],
         *,
         mailbox_capacity: int | None = 1024,
         policy: SupervisionPolicy | None = None,
-    ) -> ActorRef:
-        """Spawn an actor supervised by this one (unnamed; default policy STOP)."""
+    ) -> ActorRef[_M, _R]:
+        """Spawn an actor supervised by this one (unnamed; default policy STOP).
+
+        Typed like ``ActorSystem.spawn``: the child's ``Actor[M, R]`` gives ``ActorRef[M, R]``.
+        """
         return self.system.spawn(
             actor_factory, mailbox_capacity=mailbox_capacity, policy=policy, parent=self.self_ref
         )

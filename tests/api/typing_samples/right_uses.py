@@ -89,3 +89,12 @@ class RootCounter(RootActor[Increment, int]):
 async def root_uses(system: RootActorSystem) -> None:
     ref: RootActorRef[Increment, int] = system.spawn(RootCounter)
     assert_type(await ref.ask(Increment()), int)
+
+
+class Parent(RootActor[str, ActorRef[Increment, int]]):
+    """``spawn_child`` is typed like ``spawn``."""
+
+    async def receive(self, message: str) -> ActorRef[Increment, int]:
+        child = self.context.spawn_child(Counter)
+        assert_type(child, ActorRef[Increment, int])
+        return child

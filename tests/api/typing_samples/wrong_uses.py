@@ -35,3 +35,9 @@ class WrongMessage(Actor[Increment, int]):
 class WrongReply(Actor[Increment, int]):
     async def receive(self, message: Increment) -> str:  # E: override
         return ""
+
+
+class WrongChildUse(Actor[str, None]):
+    async def receive(self, message: str) -> None:
+        child = self.context.spawn_child(Counter)
+        await child.tell("x")  # E: arg-type
