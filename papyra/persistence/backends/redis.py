@@ -171,9 +171,13 @@ class RedisStreamEntry:
 
 
 class _Group:
-    """Records written together, in one script call. The event exists only if someone waits."""
+    """Records written together, in one script call.
 
-    __slots__ = ("_event", "error", "finished", "nbytes", "parts", "records", "seq")
+    Writers waiting for a group wait for the leader's turn to end (``_lead_done``), then read
+    ``finished`` and ``error`` here.
+    """
+
+    __slots__ = ("error", "finished", "nbytes", "parts", "records", "seq")
 
     def __init__(self) -> None:
         #: The script arguments of each record (its stream index and data), RESP-encoded.
@@ -183,20 +187,10 @@ class _Group:
         self.seq = 0  # set when sealed
         self.error: BaseException | None = None
         self.finished = False
-        self._event: anyio.Event | None = None
-
-    async def wait(self) -> None:
-        if not self.finished:
-            if self._event is None:
-                self._event = anyio.Event()
-            await self._event.wait()
 
     def finish(self, error: BaseException | None) -> None:
         self.error = error
         self.finished = True
-        event, self._event = self._event, None
-        if event is not None:
-            event.set()
 
 
 def _check_config(config: RedisStreamsConfig) -> None:
