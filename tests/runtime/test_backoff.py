@@ -173,22 +173,33 @@ def test_wrong_types_raise_type_error(kwargs: dict[str, Any]) -> None:
 # -- the runtime ---------------------------------------------------------------------------------
 
 
-@pytest.mark.anyio
-async def test_messages_told_during_the_backoff_wait_and_are_processed_after_it_in_order(
-    make_system: Any,
-) -> None:
+async def crashed_into_backoff(
+    make_system: Any, backoff_min: float, jitter: float, *, before: tuple[str, ...] = ()
+) -> tuple[Any, Hooks, Log, Any]:
+    """A started system with one ``Worker`` that was told ``before`` then crashed, and is now
+    waiting out its restart backoff: (system, hooks, log, ref)."""
     hooks = Hooks()
     system = await make_system(hooks=hooks)
     rand, entered = signalling_random(0.0)
     policy = SupervisionPolicy(
-        strategy=RESTART, backoff_min=0.01, backoff_jitter=0.5, backoff_random=rand
+        strategy=RESTART, backoff_min=backoff_min, backoff_jitter=jitter, backoff_random=rand
     )
     log = Log()
     ref = system.spawn(lambda: Worker(log), policy=policy)
-    await ref.tell("before")
-    await ref.tell("boom")
+    for message in (*before, "boom"):
+        await ref.tell(message)
     with anyio.fail_after(5):
         await entered[0].wait()
+    return system, hooks, log, ref
+
+
+@pytest.mark.anyio
+async def test_messages_told_during_the_backoff_wait_and_are_processed_after_it_in_order(
+    make_system: Any,
+) -> None:
+    system, hooks, log, ref = await crashed_into_backoff(
+        make_system, 0.01, 0.5, before=("before",)
+    )
     for message in ("a", "b", "c"):
         await ref.tell(message)
     assert await ref.ask("d") == "d"
@@ -203,17 +214,8 @@ async def test_messages_told_during_the_backoff_wait_and_are_processed_after_it_
 
 @pytest.mark.anyio
 async def test_graceful_stop_ends_a_long_backoff_and_drains_the_queue(make_system: Any) -> None:
-    hooks = Hooks()
-    system = await make_system(hooks=hooks)
-    rand, entered = signalling_random(0.0)
-    policy = SupervisionPolicy(
-        strategy=RESTART, backoff_min=60.0, backoff_jitter=0.1, backoff_random=rand
-    )
-    log = Log()
-    ref = system.spawn(lambda: Worker(log), policy=policy)
-    await ref.tell("boom")
+    system, hooks, log, ref = await crashed_into_backoff(make_system, 60.0, 0.1)
     with anyio.fail_after(5):
-        await entered[0].wait()
         await ref.tell("queued")
         await system.stop(ref, wait=True)
 
@@ -228,17 +230,8 @@ async def test_graceful_stop_ends_a_long_backoff_and_drains_the_queue(make_syste
 async def test_immediate_stop_ends_a_long_backoff_without_a_new_instance(
     make_system: Any,
 ) -> None:
-    hooks = Hooks()
-    system = await make_system(hooks=hooks)
-    rand, entered = signalling_random(0.0)
-    policy = SupervisionPolicy(
-        strategy=RESTART, backoff_min=60.0, backoff_jitter=0.1, backoff_random=rand
-    )
-    log = Log()
-    ref = system.spawn(lambda: Worker(log), policy=policy)
-    await ref.tell("boom")
+    system, hooks, log, ref = await crashed_into_backoff(make_system, 60.0, 0.1)
     with anyio.fail_after(5):
-        await entered[0].wait()
         await ref.tell("queued")
         await system.stop(ref, wait=True, immediate=True)
 
