@@ -502,12 +502,8 @@ class RedisStreamsPersistence(ListsRecords, PersistenceBackend):
             if value is not None:
                 records.append(value)
         policy = self.retention
-        if policy is not None and (
-            policy.max_records is not None
-            or policy.max_age_seconds is not None
-            or policy.max_total_bytes is not None
-        ):
-            records = apply_retention(records, policy)
+        if policy is not None:
+            records = apply_retention(records, policy)  # no limits: a copy, unchanged
         system_id = self._config.system_id
         items = []
         for data in records:
