@@ -70,6 +70,7 @@ import anyio
 from papyra import _crash
 from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope, Traced, untraced
 from papyra._speedups.dispatch_py import CANCELLED, FAILURE, FATAL
+from papyra._timers import TimeLine, wait_until_set
 from papyra._validate import enum_member, is_coroutine_callable
 from papyra.actor import Actor
 from papyra.address import ActorAddress
@@ -83,6 +84,7 @@ from papyra.metrics import SUPERVISION_DECISIONS, AskStats
 from papyra.ref import ActorRef
 from papyra.supervision import Strategy, SupervisionPolicy
 from papyra.supervisor import SupervisorDecision
+from papyra.timers import Timers
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -173,8 +175,13 @@ class Lifecycle:
         *,
         retain_terminated: int,
         log_crashes: bool = True,
+        timeline: TimeLine,
     ) -> None:
         self.system = system
+        #: Where timers and restart backoffs wait: the loop clock, or a ManualClock.
+        self.timeline = timeline
+        #: rid -> the actor's ``Timers``, made on first use of ``ctx.timers``.
+        self.timers: dict[int, Timers] = {}
         self.facts = facts
         self.dispatch = dispatch
         self.retain_terminated = retain_terminated
@@ -462,6 +469,8 @@ class Lifecycle:
         cell.alive = False
         cell.restarting = False
         cell.refresh()
+        if self.timers:
+            self.cancel_timers(cell)
         mailbox = cell.mailbox
         mailbox.close()
         if cell.name is not None and self.names.get(cell.name) == cell.rid:
@@ -539,6 +548,8 @@ class Lifecycle:
             return
         cell.stopping = True
         cell.refresh()
+        if self.timers:
+            self.cancel_timers(cell)
         cell.mailbox.force(STOP)
         cell.mailbox.close()
         if self._backoff_wakers:
@@ -552,10 +563,25 @@ class Lifecycle:
         cell.attention = True
         cell.stopping = True
         cell.refresh()
+        if self.timers:
+            self.cancel_timers(cell)
         cell.mailbox.force(STOP)  # wakes a loop waiting on an empty mailbox
         cell.mailbox.close()
         if self._backoff_wakers:
             self._wake_backoff(cell)
+
+    def timers_for(self, cell: Cell) -> Timers:
+        """``cell``'s timers (``ctx.timers``), made on first use."""
+        timers = self.timers.get(cell.rid)
+        if timers is None:
+            timers = self.timers[cell.rid] = Timers(self, cell)
+        return timers
+
+    def cancel_timers(self, cell: Cell) -> None:
+        """Cancel every timer of ``cell`` (a stop was requested, or it restarts)."""
+        timers = self.timers.pop(cell.rid, None)
+        if timers is not None:
+            timers.cancel_all()
 
     def _wake_backoff(self, cell: Cell) -> None:
         """End the restart backoff ``cell`` is waiting out, if any (see :meth:`_backoff_wait`)."""
@@ -938,6 +964,8 @@ class Lifecycle:
         """
         if cell.abort:  # on its way out already (e.g. the system is going down)
             return None
+        if self.timers:
+            self.cancel_timers(cell)  # timers belong to the failed instance
         policy = cell.policy
         now = self.system.now()
         cell.restarting = True
@@ -1028,8 +1056,9 @@ class Lifecycle:
 
         The consecutive-restart count starts over when the last restarted instance ran
         ``policy.reset_after`` seconds of the system clock (``now``) without failing. The
-        wait itself is an anyio sleep (the event loop's clock), which a stop request or an
-        abort ends at once; the mailbox keeps what arrives meanwhile.
+        wait itself is on the system's time line (the event loop's clock, or the manual clock
+        of a test), and a stop request or an abort ends it at once; the mailbox keeps what
+        arrives meanwhile.
         """
         state = self._backoff.get(cell.rid)
         if state is None:
@@ -1046,8 +1075,7 @@ class Lifecycle:
         waker = anyio.Event()
         self._backoff_wakers[cell.rid] = waker
         try:
-            with anyio.move_on_after(delay):
-                await waker.wait()
+            await wait_until_set(self.timeline, waker, delay)
         finally:
             self._backoff_wakers.pop(cell.rid, None)
 

@@ -6,11 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from papyra.exceptions import ActorStopped
+
 if TYPE_CHECKING:
     from papyra.actor import Actor
     from papyra.ref import ActorRef
     from papyra.supervision import SupervisionPolicy
     from papyra.system import ActorSystem
+    from papyra.timers import Timers
 
 __all__ = ("ActorContext",)
 
@@ -40,6 +43,18 @@ class ActorContext:
         return self.system.spawn(
             actor_factory, mailbox_capacity=mailbox_capacity, policy=policy, parent=self.self_ref
         )
+
+    @property
+    def timers(self) -> Timers[Any]:
+        """This actor's timers (:class:`~papyra.timers.Timers`): messages to itself, later.
+
+        ``ActorStopped`` once the actor has terminated.
+        """
+        lifecycle = self.system._lifecycle
+        cell = lifecycle.cell_of(self.self_ref)
+        if cell is None or cell.terminated:
+            raise ActorStopped(f"{self.self_ref!r} has terminated: it has no timers.")
+        return lifecycle.timers_for(cell)
 
     async def stop_self(self) -> None:
         """Gracefully stop this actor: messages already queued are processed first."""

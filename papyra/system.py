@@ -28,6 +28,7 @@ from papyra import _accel
 from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope, Reply
 from papyra._facts import Facts
 from papyra._lifecycle import Lifecycle
+from papyra._timers import LoopScheduler, TimeLine
 from papyra._validate import (
     check_factory,
     check_hooks,
@@ -38,7 +39,7 @@ from papyra._validate import (
 from papyra.actor import Actor
 from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
-from papyra.clock import SystemClock
+from papyra.clock import Clock, ManualClock, SystemClock
 from papyra.events import ActorEvent, EventSubscription
 from papyra.exceptions import ActorStopped
 from papyra.hooks import DefaultHooks, SystemHooks
@@ -150,6 +151,7 @@ class ActorSystem:
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
         hooks: SystemHooks | Any | None = None,
         time_fn: Callable[[], float] | None = None,
+        clock: Clock | None = None,
         persistence: PersistenceBackend | None = None,
         persistence_recovery: PersistenceRecoveryConfig | None = None,
         persistence_startup: PersistenceStartupConfig | None = None,
@@ -170,6 +172,11 @@ class ActorSystem:
                 "time_fn must be a callable returning the time in seconds (such as time.time), "
                 f"not {time_fn!r}."
             )
+        if clock is not None:
+            if time_fn is not None:
+                raise ValueError("pass time_fn or clock, not both (a clock brings its own time).")
+            if not callable(getattr(clock, "now", None)):
+                raise TypeError(f"clock must have a now() method (a papyra Clock), not {clock!r}.")
         check_hooks(hooks)
         check_startup_config(persistence_startup)
         check_recovery_config(persistence_recovery, "persistence_recovery")
@@ -192,8 +199,17 @@ class ActorSystem:
             on_dead_letter=on_dead_letter, maxlen=max_dead_letters
         )
         self._hooks: Any = DefaultHooks() if hooks is None else hooks
+        if clock is not None:
+            time_fn = clock.now
         self._time_fn: Callable[[], float] = time.time if time_fn is None else time_fn
         self._clock = SystemClock(self._time_fn)
+        # Timers and restart backoffs: on a manual clock when one was given, else real time.
+        self._scheduler: LoopScheduler | None = None
+        timeline: TimeLine
+        if isinstance(clock, ManualClock):
+            timeline = clock
+        else:
+            timeline = self._scheduler = LoopScheduler()
         self._persistence: PersistenceBackend = persistence
         self._persistence_recovery = persistence_recovery
         self._persistence_startup = persistence_startup
@@ -226,7 +242,7 @@ class ActorSystem:
         )
         self._lifecycle = Lifecycle(
             self, self._facts, dispatch, retain_terminated=retain_terminated,
-            log_crashes=log_crashes,
+            log_crashes=log_crashes, timeline=timeline,
         )
         if tracing is not False:
             from papyra.tracing import TracedActorRef, Tracing
@@ -358,10 +374,14 @@ class ActorSystem:
             async with anyio.create_task_group() as services:
                 self._facts.open(services, anyio.get_cancelled_exc_class(), uuid.uuid4().hex)
                 services.start_soon(self._facts.run_writer)
+                if self._scheduler is not None:
+                    self._scheduler.open(services)
                 async with anyio.create_task_group() as actors:
                     self._lifecycle.open(actors, loop)
                     ready.set()
                     await self._release_host.wait()
+                if self._scheduler is not None:
+                    self._scheduler.close()
                 self._facts.close_writer()
         except Exception:
             _log.exception("the actor system's task failed")

@@ -451,6 +451,18 @@ class Mailbox:
         self._items.clear()
         return items
 
+    def discard(self, item: Any) -> bool:
+        """Take ``item`` (that very object) back out of the queue; False if it is not there.
+
+        O(n): for rare retractions (a cancelled timer's queued message), never on a hot path.
+        """
+        items = self._items
+        for i, queued in enumerate(items):
+            if queued is item:
+                del items[i]
+                return True
+        return False
+
     def close(self) -> None:
         """Close the send side (idempotent): waiting producers fail, the consumer wakes up."""
         if self._closed:
