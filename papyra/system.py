@@ -100,6 +100,7 @@ class DeadLetterMailbox:
         self._on_dead_letter = on_dead_letter
         self._maxlen = maxlen
         self._total = 0
+        self._waiters: list[Any] = []  # futures of wait_for_more(), completed by push()
 
     @property
     def messages(self) -> list[DeadLetter]:
@@ -111,6 +112,14 @@ class DeadLetterMailbox:
         """How many dead letters were pushed, including those no longer retained."""
         return self._total
 
+    async def wait_for_more(self, total: int) -> None:
+        """Return once more than ``total`` dead letters were pushed (at once if already so)."""
+        if self._total > total:
+            return
+        fut = _accel.dispatch.create_future()
+        self._waiters.append(fut)
+        await fut
+
     def push(self, dl: DeadLetter) -> None:
         """Append ``dl`` then call ``on_dead_letter(dl)`` (its exceptions are swallowed)."""
         self._total += 1
@@ -118,6 +127,11 @@ class DeadLetterMailbox:
         messages.append(dl)
         if self._maxlen is not None and len(messages) > self._maxlen:
             del messages[: len(messages) - self._maxlen]
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
         if self._on_dead_letter is not None:
             try:
                 self._on_dead_letter(dl)
