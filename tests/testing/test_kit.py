@@ -185,7 +185,7 @@ async def test_a_kit_without_a_clock_says_so(make_system: MakeSystem) -> None:
     system = await make_system()
     kit = TestKit(system)
     with pytest.raises(RuntimeError, match="no manual clock"):
-        kit.clock  # noqa: B018
+        kit.clock
     with pytest.raises(TypeError, match="ManualClock"):
         TestKit(system, clock=object())  # type: ignore[arg-type]
 
