@@ -22,6 +22,7 @@ from papyra.hooks import DefaultHooks, RestartBudgetExhausted
 from papyra.ref import ActorRef
 from papyra.supervision import Strategy, SupervisionPolicy
 from papyra.system import ActorSystem
+from papyra.testing import ManualClock, TestKit
 
 RESTART = Strategy.RESTART
 
@@ -80,6 +81,12 @@ def signalling_random(value: float = 0.0) -> tuple[Callable[[], float], list[any
         return value
 
     return rand, events
+
+
+async def manual_kit(make_system: Any, **kwargs: Any) -> TestKit:
+    """A started system on a manual clock, and its test kit."""
+    clock = ManualClock()
+    return TestKit(await make_system(clock=clock, **kwargs), clock=clock)
 
 
 def kinds(system: ActorSystem, ref: ActorRef) -> list[str]:
@@ -197,19 +204,24 @@ async def crashed_into_backoff(
 async def test_messages_told_during_the_backoff_wait_and_are_processed_after_it_in_order(
     make_system: Any,
 ) -> None:
-    system, hooks, log, ref = await crashed_into_backoff(
-        make_system, 0.01, 0.5, before=("before",)
-    )
-    for message in ("a", "b", "c"):
+    kit = await manual_kit(make_system)
+    log = Log()
+    policy = SupervisionPolicy(strategy=RESTART, backoff_min=10.0, backoff_max=10.0)
+    ref = kit.system.spawn(lambda: Worker(log), policy=policy)
+    for message in ("before", "boom", "a", "b", "c"):
         await ref.tell(message)
+    await kit.advance(9.9)
+    assert log.entries == [("start", 1, None), ("msg", 1, "before")]  # still backing off
+    await kit.advance(0.1)
     assert await ref.ask("d") == "d"
 
     assert log.entries == [
         ("start", 1, None), ("msg", 1, "before"), ("stop", 1, None), ("start", 2, None),
         ("msg", 2, "a"), ("msg", 2, "b"), ("msg", 2, "c"), ("msg", 2, "d"),
     ]
-    assert kinds(system, ref) == ["ActorStarted", "ActorCrashed", "ActorRestarted"]
-    assert hooks.dead == []
+    assert kinds(kit.system, ref) == ["ActorStarted", "ActorCrashed", "ActorRestarted"]
+    await kit.expect_no_event(ActorStoppedEvent)
+    assert kit.system.dead_letters.messages == []
 
 
 @pytest.mark.anyio
@@ -259,19 +271,21 @@ async def test_closing_the_system_ends_a_long_backoff(make_system: Any) -> None:
 
 
 @pytest.mark.anyio
-async def test_budget_exhausted_hook_fires_once(make_system: Any, clock: Any) -> None:
+async def test_budget_exhausted_hook_fires_once(make_system: Any) -> None:
     hooks = Hooks()
-    system = await make_system(hooks=hooks, time_fn=clock)
+    kit = await manual_kit(make_system, hooks=hooks)
     policy = SupervisionPolicy(
-        strategy=RESTART, max_restarts=2, within_seconds=10.0, backoff_min=0.01
+        strategy=RESTART, max_restarts=2, within_seconds=10.0, backoff_min=1.0,
+        backoff_max=1.0,
     )
     log = Log()
-    ref = system.spawn(lambda: Worker(log), policy=policy)
-    for restarts in (1, 2):
+    ref = kit.system.spawn(lambda: Worker(log), policy=policy)
+    for _ in range(2):
         await ref.tell("boom")
-        await until(system, ActorRestarted, ref, restarts)
+        await kit.advance(1.0)
+        await kit.expect_event(ActorRestarted)
     await ref.tell("boom")
-    await until(system, ActorStoppedEvent, ref)
+    await kit.expect_event(ActorStoppedEvent)
 
     assert len(hooks.exhausted) == 1
     info = hooks.exhausted[0]
@@ -299,9 +313,7 @@ async def test_no_budget_hook_without_a_budget_or_while_restarting(
 
 
 @pytest.mark.anyio
-async def test_consecutive_count_resets_after_a_healthy_period(
-    make_system: Any, clock: Any
-) -> None:
+async def test_consecutive_count_resets_after_a_healthy_period(make_system: Any) -> None:
     attempts: list[int] = []
 
     class Recording(SupervisionPolicy):
@@ -311,26 +323,24 @@ async def test_consecutive_count_resets_after_a_healthy_period(
             attempts.append(attempt)
             return super().backoff_delay(attempt)
 
-    system = await make_system(time_fn=clock)
+    kit = await manual_kit(make_system)
     policy = Recording(
-        strategy=RESTART, max_restarts=100, within_seconds=1.0, backoff_min=0.001,
-        backoff_max=0.001, backoff_reset_after=30.0,
+        strategy=RESTART, max_restarts=100, within_seconds=1.0, backoff_min=1.0,
+        backoff_max=1.0, backoff_reset_after=30.0,
     )
-    ref = system.spawn(lambda: Worker(Log()), policy=policy)
-    restarts = 0
+    ref = kit.system.spawn(lambda: Worker(Log()), policy=policy)
 
     async def fail() -> None:
-        nonlocal restarts
-        restarts += 1
         await ref.tell("boom")
-        await until(system, ActorRestarted, ref, restarts)
+        await kit.advance(1.0)  # the backoff
+        await kit.expect_event(ActorRestarted)
 
     await fail()
     await fail()
-    clock.advance(29.0)  # not healthy long enough
+    await kit.advance(28.0)  # healthy for 29 s: not long enough
     await fail()
-    clock.advance(30.0)  # healthy for backoff_reset_after: the count starts over
+    await kit.advance(30.0)  # healthy for backoff_reset_after: the count starts over
     await fail()
     await fail()
     assert attempts == [1, 2, 3, 1, 2]
-    assert kinds(system, ref).count("ActorCrashed") == 5
+    assert kinds(kit.system, ref).count("ActorCrashed") == 5
