@@ -8,10 +8,11 @@ Layout::
     papyra.mailbox       Mailbox                      papyra._envelope STOP, Envelope, Reply, ...
     papyra.supervision   Strategy, SupervisionPolicy  papyra.supervisor SupervisorDecision
     papyra.events        lifecycle events             papyra.audit     ActorInfo, AuditReport
-    papyra.hooks         SystemHooks, FailureInfo     papyra.clock     Clock, SystemClock
+    papyra.hooks         SystemHooks, FailureInfo     papyra.clock     Clock, SystemClock, ManualClock
     papyra.persistence   record models and backends   papyra.cli       the ``papyra`` command
     papyra.conf          settings                     papyra._accel    compiled vs pure-Python twins
     papyra.pool          spawn_pool, PoolRef, Routing: N workers behind one ref
+    papyra.timers        Timers (``ctx.timers``)      papyra.testing   TestKit, Probe, pytest plugin
 
 Public names are resolved lazily, so ``import papyra`` stays cheap and never imports the CLI.
 """
