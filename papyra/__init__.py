@@ -8,7 +8,7 @@ Layout::
     papyra.mailbox       Mailbox                      papyra._envelope STOP, Envelope, Reply, ...
     papyra.supervision   Strategy, SupervisionPolicy  papyra.supervisor SupervisorDecision
     papyra.events        lifecycle events             papyra.audit     ActorInfo, AuditReport
-    papyra.hooks         SystemHooks, FailureInfo     papyra.clock     Clock, SystemClock, ManualClock
+    papyra.hooks         SystemHooks, FailureInfo     papyra.clock     SystemClock, ManualClock
     papyra.persistence   record models and backends   papyra.cli       the ``papyra`` command
     papyra.conf          settings                     papyra._accel    compiled vs pure-Python twins
     papyra.pool          spawn_pool, PoolRef, Routing: N workers behind one ref
