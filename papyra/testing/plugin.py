@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from papyra.system import ActorSystem
     from papyra.testing import TestKit
 
+__all__ = ("papyra_clock", "papyra_kit", "papyra_system")
+
 
 @pytest.fixture
 def papyra_clock() -> ManualClock:

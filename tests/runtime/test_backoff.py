@@ -16,13 +16,14 @@ import pytest
 
 from papyra._envelope import DeadLetter
 from papyra.actor import Actor
+from papyra.clock import ManualClock
 from papyra.events import ActorRestarted
 from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.hooks import DefaultHooks, RestartBudgetExhausted
 from papyra.ref import ActorRef
 from papyra.supervision import Strategy, SupervisionPolicy
 from papyra.system import ActorSystem
-from papyra.testing import ManualClock, TestKit
+from papyra.testing import TestKit
 
 RESTART = Strategy.RESTART
 

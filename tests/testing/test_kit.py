@@ -13,10 +13,11 @@ import pytest
 
 from papyra._envelope import STOP, ActorTerminated
 from papyra.actor import Actor
+from papyra.clock import ManualClock
 from papyra.events import ActorRestarted, ActorStarted
 from papyra.exceptions import ActorStopped
 from papyra.supervision import Strategy, SupervisionPolicy
-from papyra.testing import ManualClock, Probe, TestKit
+from papyra.testing import Probe, TestKit
 from tests.conftest import MakeSystem
 
 pytestmark = pytest.mark.anyio
