@@ -182,6 +182,8 @@ class Lifecycle:
         self.timeline = timeline
         #: rid -> the actor's ``Timers``, made on first use of ``ctx.timers``.
         self.timers: dict[int, Timers] = {}
+        #: The system's ``papyra.cluster`` member, when it has a transport (remote watchers).
+        self.cluster: Any = None
         self.facts = facts
         self.dispatch = dispatch
         self.retain_terminated = retain_terminated
@@ -471,6 +473,8 @@ class Lifecycle:
         cell.refresh()
         if self.timers:
             self.cancel_timers(cell)
+        if self.cluster is not None:
+            self.cluster.terminated(cell)
         mailbox = cell.mailbox
         mailbox.close()
         if cell.name is not None and self.names.get(cell.name) == cell.rid:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 __all__ = (
-    "ActorStopped", "AskDeadlock", "AskTimeout", "EventNotEmitted", "MailboxClosed", "PapyraError",
+    "ActorStopped", "AskDeadlock", "AskTimeout", "EventNotEmitted", "MailboxClosed",
+    "MessageNotSerializable", "PapyraError", "RemoteError",
 )
 
 
@@ -57,3 +58,25 @@ class EventNotEmitted(PapyraError, TimeoutError):
     with ``timeout=None``); it ends at once instead. A ``TimeoutError``, so code written for
     0.3.0, which timed out, keeps working.
     """
+
+
+class MessageNotSerializable(PapyraError, TypeError):
+    """A message sent to an actor of another member cannot be carried by the cluster codec.
+
+    Raised by the ``tell``/``ask`` that sends it, before anything is sent (docs/cluster.md).
+    """
+
+
+class RemoteError(PapyraError):
+    """The handler of an ``ask`` on another member raised; no pickle crosses the wire.
+
+    ``type_name`` is the qualified name of the exception class raised there (e.g.
+    ``"builtins.ValueError"``), ``message`` its ``str()``, ``system`` the member that ran the
+    handler.
+    """
+
+    def __init__(self, type_name: str, message: str, *, system: str) -> None:
+        super().__init__(f"{type_name}: {message} (raised on {system})")
+        self.type_name = type_name
+        self.message = message
+        self.system = system

@@ -175,6 +175,7 @@ class ActorSystem:
         shutdown_grace: float | None = 10.0,
         log_crashes: bool = True,
         tracing: bool | Any = False,
+        transport: Any | None = None,
         _dispatch: ModuleType | None = None,
     ) -> None:
         if not isinstance(system_id, str) or not system_id:
@@ -191,6 +192,14 @@ class ActorSystem:
                 raise ValueError("pass time_fn or clock, not both (a clock brings its own time).")
             if not callable(getattr(clock, "now", None)):
                 raise TypeError(f"clock must have a now() method (a papyra Clock), not {clock!r}.")
+        if transport is not None and not all(
+            callable(getattr(transport, name, None))
+            for name in ("open", "send", "receive", "settle", "heartbeat", "members")
+        ):
+            raise TypeError(
+                "transport must be a cluster transport such as "
+                f"papyra.cluster.RedisStreamsTransport, not {transport!r}."
+            )
         check_hooks(hooks)
         check_startup_config(persistence_startup)
         check_recovery_config(persistence_recovery, "persistence_recovery")
@@ -236,6 +245,8 @@ class ActorSystem:
                 f"shutdown_grace must be None or a number of seconds >= 0, not {shutdown_grace!r}"
             )
         self._shutdown_grace: float | None = shutdown_grace
+        self._transport = transport
+        self._node: Any = None  # papyra.cluster._node.ClusterNode once started with a transport
         self._started = False
         self._detached: set[Any] = set()  # strong references to the detached asyncio tasks
         self._release_host = anyio.Event()
@@ -349,6 +360,12 @@ class ActorSystem:
             return
         try:
             await self._run_startup_checks()
+            if self._transport is not None:
+                from papyra.cluster._node import ClusterNode
+
+                node = ClusterNode(self, self._transport)
+                await node.open()
+                self._node = self._lifecycle.cluster = node
         except BaseException:
             self._lifecycle.closed = True
             self._facts.end()
@@ -392,6 +409,8 @@ class ActorSystem:
                     self._scheduler.open(services)
                 async with anyio.create_task_group() as actors:
                     self._lifecycle.open(actors, loop)
+                    if self._node is not None:
+                        services.start_soon(self._node.run)
                     ready.set()
                     await self._release_host.wait()
                 if self._scheduler is not None:
@@ -470,6 +489,8 @@ class ActorSystem:
             return
         self._closing = True
         lifecycle.close()
+        if self._node is not None:
+            self._node.stop_reading()
         if not self._started:
             await self._close_backend()
             self._raise_fatal()
@@ -492,6 +513,8 @@ class ActorSystem:
             with anyio.CancelScope(shield=True):
                 lifecycle.cancel_all()  # none left unless the grace ran out or we were cancelled
                 await lifecycle.wait_all_finished()
+                if self._node is not None:
+                    await self._node.aclose()  # the last replies and acks, then leave
                 self._release_host.set()
                 await self._host_done.wait()
                 await self._close_backend()
@@ -669,9 +692,15 @@ class ActorSystem:
         self._lifecycle.stop_roots()
 
     def _watch(self, watcher: Any, target: Any) -> None:
+        if self._node is not None and self._node.is_remote(target):
+            self._node.watch(watcher, target)
+            return
         self._lifecycle.watch(watcher, self._watch_target(target, "watch"))
 
     def _unwatch(self, watcher: Any, target: Any) -> None:
+        if self._node is not None and self._node.is_remote(target):
+            self._node.unwatch(watcher, target)
+            return
         self._lifecycle.unwatch(watcher, self._watch_target(target, "unwatch"))
 
     def _is_foreign(self, ref: Any) -> bool:
@@ -713,13 +742,27 @@ class ActorSystem:
     # -- lookup ------------------------------------------------------------------------------------
 
     def ref_for(self, address: ActorAddress | str) -> ActorRef:
-        """A fresh ref to a running actor of this system (``ActorStopped`` otherwise)."""
+        """A fresh ref to a running actor of this system (``ActorStopped`` otherwise).
+
+        With a transport (a cluster member), also a ref to an actor of another member: an
+        ``ActorAddress`` of that system, or a URI ``"papyra://<system>/<name>"``
+        (``/#<id>`` for an unnamed actor). Such a ref is not checked for liveness here.
+        """
+        if isinstance(address, str) and address.startswith("papyra://"):
+            from papyra.cluster._node import parse_uri
+
+            member, target = parse_uri(address)
+            if member != self.system_id:
+                return self._remote(member, target)
+            if not target.startswith("#"):
+                return self.ref_for_name(target)
+            address = ActorAddress(member, int(target[1:].partition("~")[0]))
         if isinstance(address, str):
             address = ActorAddress.parse(address)
         if not isinstance(address, ActorAddress):
             raise TypeError(f"Expected an ActorAddress or str, not {type(address).__name__}.")
         if address.system != self.system_id:
-            raise ActorStopped("Remote actor systems are not supported yet.", reason="shutdown")
+            return self._remote(address.system, f"#{address.actor_id}")
         cell = self._by_id.get(address.actor_id)
         if cell is None:
             raise ActorStopped("Actor does not exist.", reason="shutdown")
@@ -727,13 +770,36 @@ class ActorSystem:
             raise ActorStopped("Actor is not running.", reason="shutdown")
         return self._lifecycle.ref(cell)
 
-    def ref_for_name(self, name: str) -> ActorRef:
-        """A fresh ref to the actor registered under ``name`` (no liveness check)."""
+    def ref_for_name(self, name: str, *, system: str | None = None) -> ActorRef:
+        """A fresh ref to the actor registered under ``name`` (no liveness check).
+
+        ``system``: the id of another member of this system's cluster (needs a transport);
+        the ref is then a :class:`~papyra.cluster.RemoteActorRef`, made without asking that
+        member (a message to a name nobody has there becomes a dead letter on that side).
+        """
+        if system is not None and system != self.system_id:
+            return self._remote(system, name)
         rid = self._names.get(name)
         cell = None if rid is None else self._by_id.get(rid)
         if cell is None:
             raise ActorStopped(f"Actor with name '{name}' does not exist.", reason="shutdown")
         return self._lifecycle.ref(cell)
+
+    def _remote(self, member: str, target: str) -> ActorRef:
+        """A ref to ``target`` on the cluster member ``member``."""
+        if not isinstance(member, str) or not member:
+            raise ValueError(f"system must be a non-empty system id, not {member!r}.")
+        if not isinstance(target, str) or not target:
+            raise ValueError(f"the actor name must be a non-empty string, not {target!r}.")
+        if self._transport is None:
+            raise ValueError(
+                f"{member!r} is another actor system: give this one a transport "
+                "(ActorSystem(transport=RedisStreamsTransport(...))) to reach it."
+            )
+        if self._node is None:
+            raise ActorStopped("ActorSystem is not running.", reason="shutdown")
+        ref: ActorRef = self._node.remote_ref(member, target)
+        return ref
 
     def list_names(self) -> dict[str, ActorAddress]:
         return {

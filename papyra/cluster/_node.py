@@ -1,0 +1,608 @@
+"""The cluster member inside one actor system: remote refs, the inbox reader, replies, watches.
+
+A :class:`ClusterNode` exists when ``ActorSystem(transport=...)`` was given. It turns sends to
+:class:`RemoteActorRef` into frames for the transport, hands inbound frames to local actors,
+and sends back what their handlers returned. See docs/cluster.md for the guarantees.
+
+Frames (``dict[str, bytes]``; see papyra.cluster.transport):
+
+=====  ===========================================================================
+field  meaning
+=====  ===========================================================================
+``k``  kind: ``t`` tell, ``a`` ask, ``r`` reply, ``e`` error reply, ``w`` watch,
+       ``x`` terminated (the answer to a watch)
+``i``  message id, ``{member}/{run}/{n}``: unique in the cluster, the de-duplication key
+``f``  the sending member
+``to`` the target on the receiving member: a name, or ``#{actor id}~{run}``
+``m``  the payload (codec bytes; for ``e``: JSON ``{"type", "message"}``)
+``d``  ask deadline, epoch milliseconds
+``c``  ask correlation id (in ``a``, ``r`` and ``e``)
+=====  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+import orjson
+
+from papyra import _accel
+from papyra._envelope import STOP, ActorTerminated, DeadLetter, Envelope
+from papyra.actor import _M, _R
+from papyra.address import ActorAddress
+from papyra.exceptions import (
+    ActorStopped,
+    AskTimeout,
+    MailboxClosed,
+    MessageNotSerializable,
+    RemoteError,
+)
+from papyra.ref import ActorRef, _check_timeout
+
+if TYPE_CHECKING:
+    from papyra._speedups.dispatch_py import ActorCell
+    from papyra.cluster.transport import Frame, Transport
+    from papyra.system import ActorSystem
+
+__all__ = ("ClusterNode", "RemoteActorRef", "parse_uri")
+
+log = logging.getLogger("papyra")
+
+SCHEME = "papyra://"
+_STOPPED_TYPE = "papyra.exceptions.ActorStopped"
+#: How long a message for a name nobody has spawned yet waits before it is a dead letter.
+PARK_SECONDS = 5.0
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """``"papyra://shop.node-b/orders"`` -> ``("shop.node-b", "orders")``; ``ValueError``."""
+    if not isinstance(uri, str) or not uri.startswith(SCHEME):
+        raise ValueError(f"not a papyra URI (papyra://<system>/<actor>): {uri!r}")
+    system, sep, target = uri[len(SCHEME):].partition("/")
+    if not system or not sep or not target:
+        raise ValueError(f"not a papyra URI (papyra://<system>/<actor>): {uri!r}")
+    return system, target
+
+
+def _never_put(item: Any) -> Any:
+    raise ActorStopped("A remote ref has no local mailbox.")
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RemoteActorRef(ActorRef[_M, _R]):
+    """A ref to an actor of another member of the cluster; used like any :class:`ActorRef`.
+
+    ``tell`` returns once the transport has accepted the message; ``ask`` needs a ``timeout``
+    (``ValueError`` without one). Made by ``system.ref_for_name(name, system=...)``,
+    ``system.ref_for("papyra://system/name")``, or received in a message. Two remote refs are
+    equal when they name the same target on the same member.
+    """
+
+    _target: str = ""
+    _node: Any = field(default=None, compare=False)
+
+    @property
+    def system_id(self) -> str:
+        """The member the actor lives on."""
+        assert self._address is not None
+        return self._address.system
+
+    @property
+    def uri(self) -> str:
+        """``papyra://{system}/{name}`` (or ``/#{id}~{run}`` for an unnamed actor)."""
+        return f"{SCHEME}{self.system_id}/{self._target}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RemoteActorRef):
+            return NotImplemented
+        return self.uri == other.uri
+
+    def __hash__(self) -> int:
+        return hash(self.uri)
+
+    def __repr__(self) -> str:
+        return f"RemoteActorRef({self.uri})"
+
+    def is_alive(self) -> bool:
+        """True while the member holds a current lease (as of its last heartbeat seen here)."""
+        return bool(self._node.member_alive(self.system_id))
+
+    async def tell(self, message: Any) -> None:
+        """Send ``message``; returns once the transport accepted it (see docs/cluster.md)."""
+        await self._node.tell(self, message)
+
+    send = tell
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        """Send ``message`` and wait for the reply, at most ``timeout`` seconds (required)."""
+        return await self._node.ask(self, message, timeout)
+
+    def proxy(self) -> Any:
+        raise TypeError("proxies work on local actors only; send messages to a remote actor.")
+
+
+class _Delivery:
+    """The reply slot of a message that came over the wire: the kernel completes it once the
+    handler has finished, which settles the frame and, for an ask, sends the reply."""
+
+    __slots__ = ("corr", "finished", "message_id", "node", "reply_to", "token")
+
+    def __init__(
+        self, node: ClusterNode, token: str, message_id: bytes, reply_to: str,
+        corr: bytes | None,
+    ) -> None:
+        self.node = node
+        self.token = token
+        self.message_id = message_id
+        self.reply_to = reply_to
+        self.corr = corr
+        self.finished = False
+
+    def done(self) -> bool:
+        return self.finished
+
+    def cancelled(self) -> bool:
+        return False
+
+    def set_result(self, value: Any) -> None:
+        if not self.finished:
+            self.finished = True
+            self.node._handled(self, value, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        if not self.finished:
+            self.finished = True
+            self.node._handled(self, None, exc)
+
+
+class ClusterNode:
+    """One system's membership of a cluster (made by ``ActorSystem(transport=...)``)."""
+
+    def __init__(self, system: ActorSystem, transport: Transport) -> None:
+        self.system = system
+        self.transport = transport
+        self.member = system.system_id
+        self.run_id = uuid.uuid4().hex[:12]
+        self._seq = itertools.count(1)
+        self._asks: dict[bytes, Any] = {}
+        self._outbox: dict[str, list[Frame]] = defaultdict(list)
+        self._tokens: list[str] = []
+        self._handled_ids: list[bytes] = []
+        self._wake = anyio.Event()
+        self._flush_lock = anyio.Lock()
+        self._parked: list[tuple[float, str, Frame]] = []
+        # watcher side: (member, target) -> rids of local watchers
+        self._watching: dict[tuple[str, str], set[int]] = {}
+        # target side: rid -> {(member, the target as that member named it)}
+        self._watched_by: dict[int, set[tuple[str, str]]] = {}
+        self._live: set[str] = set()
+        self._reader: anyio.CancelScope | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self.closed = False
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def _message_id(self) -> bytes:
+        return f"{self.member}/{self.run_id}/{next(self._seq)}".encode()
+
+    def member_alive(self, member: str) -> bool:
+        return member == self.member or member in self._live
+
+    def remote_ref(self, member: str, target: str) -> RemoteActorRef:
+        """A ref to ``target`` (a name, ``#id`` or ``#id~run``) on ``member``."""
+        actor_id = 0
+        if target.startswith("#"):
+            number = target[1:].partition("~")[0]
+            if not number.isdigit():
+                raise ValueError(f"not an actor id: {target!r}")
+            actor_id = int(number)
+        return RemoteActorRef(
+            actor_id, _never_put, _always, None, ActorAddress(member, actor_id),
+            _target=target, _node=self,
+        )
+
+    def is_remote(self, ref: Any) -> bool:
+        return isinstance(ref, RemoteActorRef)
+
+    def uri_of(self, obj: Any) -> str | None:
+        """The wire form of an actor ref (the codec's ``refs``), None for anything else."""
+        if isinstance(obj, RemoteActorRef):
+            return obj.uri
+        if isinstance(obj, ActorRef):
+            cell = obj._cell
+            if cell is not None and cell.host is self.system._lifecycle:
+                return f"{SCHEME}{self.member}/#{cell.rid}~{self.run_id}"
+        return None
+
+    def ref_from_uri(self, uri: str) -> ActorRef:
+        """An actor ref from its wire form: a local ref when it points here and still runs."""
+        member, target = parse_uri(uri)
+        if member == self.member:
+            cell = self._resolve(target)
+            if cell is not None:
+                return self.system._lifecycle.ref(cell)
+        return self.remote_ref(member, target)
+
+    def _resolve(self, target: str) -> ActorCell | None:
+        lifecycle = self.system._lifecycle
+        if target.startswith("#"):
+            number, _, run = target[1:].partition("~")
+            if run and run != self.run_id:
+                return None  # an actor of an earlier run of this member
+            return lifecycle.by_id.get(int(number)) if number.isdigit() else None
+        rid = lifecycle.names.get(target)
+        return None if rid is None else lifecycle.by_id.get(rid)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _encode(self, message: Any) -> bytes:
+        return self.transport.codec.encode(message, self.uri_of)
+
+    async def tell(self, ref: RemoteActorRef, message: Any) -> None:
+        if self.closed:
+            raise ActorStopped("The actor system is closed.", reason="shutdown")
+        frame = {
+            "k": b"t", "i": self._message_id(), "f": self.member.encode(),
+            "to": ref._target.encode(), "m": self._encode(message),
+        }
+        await self.transport.send(ref.system_id, [frame])
+
+    async def ask(self, ref: RemoteActorRef, message: Any, timeout: float | None) -> Any:
+        if timeout is None:
+            raise ValueError(
+                f"ask() to {ref.uri} needs a timeout: a remote actor may never answer "
+                "(its member may be gone)."
+            )
+        _check_timeout(timeout)
+        if self.closed:
+            raise ActorStopped("The actor system is closed.", reason="shutdown")
+        payload = self._encode(message)
+        corr = self._message_id()
+        fut = _accel.dispatch.create_future()
+        self._asks[corr] = fut
+        frame = {
+            "k": b"a", "i": corr, "c": corr, "f": self.member.encode(),
+            "to": ref._target.encode(), "m": payload,
+            "d": b"%d" % int((time.time() + float(timeout)) * 1000),
+        }
+        try:
+            with anyio.move_on_after(timeout):
+                await self.transport.send(ref.system_id, [frame])
+                return await fut
+            raise AskTimeout(f"ask() to {ref.uri} timed out after {timeout} seconds.")
+        finally:
+            self._asks.pop(corr, None)
+
+    def _queue(self, member: str, frame: Frame) -> None:
+        self._outbox[member].append(frame)
+        self._wake.set()
+
+    def _settle(self, token: str, message_id: bytes | None) -> None:
+        self._tokens.append(token)
+        if message_id is not None:
+            self._handled_ids.append(message_id)
+        self._wake.set()
+
+    def _handled(self, delivery: _Delivery, value: Any, exc: BaseException | None) -> None:
+        """A delivered message was handled (the kernel completed its reply slot)."""
+        if delivery.corr is not None:
+            if exc is None:
+                try:
+                    self._queue(delivery.reply_to, {
+                        "k": b"r", "c": delivery.corr, "m": self._encode(value),
+                        "f": self.member.encode(),
+                    })
+                except MessageNotSerializable as error:
+                    self._reply_error(delivery.reply_to, delivery.corr, error)
+            else:
+                self._reply_error(delivery.reply_to, delivery.corr, exc)
+        self._settle(delivery.token, delivery.message_id)
+
+    def _reply_error(self, member: str, corr: bytes, exc: BaseException) -> None:
+        kind = type(exc)
+        type_name = (
+            _STOPPED_TYPE if isinstance(exc, ActorStopped)
+            else f"{kind.__module__}.{kind.__qualname__}"
+        )
+        try:
+            text = str(exc)
+        except Exception:
+            text = "<str() failed>"
+        self._queue(member, {
+            "k": b"e", "c": corr, "f": self.member.encode(),
+            "m": orjson.dumps({"type": type_name, "message": text}),
+        })
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Join the cluster (the system's ``start()``); raises when the engine is unreachable."""
+        await self.transport.open(self.member)
+        await self.transport.heartbeat(self._info())
+        self._live = set(await self.transport.members())
+
+    def _info(self) -> dict[str, Any]:
+        return {"system_id": self.member, "run": self.run_id, "actors": len(
+            self.system._lifecycle.by_id
+        )}
+
+    async def run(self) -> None:
+        """The member's tasks: read the inbox, write replies and acks, heartbeat."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._read_loop)
+            tg.start_soon(self._write_loop)
+            tg.start_soon(self._heartbeat_loop)
+
+    def stop_reading(self) -> None:
+        """Take no new message (the system is closing); what was delivered still runs."""
+        if self._reader is not None:
+            self._reader.cancel()
+
+    async def aclose(self) -> None:
+        """After the actors have finished: send the last replies and acks, leave the cluster."""
+        self.closed = True
+        self.stop_reading()
+        try:
+            with anyio.move_on_after(10):
+                await self._flush()
+            await self.transport.leave()
+        except Exception:
+            log.warning("the cluster member %s did not leave cleanly", self.member,
+                        exc_info=True)
+        finally:
+            if self._tg is not None:
+                self._tg.cancel_scope.cancel()
+            for fut in self._asks.values():
+                if not fut.done():
+                    fut.set_exception(ActorStopped("The actor system is closed.",
+                                                   reason="shutdown"))
+            await self.transport.aclose()
+
+    async def _read_loop(self) -> None:
+        pause = 0.05
+        with anyio.CancelScope() as scope:
+            self._reader = scope
+            while True:
+                try:
+                    batch = await self.transport.receive(getattr(
+                        self.transport, "read_batch", 256))
+                    pause = 0.05
+                    if batch:
+                        await self._dispatch_batch(batch)
+                    if self._parked:
+                        await self._retry_parked()
+                except (ConnectionError, OSError) as exc:
+                    log.warning("cluster member %s cannot read its inbox: %s", self.member, exc)
+                    await anyio.sleep(pause)
+                    pause = min(pause * 2, 2.0)
+
+    async def _dispatch_batch(self, batch: list[tuple[str, Frame]]) -> None:
+        ids = [frame["i"] for _, frame in batch if frame.get("k") in (b"t", b"a")]
+        seen = await self.transport.handled(ids) if ids else set()
+        for token, frame in batch:
+            if seen and frame.get("i") in seen:
+                self._settle(token, None)  # handled before a crash: a duplicate
+                continue
+            await self._dispatch(token, frame)
+
+    async def _dispatch(self, token: str, frame: Frame) -> None:
+        kind = frame.get("k")
+        if kind == b"r" or kind == b"e":
+            self._reply_arrived(frame)
+            self._settle(token, None)
+        elif kind == b"t" or kind == b"a":
+            await self._deliver(token, frame)
+        elif kind == b"w":
+            self._watch_arrived(frame)
+            self._settle(token, None)
+        elif kind == b"x":
+            self._terminated_arrived(frame)
+            self._settle(token, None)
+        else:
+            log.warning("cluster member %s dropped a frame of unknown kind %r", self.member, kind)
+            self._settle(token, None)
+
+    async def _deliver(self, token: str, frame: Frame, parked_since: float | None = None) -> None:
+        target = frame.get("to", b"").decode()
+        sender = frame.get("f", b"").decode()
+        corr = frame.get("c") if frame.get("k") == b"a" else None
+        message_id = frame.get("i", b"")
+        deadline = frame.get("d")
+        if deadline is not None and time.time() * 1000 > int(deadline):
+            self._undeliverable(frame, target, "its ask deadline passed before delivery", token,
+                                reply=False)
+            return
+        try:
+            message = self.transport.codec.decode(frame.get("m", b"null"), self.ref_from_uri)
+        except Exception as exc:
+            self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
+            return
+        cell = self._resolve(target)
+        if parked_since is None and self._parked and any(
+            f.get("to") == frame.get("to") for _, _, f in self._parked
+        ):
+            cell = None  # behind earlier messages to the same name: keep their order
+        if cell is None:
+            if not target.startswith("#") and parked_since is None:
+                self._parked.append((anyio.current_time(), token, frame))
+                return
+            self._undeliverable(frame, target, "no such actor", token, message=message)
+            return
+        delivery = _Delivery(self, token, message_id, sender, corr)
+        try:
+            if not cell.accepting:
+                raise MailboxClosed
+            await cell.mailbox.put(Envelope(message, delivery))
+        except MailboxClosed:
+            self._undeliverable(frame, target, "the actor has stopped", token, message=message)
+            return
+        if message is STOP:
+            cell.stop_accepted()
+
+    async def _retry_parked(self) -> None:
+        now = anyio.current_time()
+        parked, self._parked = self._parked, []
+        for since, token, frame in parked:
+            target = frame.get("to", b"").decode()
+            if self._resolve(target) is not None or now - since >= PARK_SECONDS:
+                await self._deliver(token, frame, parked_since=since)
+            else:
+                self._parked.append((since, token, frame))
+
+    def _undeliverable(
+        self, frame: Frame, target: str, why: str, token: str, *, reply: bool = True,
+        message: Any = None,
+    ) -> None:
+        """A dead letter on this side; an asker gets ActorStopped at once (not a timeout)."""
+        corr = frame.get("c") if frame.get("k") == b"a" else None
+        self.system._facts.dead_letter(DeadLetter(
+            target=f"{SCHEME}{self.member}/{target}",
+            message=message if message is not None else frame.get("m", b""),
+            expects_reply=corr is not None,
+        ))
+        log.info("message to %s%s/%s is a dead letter: %s", SCHEME, self.member, target, why)
+        if corr is not None and reply:
+            self._reply_error(frame.get("f", b"").decode(), corr, ActorStopped(
+                f"{SCHEME}{self.member}/{target} cannot take the message: {why}."
+            ))
+        self._settle(token, frame.get("i"))
+
+    def _reply_arrived(self, frame: Frame) -> None:
+        fut = self._asks.get(frame.get("c", b""))
+        if fut is None or fut.done():
+            return  # timed out already: a late reply is dropped
+        data = frame.get("m", b"null")
+        sender = frame.get("f", b"?").decode()
+        if frame.get("k") == b"r":
+            try:
+                fut.set_result(self.transport.codec.decode(data, self.ref_from_uri))
+            except Exception as exc:
+                fut.set_exception(exc)
+            return
+        info = orjson.loads(data)
+        if info.get("type") == _STOPPED_TYPE:
+            fut.set_exception(ActorStopped(str(info.get("message"))))
+        else:
+            fut.set_exception(RemoteError(
+                str(info.get("type")), str(info.get("message")), system=sender
+            ))
+
+    async def _write_loop(self) -> None:
+        pause = 0.05
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            try:
+                await self._flush()
+                pause = 0.05
+            except (ConnectionError, OSError) as exc:
+                log.warning("cluster member %s cannot send: %s", self.member, exc)
+                self._wake.set()
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            while self._outbox or self._tokens:
+                outbox, self._outbox = self._outbox, defaultdict(list)
+                for member, frames in outbox.items():
+                    try:
+                        await self.transport.send(member, frames)
+                    except BaseException:
+                        self._outbox[member][:0] = frames  # sent again first, next time
+                        for rest, more in outbox.items():
+                            if rest != member and rest not in self._outbox:
+                                self._outbox[rest] = more
+                        raise
+                tokens, self._tokens = self._tokens, []
+                ids, self._handled_ids = self._handled_ids, []
+                try:
+                    await self.transport.settle(tokens, ids)
+                except BaseException:
+                    self._tokens[:0] = tokens
+                    self._handled_ids[:0] = ids
+                    raise
+
+    # -- membership and watches ---------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.transport.heartbeat_interval
+        while True:
+            await anyio.sleep(interval)
+            try:
+                await self.transport.heartbeat(self._info())
+                live = set(await self.transport.members())
+            except (ConnectionError, OSError) as exc:
+                log.warning("cluster member %s missed a heartbeat: %s", self.member, exc)
+                continue
+            self._live = live
+            lost = {key for key in self._watching if key[0] not in live}
+            for key in lost:
+                self._notify_watchers(key)
+
+    def watch(self, watcher: Any, target: RemoteActorRef) -> None:
+        """``watcher`` (a local actor) gets ``ActorTerminated`` when ``target`` ends or its
+        member is lost."""
+        cell = self.system._lifecycle.cell_of(watcher)
+        if cell is None or not cell.alive:
+            return
+        key = (target.system_id, target._target)
+        watchers = self._watching.setdefault(key, set())
+        first = not watchers
+        watchers.add(cell.rid)
+        if not self.member_alive(target.system_id):
+            self._notify_watchers(key)
+        elif first:
+            self._queue(target.system_id, {
+                "k": b"w", "f": self.member.encode(), "to": target._target.encode(),
+            })
+
+    def unwatch(self, watcher: Any, target: RemoteActorRef) -> None:
+        cell = self.system._lifecycle.cell_of(watcher)
+        watchers = self._watching.get((target.system_id, target._target))
+        if cell is not None and watchers is not None:
+            watchers.discard(cell.rid)
+
+    def _notify_watchers(self, key: tuple[str, str]) -> None:
+        rids = self._watching.pop(key, set())
+        if not rids:
+            return
+        note = ActorTerminated(ref=self.remote_ref(*key))
+        by_id = self.system._lifecycle.by_id
+        for rid in rids:
+            cell = by_id.get(rid)
+            if cell is not None and cell.accepting:
+                cell.mailbox.force(note)
+
+    def _watch_arrived(self, frame: Frame) -> None:
+        member = frame.get("f", b"").decode()
+        target = frame.get("to", b"").decode()
+        cell = self._resolve(target)
+        if cell is None or not cell.alive:
+            self._queue(member, {"k": b"x", "f": self.member.encode(), "to": target.encode()})
+            return
+        self._watched_by.setdefault(cell.rid, set()).add((member, target))
+
+    def _terminated_arrived(self, frame: Frame) -> None:
+        self._notify_watchers((frame.get("f", b"").decode(), frame.get("to", b"").decode()))
+
+    def terminated(self, cell: ActorCell) -> None:
+        """A local actor is terminating (called by the lifecycle): tell remote watchers."""
+        watchers = self._watched_by.pop(cell.rid, None)
+        if not watchers:
+            return
+        for member, target in watchers:
+            self._queue(member, {"k": b"x", "f": self.member.encode(), "to": target.encode()})
+
+
+def _always() -> bool:
+    return True

@@ -1,0 +1,77 @@
+"""The transport protocol: what a cluster member asks of the engine that carries its messages.
+
+``ActorRef`` and the rest of the runtime never see the engine: a :class:`ClusterNode`
+(``papyra.cluster._node``) turns sends into *frames* and hands them to a :class:`Transport`.
+:class:`~papyra.cluster.redis.RedisStreamsTransport` is the engine shipped; another (NATS
+JetStream, say) implements these methods and nothing else changes.
+
+A frame is a flat ``dict[str, bytes]``. The transport guarantees, per target member:
+
+* :meth:`Transport.send` returns once the engine has durably accepted the frames, in order
+  (frames of one ``send`` stay together and in order, and two sends from one task arrive in the
+  order they were made); it raises ``ConnectionError`` when the engine cannot be reached and
+  waits while the target's backlog is at its bound.
+* :meth:`Transport.receive` hands out frames addressed to this member, each with a token;
+  a frame is handed out again (after a restart of this member) until :meth:`Transport.settle`
+  acknowledged its token: delivery is at least once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from papyra.cluster.codec import Codec
+
+__all__ = ("Frame", "MemberInfo", "Transport")
+
+#: One message (or reply, or control notice) on the wire.
+Frame = dict[str, bytes]
+
+
+#: What a member announces about itself (``members()``): plain JSON data.
+MemberInfo = dict[str, Any]
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """The engine under a cluster (see the module doc for the guarantees it must keep)."""
+
+    #: The cluster's name: members with the same engine and name form one cluster.
+    cluster: str
+    #: How messages become bytes (the same types registered on every member).
+    codec: Codec
+    #: Seconds between two heartbeats of a member.
+    heartbeat_interval: float
+
+    async def open(self, member: str) -> None:
+        """Join as ``member`` (a system id): create its inbox, announce it."""
+
+    async def send(self, member: str, frames: Sequence[Frame]) -> None:
+        """Append ``frames`` to ``member``'s inbox; return once accepted (see module doc)."""
+
+    async def receive(self, count: int) -> list[tuple[str, Frame]]:
+        """Up to ``count`` frames for this member as ``(token, frame)``, oldest first.
+
+        Frames handed out before a restart and never settled come first. Waits a short while
+        (well under a second) when there is nothing, then returns an empty list.
+        """
+
+    async def settle(self, tokens: Sequence[str], message_ids: Sequence[bytes]) -> None:
+        """Acknowledge ``tokens`` (their frames are done) and remember ``message_ids`` as
+        handled for the transport's de-duplication window."""
+
+    async def handled(self, message_ids: Sequence[bytes]) -> set[bytes]:
+        """Which of ``message_ids`` were settled within the de-duplication window."""
+
+    async def heartbeat(self, info: MemberInfo) -> None:
+        """Renew this member's lease (``info`` is shown by ``papyra cluster status``)."""
+
+    async def members(self) -> dict[str, MemberInfo]:
+        """The members whose lease is current, by system id."""
+
+    async def leave(self) -> None:
+        """End this member's lease now (a graceful shutdown)."""
+
+    async def aclose(self) -> None:
+        """Release the engine's connections (the member has left)."""
