@@ -246,6 +246,7 @@ class ActorSystem:
             )
         self._shutdown_grace: float | None = shutdown_grace
         self._transport = transport
+        self._entity_kinds: dict[str, Callable[[], Any]] = {}
         self._node: Any = None  # papyra.cluster._node.ClusterNode once started with a transport
         self._started = False
         self._detached: set[Any] = set()  # strong references to the detached asyncio tasks
@@ -784,6 +785,37 @@ class ActorSystem:
         if cell is None:
             raise ActorStopped(f"Actor with name '{name}' does not exist.", reason="shutdown")
         return self._lifecycle.ref(cell)
+
+    def register_entity(self, kind: str, factory: Callable[[], Actor] | type[Actor]) -> None:
+        """Host entities of ``kind`` on this member: spawned on their first message.
+
+        Needs a transport. Every member that registers a kind takes a share of the shards
+        (docs/cluster.md, "Entities"); register the same kinds on those members. ``ValueError``
+        for an empty kind, one with a ``/``, or one already registered; ``TypeError`` for a
+        factory that is not an actor class or callable.
+        """
+        if self._transport is None:
+            raise ValueError(
+                "entities live in a cluster: give this system a transport "
+                "(ActorSystem(transport=RedisStreamsTransport(...)))."
+            )
+        if not isinstance(kind, str) or not kind or "/" in kind:
+            raise ValueError(f"kind must be a non-empty name without '/', not {kind!r}.")
+        if kind in self._entity_kinds:
+            raise ValueError(f"entity kind {kind!r} is already registered.")
+        check_factory(factory)
+        self._entity_kinds[kind] = factory
+
+    def entity(self, kind: str, key: str) -> ActorRef:
+        """A ref to entity ``kind``/``key`` wherever it lives in the cluster (see
+        :meth:`register_entity`); messages to it are routed by its shard."""
+        if not isinstance(kind, str) or not kind or "/" in kind:
+            raise ValueError(f"kind must be a non-empty name without '/', not {kind!r}.")
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"key must be a non-empty string, not {key!r}.")
+        self._remote("*", "-")  # the checks: a transport, a running system
+        ref: ActorRef = self._node.entity_ref(kind, key)
+        return ref
 
     def _remote(self, member: str, target: str) -> ActorRef:
         """A ref to ``target`` on the cluster member ``member``."""

@@ -26,7 +26,9 @@ import itertools
 import logging
 import time
 import uuid
+import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,10 +51,10 @@ from papyra.ref import ActorRef, _check_timeout
 
 if TYPE_CHECKING:
     from papyra._speedups.dispatch_py import ActorCell
-    from papyra.cluster.transport import Frame, Transport
+    from papyra.cluster.transport import Frame, MemberInfo, Transport
     from papyra.system import ActorSystem
 
-__all__ = ("ClusterNode", "RemoteActorRef", "parse_uri")
+__all__ = ("ClusterNode", "EntityRef", "RemoteActorRef", "parse_uri")
 
 log = logging.getLogger("papyra")
 
@@ -129,17 +131,49 @@ class RemoteActorRef(ActorRef[_M, _R]):
         raise TypeError("proxies work on local actors only; send messages to a remote actor.")
 
 
+ENTITY_SCHEME = "papyra-entity://"
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class EntityRef(RemoteActorRef[_M, _R]):
+    """A ref to entity ``kind``/``key``, wherever in the cluster it currently lives.
+
+    Messages go to the entity's shard; the member holding that shard's lease spawns the
+    entity on its first message. Made by ``system.entity(kind, key)``.
+    """
+
+    @property
+    def kind(self) -> str:
+        return self._target[len("entity:"):].partition("/")[0]
+
+    @property
+    def key(self) -> str:
+        return self._target[len("entity:"):].partition("/")[2]
+
+    @property
+    def uri(self) -> str:
+        return f"{ENTITY_SCHEME}{self.kind}/{self.key}"
+
+    def __repr__(self) -> str:
+        return f"EntityRef({self.kind!r}, {self.key!r})"
+
+    def is_alive(self) -> bool:
+        """Always True: an entity is spawned wherever its shard is, when a message comes."""
+        return True
+
+
 class _Delivery:
     """The reply slot of a message that came over the wire: the kernel completes it once the
     handler has finished, which settles the frame and, for an ask, sends the reply."""
 
-    __slots__ = ("corr", "finished", "message_id", "node", "reply_to", "token")
+    __slots__ = ("corr", "finished", "message_id", "node", "reply_to", "shard", "token")
 
     def __init__(
         self, node: ClusterNode, token: str, message_id: bytes, reply_to: str,
-        corr: bytes | None,
+        corr: bytes | None, shard: int | None = None,
     ) -> None:
         self.node = node
+        self.shard = shard
         self.token = token
         self.message_id = message_id
         self.reply_to = reply_to
@@ -183,7 +217,13 @@ class ClusterNode:
         self._watching: dict[tuple[str, str], set[int]] = {}
         # target side: rid -> {(member, the target as that member named it)}
         self._watched_by: dict[int, set[tuple[str, str]]] = {}
-        self._live: set[str] = set()
+        self._live: dict[str, MemberInfo] = {}
+        # entities: kind -> factory; shard -> rids of the entities living here; shard ->
+        # deliveries not yet handled; shards being handed over (not read any more).
+        self.entity_kinds: dict[str, Callable[[], Any]] = system._entity_kinds
+        self._shard_entities: dict[int, set[int]] = defaultdict(set)
+        self._inflight: dict[int, int] = defaultdict(int)
+        self._handing_over: set[int] = set()
         self._reader: anyio.CancelScope | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self.closed = False
@@ -222,8 +262,17 @@ class ClusterNode:
                 return f"{SCHEME}{self.member}/#{cell.rid}~{self.run_id}"
         return None
 
+    def entity_ref(self, kind: str, key: str) -> EntityRef:
+        return EntityRef(
+            0, _never_put, _always, None, ActorAddress("*", 0),
+            _target=f"entity:{kind}/{key}", _node=self,
+        )
+
     def ref_from_uri(self, uri: str) -> ActorRef:
         """An actor ref from its wire form: a local ref when it points here and still runs."""
+        if uri.startswith(ENTITY_SCHEME):
+            kind, _, key = uri[len(ENTITY_SCHEME):].partition("/")
+            return self.entity_ref(kind, key)
         member, target = parse_uri(uri)
         if member == self.member:
             cell = self._resolve(target)
@@ -253,7 +302,15 @@ class ClusterNode:
             "k": b"t", "i": self._message_id(), "f": self.member.encode(),
             "to": ref._target.encode(), "m": self._encode(message),
         }
-        await self.transport.send(ref.system_id, [frame])
+        await self._send_to(ref, frame)
+
+    async def _send_to(self, ref: RemoteActorRef, frame: Frame) -> None:
+        if isinstance(ref, EntityRef):
+            shard: int = self.transport.shard_of(ref.kind, ref.key)  # type: ignore[attr-defined]
+            frame["s"] = b"%d" % shard
+            await self.transport.send_shard(shard, [frame])  # type: ignore[attr-defined]
+        else:
+            await self.transport.send(ref.system_id, [frame])
 
     async def ask(self, ref: RemoteActorRef, message: Any, timeout: float | None) -> Any:
         if timeout is None:
@@ -275,7 +332,7 @@ class ClusterNode:
         }
         try:
             with anyio.move_on_after(timeout):
-                await self.transport.send(ref.system_id, [frame])
+                await self._send_to(ref, frame)
                 return await fut
             raise AskTimeout(f"ask() to {ref.uri} timed out after {timeout} seconds.")
         finally:
@@ -293,6 +350,8 @@ class ClusterNode:
 
     def _handled(self, delivery: _Delivery, value: Any, exc: BaseException | None) -> None:
         """A delivered message was handled (the kernel completed its reply slot)."""
+        if delivery.shard is not None:
+            self._inflight[delivery.shard] -= 1
         if delivery.corr is not None:
             if exc is None:
                 try:
@@ -327,12 +386,15 @@ class ClusterNode:
         """Join the cluster (the system's ``start()``); raises when the engine is unreachable."""
         await self.transport.open(self.member)
         await self.transport.heartbeat(self._info())
-        self._live = set(await self.transport.members())
+        self._live = await self.transport.members()
+        if self.entity_kinds:
+            await self._rebalance(self._live)
 
     def _info(self) -> dict[str, Any]:
-        return {"system_id": self.member, "run": self.run_id, "actors": len(
-            self.system._lifecycle.by_id
-        )}
+        return {
+            "system_id": self.member, "run": self.run_id,
+            "actors": len(self.system._lifecycle.by_id), "entities": sorted(self.entity_kinds),
+        }
 
     async def run(self) -> None:
         """The member's tasks: read the inbox, write replies and acks, heartbeat."""
@@ -426,6 +488,19 @@ class ClusterNode:
         except Exception as exc:
             self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
             return
+        shard: int | None = None
+        if target.startswith("entity:"):
+            shard = int(frame.get("s", b"-1"))
+            if shard not in self.transport.owned:  # type: ignore[attr-defined]
+                return  # handed over meanwhile: left pending, its next owner claims it
+            try:
+                entity = self._entity(target, shard)
+            except Exception as exc:
+                self._undeliverable(frame, target, str(exc), token, message=message)
+                return
+            await self._put(entity, token, frame, message, target, sender, corr, message_id,
+                            shard)
+            return
         cell = self._resolve(target)
         if parked_since is None and self._parked and any(
             f.get("to") == frame.get("to") for _, _, f in self._parked
@@ -437,16 +512,50 @@ class ClusterNode:
                 return
             self._undeliverable(frame, target, "no such actor", token, message=message)
             return
-        delivery = _Delivery(self, token, message_id, sender, corr)
+        await self._put(cell, token, frame, message, target, sender, corr, message_id, None)
+
+    async def _put(
+        self, cell: ActorCell, token: str, frame: Frame, message: Any, target: str,
+        sender: str, corr: bytes | None, message_id: bytes, shard: int | None,
+    ) -> None:
+        """Into the mailbox, waiting for room (the reader reads on only when there is)."""
+        delivery = _Delivery(self, token, message_id, sender, corr, shard)
+        if shard is not None:
+            self._inflight[shard] += 1
         try:
             if not cell.accepting:
                 raise MailboxClosed
             await cell.mailbox.put(Envelope(message, delivery))
         except MailboxClosed:
+            if shard is not None:
+                self._inflight[shard] -= 1
             self._undeliverable(frame, target, "the actor has stopped", token, message=message)
             return
+        except BaseException:
+            if shard is not None:
+                self._inflight[shard] -= 1
+            raise
         if message is STOP:
             cell.stop_accepted()
+
+    def _entity(self, target: str, shard: int) -> ActorCell:
+        """The local cell of entity ``target`` (``entity:Kind/key``), spawned on first use."""
+        lifecycle = self.system._lifecycle
+        rid = lifecycle.names.get(target)
+        cell = None if rid is None else lifecycle.by_id.get(rid)
+        if cell is not None and cell.alive and not cell.stopping:
+            return cell
+        kind = target[len("entity:"):].partition("/")[0]
+        factory = self.entity_kinds.get(kind)
+        if factory is None:
+            raise LookupError(f"no entity kind {kind!r} is registered on {self.member}")
+        if rid is not None and (cell is None or not cell.alive or cell.stopping):
+            lifecycle.names.pop(target, None)  # the previous one is still shutting down
+        ref = self.system.spawn(factory, name=target)
+        new = lifecycle.cell_of(ref)
+        assert new is not None
+        self._shard_entities[shard].add(new.rid)
+        return new
 
     async def _retry_parked(self) -> None:
         now = anyio.current_time()
@@ -540,7 +649,7 @@ class ClusterNode:
             await anyio.sleep(interval)
             try:
                 await self.transport.heartbeat(self._info())
-                live = set(await self.transport.members())
+                live = await self.transport.members()
             except (ConnectionError, OSError) as exc:
                 log.warning("cluster member %s missed a heartbeat: %s", self.member, exc)
                 continue
@@ -548,6 +657,50 @@ class ClusterNode:
             lost = {key for key in self._watching if key[0] not in live}
             for key in lost:
                 self._notify_watchers(key)
+            if self.entity_kinds:
+                try:
+                    await self._rebalance(live)
+                except (ConnectionError, OSError) as exc:
+                    log.warning("cluster member %s could not rebalance its shards: %s",
+                                self.member, exc)
+
+    async def _rebalance(self, live: dict[str, MemberInfo]) -> None:
+        """Hold the leases of the shards this member should own, and only those.
+
+        Each shard belongs to the live member with the highest rendezvous weight among the
+        members that host entities; a shard that should move is first read no more, then
+        handed over once its messages in progress are handled (its entities stopped).
+        """
+        transport: Any = self.transport
+        hosts = sorted(
+            {m for m, info in live.items() if info.get("entities")} | {self.member}
+        )
+        desired = {
+            shard for shard in range(transport.shards)
+            if max(hosts, key=lambda m: zlib.crc32(f"{m}|{shard}".encode())) == self.member
+        }
+        owned = set(await transport.renew())
+        for shard in list(self._shard_entities):
+            if shard not in owned and shard not in self._handing_over:
+                self._stop_entities(shard)  # the lease was lost: another member has it
+        for shard in owned - desired:
+            if shard not in self._handing_over:
+                self._handing_over.add(shard)
+                transport.pause(shard)
+        for shard in list(self._handing_over):
+            if self._inflight.get(shard, 0) <= 0:
+                self._handing_over.discard(shard)
+                self._stop_entities(shard)
+                await transport.release(shard)
+        for shard in desired - owned:
+            await transport.acquire(shard)
+
+    def _stop_entities(self, shard: int) -> None:
+        lifecycle = self.system._lifecycle
+        for rid in self._shard_entities.pop(shard, set()):
+            cell = lifecycle.by_id.get(rid)
+            if cell is not None and cell.alive:
+                lifecycle.stop_tree(cell)
 
     def watch(self, watcher: Any, target: RemoteActorRef) -> None:
         """``watcher`` (a local actor) gets ``ActorTerminated`` when ``target`` ends or its

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,6 +55,18 @@ return ids
 """
 _SEND_SHA = hashlib.sha1(_SEND_SCRIPT.encode()).hexdigest()
 
+# Extend / delete a shard lease only if this member (ARGV[1]) holds it.
+_RENEW_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 def _positive(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
@@ -82,6 +95,8 @@ class RedisStreamsTransport:
     * ``read_batch``: frames read per request.
     * ``dedup_window``: seconds a handled message id is remembered (duplicates after a
       fail-over are dropped within it).
+    * ``shards``: how many shards the entities (``system.entity(kind, key)``) are spread
+      over; the same number on every member.
 
     ``ValueError`` for out-of-range arguments, at construction.
     """
@@ -98,6 +113,7 @@ class RedisStreamsTransport:
         max_backlog: int | None = 10_000,
         read_batch: int = 256,
         dedup_window: float = 600.0,
+        shards: int = 64,
     ) -> None:
         if not isinstance(cluster, str) or not cluster or any(c in cluster for c in " \n\r"):
             raise ValueError(f"cluster must be a non-empty name without spaces, not {cluster!r}.")
@@ -115,6 +131,9 @@ class RedisStreamsTransport:
         if isinstance(read_batch, bool) or not isinstance(read_batch, int) or read_batch < 1:
             raise ValueError(f"read_batch must be an int >= 1, not {read_batch!r}.")
         self.dedup_window = _positive(dedup_window, "dedup_window")
+        if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 16384:
+            raise ValueError(f"shards must be an int from 1 to 16384, not {shards!r}.")
+        self.shards = shards
         if codec is not None and not isinstance(codec, Codec):
             raise TypeError(f"codec must have encode() and decode() (a Codec), not {codec!r}.")
         self.cluster = cluster
@@ -123,8 +142,10 @@ class RedisStreamsTransport:
         self.read_batch = read_batch
         self._redis = RedisClient(url, timeout=timeout)
         self._member: str | None = None
-        # Where the re-reading of frames handed out before a restart is (None: done).
-        self._backlog_cursor: str | None = "0"
+        # The streams this member reads (its inbox, the shards it owns) -> where re-reading
+        # the frames handed out before and never settled is (None: done, read new ones).
+        self._streams: dict[str, str | None] = {}
+        self._owned: set[int] = set()
 
     @property
     def url(self) -> str:
@@ -143,6 +164,16 @@ class RedisStreamsTransport:
     def _members_key(self) -> str:
         return f"{self.cluster}:members"
 
+    def shard_key(self, shard: int) -> str:
+        return f"{self.cluster}:shard:{shard}"
+
+    def _owner_key(self, shard: int) -> str:
+        return f"{self.cluster}:owner:{shard}"
+
+    def shard_of(self, kind: str, key: str) -> int:
+        """The shard of entity ``kind``/``key`` (the same on every member)."""
+        return zlib.crc32(f"{kind}/{key}".encode()) % self.shards
+
     def _done_key(self, message_id: bytes) -> bytes:
         return f"{self.cluster}:done:".encode() + message_id
 
@@ -150,18 +181,28 @@ class RedisStreamsTransport:
 
     async def open(self, member: str) -> None:
         self._member = member
-        self._backlog_cursor = "0"
+        self._streams = {}
+        await self._join_stream(self.inbox_key(member))
+
+    async def _join_stream(self, key: str) -> None:
+        """Read ``key`` through the group (created if need be), its unsettled frames first."""
         try:
-            await self._redis.execute_command(
-                "XGROUP", "CREATE", self.inbox_key(member), _GROUP, "0", "MKSTREAM"
-            )
+            await self._redis.execute_command("XGROUP", "CREATE", key, _GROUP, "0", "MKSTREAM")
         except RedisResponseError as exc:
-            if "BUSYGROUP" not in str(exc):  # the group exists: this member has run before
+            if "BUSYGROUP" not in str(exc):  # the group exists: read before
                 raise
+        self._streams[key] = "0"
 
     # -- sending ------------------------------------------------------------------------------
 
     async def send(self, member: str, frames: Sequence[Frame]) -> None:
+        await self._append(self.inbox_key(member), frames)
+
+    async def send_shard(self, shard: int, frames: Sequence[Frame]) -> None:
+        """Append ``frames`` to the stream of ``shard``, read by its owner (whoever that is)."""
+        await self._append(self.shard_key(shard), frames)
+
+    async def _append(self, key: str, frames: Sequence[Frame]) -> None:
         if not frames:
             return
         args: list[Any] = [self.max_backlog or 0, len(frames)]
@@ -170,7 +211,6 @@ class RedisStreamsTransport:
             for field, value in frame.items():
                 args.append(field)
                 args.append(value)
-        key = self.inbox_key(member)
         pause = 0.001
         while True:
             reply = await self._eval(key, args)
@@ -197,39 +237,48 @@ class RedisStreamsTransport:
         member = self._member
         if member is None:
             raise RuntimeError("the transport has not joined a cluster: call open() first")
-        key = self.inbox_key(member)
-        while self._backlog_cursor is not None:
-            # Frames handed out to this member before a restart and never settled.
+        backlog = {key: cursor for key, cursor in self._streams.items() if cursor is not None}
+        if backlog:
+            # Frames handed out to this member before (a restart, or a shard's previous
+            # owner) and never settled: re-read them first, without waiting.
             reply = await self._redis.execute_command(
-                "XREADGROUP", "GROUP", _GROUP, member, "COUNT", count, "STREAMS", key,
-                self._backlog_cursor,
+                "XREADGROUP", "GROUP", _GROUP, member, "COUNT", count, "STREAMS",
+                *backlog.keys(), *backlog.values(),
             )
-            entries, last, gone = _entries(reply)
-            if gone:  # deleted while still pending: nothing left to hand out
-                await self._redis.execute_command("XACK", key, _GROUP, *gone)
-            if last is None:
-                self._backlog_cursor = None
-                break
-            self._backlog_cursor = last
-            if entries:
-                return entries
+            out: list[tuple[str, Frame]] = []
+            seen: set[str] = set()
+            for key, entries, last, gone in _entries(reply):
+                seen.add(key)
+                if gone:  # deleted while still pending: nothing left to hand out
+                    await self._redis.execute_command("XACK", key, _GROUP, *gone)
+                if key in self._streams:
+                    self._streams[key] = last
+                out.extend(entries)
+            for key in backlog.keys() - seen:  # nothing pending there any more
+                if key in self._streams:
+                    self._streams[key] = None
+            return out
+        keys = list(self._streams)
         reply = await self._redis.execute_command(
             "XREADGROUP", "GROUP", _GROUP, member, "COUNT", count, "BLOCK", 250,
-            "STREAMS", key, ">", extra_time=0.25,
+            "STREAMS", *keys, *([">"] * len(keys)), extra_time=0.25,
         )
-        return _entries(reply)[0]
+        return [entry for _, entries, _, _ in _entries(reply) for entry in entries]
 
     async def settle(self, tokens: Sequence[str], message_ids: Sequence[bytes]) -> None:
-        member = self._member
-        if member is None or not tokens:
+        if self._member is None or not tokens:
             return
-        key = self.inbox_key(member)
         window = int(self.dedup_window * 1000)
         commands: list[tuple[Any, ...]] = [
             ("SET", self._done_key(mid), b"1", "PX", window) for mid in message_ids
         ]
-        commands.append(("XACK", key, _GROUP, *tokens))
-        commands.append(("XDEL", key, *tokens))
+        by_key: dict[str, list[str]] = {}
+        for token in tokens:
+            entry_id, _, key = token.partition("@")
+            by_key.setdefault(key, []).append(entry_id)
+        for key, ids in by_key.items():
+            commands.append(("XACK", key, _GROUP, *ids))
+            commands.append(("XDEL", key, *ids))
         for reply in await self._redis.request(commands):
             if isinstance(reply, ReplyError):
                 raise RedisResponseError(reply.message)
@@ -269,6 +318,85 @@ class RedisStreamsTransport:
                 live[name] = orjson.loads(lease)
         return live
 
+    # -- shards -------------------------------------------------------------------------------
+
+    @property
+    def owned(self) -> frozenset[int]:
+        """The shards this member holds the lease of."""
+        return frozenset(self._owned)
+
+    async def acquire(self, shard: int) -> bool:
+        """Take the lease of ``shard`` if nobody holds it; then read its stream, first the
+        frames its previous owner had read and not settled (claimed from it)."""
+        member = self._member
+        if member is None:
+            return False
+        ttl = int(self.member_ttl * 1000)
+        if await self._redis.execute_command(
+            "SET", self._owner_key(shard), member, "NX", "PX", ttl
+        ) is None:
+            return False
+        key = self.shard_key(shard)
+        try:
+            await self._redis.execute_command("XGROUP", "CREATE", key, _GROUP, "0", "MKSTREAM")
+        except RedisResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        start = "0-0"
+        while True:  # every pending frame of the shard becomes this member's
+            reply = await self._redis.execute_command(
+                "XAUTOCLAIM", key, _GROUP, member, 0, start, "COUNT", 1000, "JUSTID"
+            )
+            start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+            if start == "0-0":
+                break
+        self._owned.add(shard)
+        self._streams[key] = "0"
+        return True
+
+    async def renew(self) -> frozenset[int]:
+        """Extend the leases this member holds; returns those it still holds (a lease that
+        expired meanwhile may belong to another member now: it is dropped)."""
+        member = self._member
+        if member is None or not self._owned:
+            return frozenset()
+        ttl = int(self.member_ttl * 1000)
+        shards = sorted(self._owned)
+        replies = await self._redis.request([
+            ("EVAL", _RENEW_SCRIPT, 1, self._owner_key(shard), member, ttl) for shard in shards
+        ])
+        for shard, reply in zip(shards, replies, strict=True):
+            if reply != 1:
+                self._drop(shard)
+        return frozenset(self._owned)
+
+    def pause(self, shard: int) -> None:
+        """Stop reading ``shard`` (its lease is kept until :meth:`release`)."""
+        self._streams.pop(self.shard_key(shard), None)
+
+    async def release(self, shard: int) -> None:
+        """Give the lease of ``shard`` up (its next owner claims what is left pending)."""
+        member = self._member
+        self._drop(shard)
+        if member is not None:
+            await self._redis.request(
+                [("EVAL", _RELEASE_SCRIPT, 1, self._owner_key(shard), member)]
+            )
+
+    def _drop(self, shard: int) -> None:
+        self._owned.discard(shard)
+        self._streams.pop(self.shard_key(shard), None)
+
+    async def owners(self) -> dict[int, str]:
+        """Shard -> the member holding its lease (shards nobody holds are left out)."""
+        replies = await self._redis.execute_command(
+            "MGET", *(self._owner_key(shard) for shard in range(self.shards))
+        )
+        return {
+            shard: owner.decode() if isinstance(owner, bytes) else str(owner)
+            for shard, owner in enumerate(replies) if owner is not None
+        }
+
     async def backlog(self, member: str) -> int:
         """Frames in ``member``'s inbox not yet handled (unread plus in progress)."""
         return int(await self._redis.execute_command("XLEN", self.inbox_key(member)))
@@ -280,17 +408,25 @@ class RedisStreamsTransport:
         await self._redis.request([("DEL", self._lease_key(member))])
 
     async def aclose(self) -> None:
+        for shard in list(self._owned):
+            try:
+                await self.release(shard)
+            except (ConnectionError, RedisResponseError):
+                self._drop(shard)  # the lease expires by itself
         self._member = None
         await self._redis.aclose()
 
 
-def _entries(reply: Any) -> tuple[list[tuple[str, Frame]], str | None, list[str]]:
-    """``XREADGROUP``'s reply: the ``(entry id, fields)`` pairs, the last entry id (None when
-    there was none), and the ids of entries deleted meanwhile (no fields)."""
-    out: list[tuple[str, Frame]] = []
-    last: str | None = None
-    gone: list[str] = []
-    for _key, items in reply or ():
+def _entries(reply: Any) -> list[tuple[str, list[tuple[str, Frame]], str | None, list[str]]]:
+    """``XREADGROUP``'s reply, per stream: its key, its ``(token, fields)`` pairs (the token
+    is ``{entry id}@{key}``), its last entry id (None when it had none), and the ids of its
+    entries deleted meanwhile (no fields)."""
+    out: list[tuple[str, list[tuple[str, Frame]], str | None, list[str]]] = []
+    for raw_key, items in reply or ():
+        key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
+        entries: list[tuple[str, Frame]] = []
+        last: str | None = None
+        gone: list[str] = []
         for raw_id, flat in items:
             entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             last = entry_id
@@ -301,5 +437,6 @@ def _entries(reply: Any) -> tuple[list[tuple[str, Frame]], str | None, list[str]
                 (flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])): flat[i + 1]
                 for i in range(0, len(flat), 2)
             }
-            out.append((entry_id, fields))
-    return out, last, gone
+            entries.append((f"{entry_id}@{key}", fields))
+        out.append((key, entries, last, gone))
+    return out
