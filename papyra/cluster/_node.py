@@ -394,6 +394,7 @@ class ClusterNode:
         return {
             "system_id": self.member, "run": self.run_id,
             "actors": len(self.system._lifecycle.by_id), "entities": sorted(self.entity_kinds),
+            "dead_letters": self.system.dead_letters.total,
         }
 
     async def run(self) -> None:

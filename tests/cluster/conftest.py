@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import pytest
 
 from papyra.cluster import JsonCodec, RedisStreamsTransport
@@ -40,3 +41,16 @@ def make_member(make_system: MakeSystem, cluster_name: str, codec: JsonCodec) ->
         return await make_system(system_id=system_id, transport=transport, start=start)
 
     return make
+
+
+async def poll_until(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0) -> None:
+    """Wait until ``await check()`` is true, asking every 50 ms, at most ``timeout`` seconds.
+
+    For state owned by other processes (leases in Redis, a member process's output file):
+    nothing in this event loop can signal it, so it is looked at again and again.
+    """
+    with anyio.fail_after(timeout):
+        while True:
+            if await check():
+                return
+            await anyio.sleep(0.05)

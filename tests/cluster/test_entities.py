@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import pytest
 
 from papyra.actor import Actor
 from papyra.cluster import RemoteActorRef
 from papyra.cluster._node import EntityRef
-from tests.cluster.conftest import MakeMember
+from tests.cluster.conftest import MakeMember, poll_until
 
 pytestmark = pytest.mark.anyio
 
@@ -29,14 +28,14 @@ class Counter(Actor):
 async def owners_settled(*members: Any) -> None:
     """Wait until every shard has an owner among ``members`` (leases taken on heartbeats)."""
     transport = members[0]._transport
-    with anyio.fail_after(10):
-        while True:
-            owners = await transport.owners()
-            if len(owners) == transport.shards and set(owners.values()) == {
-                m.system_id for m in members
-            }:
-                return
-            await anyio.sleep(0.05)
+
+    async def settled() -> bool:
+        owners = await transport.owners()
+        return len(owners) == transport.shards and set(owners.values()) == {
+            m.system_id for m in members
+        }
+
+    await poll_until(settled)
 
 
 async def test_an_entity_lives_on_one_member_and_keeps_its_state(
