@@ -134,6 +134,16 @@ class _ActorTask(asyncio.Task):  # type: ignore[type-arg]
         return super().cancel(msg)
 
 
+def _hands_back(reply: Any) -> bool:
+    """True when ``reply`` (a reply slot that is not a future) takes its message back.
+
+    A message that came over the cluster's wire is left unsettled when its member shuts down
+    (or loses the shard) before handling it: it is delivered again, so it is no dead letter.
+    """
+    hand_back = getattr(reply, "hand_back", None)
+    return hand_back is not None and bool(hand_back())
+
+
 def _overrides(actor: Any, hook: str) -> bool:
     """False when ``actor`` keeps the base class's no-op ``on_start`` / ``on_stop``."""
     method = getattr(type(actor), hook, None)
@@ -486,6 +496,8 @@ class Lifecycle:
                 message, reply = item, None
             if message is STOP:
                 continue
+            if reply is not None and type(reply) is not Envelope and _hands_back(reply):
+                continue  # a cluster delivery left for redelivery, not a dead letter
             self.facts.dead_letter(
                 DeadLetter(self.ref(cell), untraced(message), reply is not None)
             )

@@ -193,8 +193,25 @@ class _Delivery:
 
     def set_exception(self, exc: BaseException) -> None:
         if not self.finished:
+            if isinstance(exc, ActorStopped) and self.hand_back():
+                return
             self.finished = True
             self.node._handled(self, None, exc)
+
+    def hand_back(self) -> bool:
+        """Leave the message unsettled, to be delivered again, when it could not be handled
+        because this member is shutting down or no longer owns the message's shard."""
+        if self.finished:
+            return False
+        node = self.node
+        if not (node.closing or (
+            self.shard is not None and self.shard not in node.transport.owned  # type: ignore[attr-defined]
+        )):
+            return False
+        self.finished = True
+        if self.shard is not None:
+            node._inflight[self.shard] -= 1
+        return True
 
 
 class ClusterNode:
@@ -227,6 +244,7 @@ class ClusterNode:
         self._reader: anyio.CancelScope | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self.closed = False
+        self.closing = False  # the system is shutting down: unhandled messages are handed back
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -407,6 +425,7 @@ class ClusterNode:
 
     def stop_reading(self) -> None:
         """Take no new message (the system is closing); what was delivered still runs."""
+        self.closing = True
         if self._reader is not None:
             self._reader.cancel()
 
@@ -479,15 +498,15 @@ class ClusterNode:
         sender = frame.get("f", b"").decode()
         corr = frame.get("c") if frame.get("k") == b"a" else None
         message_id = frame.get("i", b"")
-        deadline = frame.get("d")
-        if deadline is not None and time.time() * 1000 > int(deadline):
-            self._undeliverable(frame, target, "its ask deadline passed before delivery", token,
-                                reply=False)
-            return
         try:
             message = self.transport.codec.decode(frame.get("m", b"null"), self.ref_from_uri)
         except Exception as exc:
             self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
+            return
+        deadline = frame.get("d")
+        if deadline is not None and time.time() * 1000 > int(deadline):
+            self._undeliverable(frame, target, "its ask deadline passed before delivery", token,
+                                reply=False, message=message)
             return
         shard: int | None = None
         if target.startswith("entity:"):
