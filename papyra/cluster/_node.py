@@ -503,6 +503,14 @@ class ClusterNode:
         except Exception as exc:
             self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
             return
+        deliveries = int(frame.get("n", b"1"))
+        limit = getattr(self.transport, "max_deliveries", None)
+        if limit is not None and deliveries > limit:
+            self._undeliverable(
+                frame, target, f"it was handed out {deliveries} times without being handled",
+                token, message=message,
+            )
+            return
         deadline = frame.get("d")
         if deadline is not None and time.time() * 1000 > int(deadline):
             self._undeliverable(frame, target, "its ask deadline passed before delivery", token,

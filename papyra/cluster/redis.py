@@ -95,6 +95,8 @@ class RedisStreamsTransport:
     * ``read_batch``: frames read per request.
     * ``dedup_window``: seconds a handled message id is remembered (duplicates after a
       fail-over are dropped within it).
+    * ``max_deliveries``: a message handed out this many times without being handled (its
+      member died each time) becomes a dead letter instead of being handed out again.
     * ``shards``: how many shards the entities (``system.entity(kind, key)``) are spread
       over; the same number on every member.
 
@@ -114,6 +116,7 @@ class RedisStreamsTransport:
         read_batch: int = 256,
         dedup_window: float = 600.0,
         shards: int = 64,
+        max_deliveries: int = 5,
     ) -> None:
         if not isinstance(cluster, str) or not cluster or any(c in cluster for c in " \n\r"):
             raise ValueError(f"cluster must be a non-empty name without spaces, not {cluster!r}.")
@@ -134,6 +137,11 @@ class RedisStreamsTransport:
         if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 16384:
             raise ValueError(f"shards must be an int from 1 to 16384, not {shards!r}.")
         self.shards = shards
+        if isinstance(max_deliveries, bool) or not isinstance(max_deliveries, int) or (
+            max_deliveries < 1
+        ):
+            raise ValueError(f"max_deliveries must be an int >= 1, not {max_deliveries!r}.")
+        self.max_deliveries = max_deliveries
         if codec is not None and not isinstance(codec, Codec):
             raise TypeError(f"codec must have encode() and decode() (a Codec), not {codec!r}.")
         self.cluster = cluster
@@ -253,6 +261,8 @@ class RedisStreamsTransport:
                     await self._redis.execute_command("XACK", key, _GROUP, *gone)
                 if key in self._streams:
                     self._streams[key] = last
+                if entries:
+                    await self._count_deliveries(key, entries)
                 out.extend(entries)
             for key in backlog.keys() - seen:  # nothing pending there any more
                 if key in self._streams:
@@ -264,6 +274,22 @@ class RedisStreamsTransport:
             "STREAMS", *keys, *([">"] * len(keys)), extra_time=0.25,
         )
         return [entry for _, entries, _, _ in _entries(reply) for entry in entries]
+
+    async def _count_deliveries(self, key: str, entries: list[tuple[str, Frame]]) -> None:
+        """Put into each re-read frame, as field ``n``, how often it was handed out."""
+        member = self._member
+        assert member is not None
+        first = entries[0][0].partition("@")[0]
+        last = entries[-1][0].partition("@")[0]
+        reply = await self._redis.execute_command(
+            "XPENDING", key, _GROUP, first, last, len(entries) * 2 + 10, member
+        )
+        counts = {
+            (row[0].decode() if isinstance(row[0], bytes) else str(row[0])): int(row[3])
+            for row in reply or ()
+        }
+        for token, frame in entries:
+            frame["n"] = b"%d" % counts.get(token.partition("@")[0], 1)
 
     async def settle(self, tokens: Sequence[str], message_ids: Sequence[bytes]) -> None:
         if self._member is None or not tokens:

@@ -154,3 +154,35 @@ async def test_members_carry_on_after_redis_restarts(anyio_backend: str) -> None
             assert seen[0] == "before" and seen[-1] == "after"
     finally:
         server.stop()
+
+
+async def test_a_message_handed_out_too_often_becomes_a_dead_letter(
+    make_member: MakeMember, make_gate: Any
+) -> None:
+    a = await make_member("node-a")
+    rec = a.ref_for_name("rec", system="node-b")
+    await rec.tell("block")  # the poison: its handler never finishes
+    for _ in range(2):  # two runs of node-b die while handling it
+        entered = anyio.Event()
+
+        class Stuck(Actor):
+            async def receive(self, message: Any, entered: anyio.Event = entered) -> Any:
+                entered.set()
+                await anyio.sleep_forever()
+
+        b = await make_member("node-b", max_deliveries=2)
+        b.spawn(Stuck, name="rec")
+        with anyio.fail_after(10):
+            await entered.wait()
+        b._shutdown_grace = 0.0
+        await b.aclose()
+    seen: list[Any] = []
+    last = await make_member("node-b", max_deliveries=2)
+    last.spawn(lambda: Recorder(seen), name="rec")
+
+    async def dead() -> bool:
+        return bool(last.dead_letters.messages)
+
+    await poll_until(dead)
+    assert [d.message for d in last.dead_letters.messages] == ["block"]
+    assert seen == []
