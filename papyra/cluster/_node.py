@@ -162,6 +162,30 @@ class EntityRef(RemoteActorRef[_M, _R]):
         return True
 
 
+class CheckedActorRef(ActorRef[_M, _R]):
+    """The local ref of a member whose transport has ``check_local=True``: every message is
+    run through the cluster codec before it is sent, so one that could not cross the wire
+    fails here, at the call, with ``MessageNotSerializable``."""
+
+    __slots__ = ()
+
+    def _check(self, message: Any) -> None:
+        cell = self._cell
+        node = None if cell is None else getattr(cell.host, "cluster", None)
+        if node is not None and message is not STOP:
+            node.transport.codec.decode(node._encode(message), node.ref_from_uri)
+
+    async def tell(self, message: Any) -> None:
+        self._check(message)
+        await super().tell(message)
+
+    send = tell
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        self._check(message)
+        return await super().ask(message, timeout=timeout)
+
+
 class _Delivery:
     """The reply slot of a message that came over the wire: the kernel completes it once the
     handler has finished, which settles the frame and, for an ask, sends the reply."""
@@ -402,6 +426,12 @@ class ClusterNode:
 
     async def open(self) -> None:
         """Join the cluster (the system's ``start()``); raises when the engine is unreachable."""
+        if getattr(self.transport, "check_local", False):
+            lifecycle = self.system._lifecycle
+            base = lifecycle.ref_class
+            lifecycle.ref_class = CheckedActorRef if base is ActorRef else type(
+                f"Checked{base.__name__}", (CheckedActorRef, base), {"__slots__": ()}
+            )
         await self.transport.open(self.member)
         await self.transport.heartbeat(self._info())
         self._live = await self.transport.members()

@@ -97,6 +97,9 @@ class RedisStreamsTransport:
       fail-over are dropped within it).
     * ``max_deliveries``: a message handed out this many times without being handled (its
       member died each time) becomes a dead letter instead of being handed out again.
+    * ``check_local``: a test mode: every message sent to a *local* actor of the member is
+      encoded too (and the send fails with ``MessageNotSerializable`` when it cannot be), so
+      a message type that could never cross the wire is caught before it has to.
     * ``shards``: how many shards the entities (``system.entity(kind, key)``) are spread
       over; the same number on every member.
 
@@ -117,6 +120,7 @@ class RedisStreamsTransport:
         dedup_window: float = 600.0,
         shards: int = 64,
         max_deliveries: int = 5,
+        check_local: bool = False,
     ) -> None:
         if not isinstance(cluster, str) or not cluster or any(c in cluster for c in " \n\r"):
             raise ValueError(f"cluster must be a non-empty name without spaces, not {cluster!r}.")
@@ -142,6 +146,9 @@ class RedisStreamsTransport:
         ):
             raise ValueError(f"max_deliveries must be an int >= 1, not {max_deliveries!r}.")
         self.max_deliveries = max_deliveries
+        if not isinstance(check_local, bool):
+            raise TypeError(f"check_local must be a bool, not {check_local!r}.")
+        self.check_local = check_local
         if codec is not None and not isinstance(codec, Codec):
             raise TypeError(f"codec must have encode() and decode() (a Codec), not {codec!r}.")
         self.cluster = cluster

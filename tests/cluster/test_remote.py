@@ -216,3 +216,26 @@ async def test_without_a_transport_another_system_is_unreachable(make_system: An
         system.ref_for_name("x", system="elsewhere")
     with pytest.raises(ValueError, match="give this one a transport"):
         system.ref_for("papyra://elsewhere/x")
+
+
+async def test_check_local_mode_encodes_local_messages_too(
+    make_member: MakeMember, codec: JsonCodec
+) -> None:
+    codec.register(Deposit)
+    a = await make_member("node-a", check_local=True)
+    bank = a.spawn(Bank)
+    assert await bank.ask(Deposit("x", 1)) == 1  # registered: fine
+    await bank.tell((1, 2))
+    with pytest.raises(MessageNotSerializable, match="set"):
+        await bank.tell({1, 2})
+    with pytest.raises(MessageNotSerializable, match="set"):
+        await bank.ask({3})
+    assert await bank.ask("log") == [Deposit("x", 1), (1, 2), "log"]
+
+
+async def test_without_check_local_local_messages_are_not_encoded(
+    make_member: MakeMember,
+) -> None:
+    a = await make_member("node-a")
+    bank = a.spawn(Bank)
+    assert await bank.ask({1, 2}) == {1, 2}
