@@ -233,6 +233,7 @@ class _Delivery:
         )):
             return False
         self.finished = True
+        node._in_hand.discard(self.token)
         if self.shard is not None:
             node._inflight[self.shard] -= 1
         return True
@@ -249,8 +250,10 @@ class ClusterNode:
         self._seq = itertools.count(1)
         self._asks: dict[bytes, Any] = {}
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
-        self._tokens: list[str] = []
-        self._handled_ids: list[bytes] = []
+        self._done: list[tuple[str, bytes | None]] = []  # (token, message id) to settle
+        # tokens handed to an actor and not settled yet: a re-read of the pending frames
+        # (after a shard's frames were claimed) must not deliver them twice
+        self._in_hand: set[str] = set()
         self._wake = anyio.Event()
         self._flush_lock = anyio.Lock()
         self._parked: list[tuple[float, str, Frame]] = []
@@ -385,9 +388,8 @@ class ClusterNode:
         self._wake.set()
 
     def _settle(self, token: str, message_id: bytes | None) -> None:
-        self._tokens.append(token)
-        if message_id is not None:
-            self._handled_ids.append(message_id)
+        self._in_hand.discard(token)
+        self._done.append((token, message_id))
         self._wake.set()
 
     def _handled(self, delivery: _Delivery, value: Any, exc: BaseException | None) -> None:
@@ -498,9 +500,11 @@ class ClusterNode:
                     pause = min(pause * 2, 2.0)
 
     async def _dispatch_batch(self, batch: list[tuple[str, Frame]]) -> None:
-        ids = [frame["i"] for _, frame in batch if frame.get("k") in (b"t", b"a")]
+        ids = [(token, frame["i"]) for token, frame in batch if frame.get("k") in (b"t", b"a")]
         seen = await self.transport.handled(ids) if ids else set()
         for token, frame in batch:
+            if token in self._in_hand:
+                continue  # being handled right now: read again with the pending frames
             if seen and frame.get("i") in seen:
                 self._settle(token, None)  # handled before a crash: a duplicate
                 continue
@@ -578,6 +582,7 @@ class ClusterNode:
     ) -> None:
         """Into the mailbox, waiting for room (the reader reads on only when there is)."""
         delivery = _Delivery(self, token, message_id, sender, corr, shard)
+        self._in_hand.add(token)
         if shard is not None:
             self._inflight[shard] += 1
         try:
@@ -590,6 +595,7 @@ class ClusterNode:
             self._undeliverable(frame, target, "the actor has stopped", token, message=message)
             return
         except BaseException:
+            self._in_hand.discard(token)
             if shard is not None:
                 self._inflight[shard] -= 1
             raise
@@ -679,7 +685,7 @@ class ClusterNode:
 
     async def _flush(self) -> None:
         async with self._flush_lock:
-            while self._outbox or self._tokens:
+            while self._outbox or self._done:
                 outbox, self._outbox = self._outbox, defaultdict(list)
                 for member, frames in outbox.items():
                     try:
@@ -690,13 +696,11 @@ class ClusterNode:
                             if rest != member and rest not in self._outbox:
                                 self._outbox[rest] = more
                         raise
-                tokens, self._tokens = self._tokens, []
-                ids, self._handled_ids = self._handled_ids, []
+                done, self._done = self._done, []
                 try:
-                    await self.transport.settle(tokens, ids)
+                    await self.transport.settle(done)
                 except BaseException:
-                    self._tokens[:0] = tokens
-                    self._handled_ids[:0] = ids
+                    self._done[:0] = done
                     raise
 
     # -- membership and watches ---------------------------------------------------------------

@@ -9,8 +9,9 @@ Keys, under ``{cluster}`` (a prefix of your choosing, default ``"papyra"``):
 * ``{cluster}:member:{member}``: the member's lease, renewed by its heartbeat, expiring
   ``member_ttl`` seconds after the last one; ``{cluster}:members``: a hash of what each member
   announced (for ``papyra cluster status``).
-* ``{cluster}:done:{message id}``: marks of handled messages, kept ``dedup_window`` seconds,
-  so that a frame handed out again after a crash is recognised as handled.
+* ``{stream}:done``: a sorted set of the ids of the messages handled from ``{stream}``
+  (scored by time, kept ``dedup_window`` seconds), so that a frame handed out again after a
+  crash is recognised as handled.
 
 Uses Papyra's own Redis client (no dependency): every request is bounded by ``timeout`` and
 never retried silently (a send that failed raises ``ConnectionError`` at the caller).
@@ -189,9 +190,6 @@ class RedisStreamsTransport:
         """The shard of entity ``kind``/``key`` (the same on every member)."""
         return zlib.crc32(f"{kind}/{key}".encode()) % self.shards
 
-    def _done_key(self, message_id: bytes) -> bytes:
-        return f"{self.cluster}:done:".encode() + message_id
-
     # -- joining ------------------------------------------------------------------------------
 
     async def open(self, member: str) -> None:
@@ -298,31 +296,45 @@ class RedisStreamsTransport:
         for token, frame in entries:
             frame["n"] = b"%d" % counts.get(token.partition("@")[0], 1)
 
-    async def settle(self, tokens: Sequence[str], message_ids: Sequence[bytes]) -> None:
-        if self._member is None or not tokens:
+    async def settle(self, done: Sequence[tuple[str, bytes | None]]) -> None:
+        if self._member is None or not done:
             return
-        window = int(self.dedup_window * 1000)
-        commands: list[tuple[Any, ...]] = [
-            ("SET", self._done_key(mid), b"1", "PX", window) for mid in message_ids
-        ]
-        by_key: dict[str, list[str]] = {}
-        for token in tokens:
+        now = time.time()
+        by_key: dict[str, tuple[list[str], list[Any]]] = {}
+        for token, message_id in done:
             entry_id, _, key = token.partition("@")
-            by_key.setdefault(key, []).append(entry_id)
-        for key, ids in by_key.items():
+            ids, marks = by_key.setdefault(key, ([], []))
+            ids.append(entry_id)
+            if message_id is not None:
+                marks += (now, message_id)
+        commands: list[tuple[Any, ...]] = []
+        for key, (ids, marks) in by_key.items():
+            if marks:  # remembered first: a crash between the two leaves a mark, not a loss
+                done_key = f"{key}:done"
+                commands.append(("ZADD", done_key, *marks))
+                commands.append(("ZREMRANGEBYSCORE", done_key, "-inf", now - self.dedup_window))
             commands.append(("XACK", key, _GROUP, *ids))
             commands.append(("XDEL", key, *ids))
         for reply in await self._redis.request(commands):
             if isinstance(reply, ReplyError):
                 raise RedisResponseError(reply.message)
 
-    async def handled(self, message_ids: Sequence[bytes]) -> set[bytes]:
-        if not message_ids:
+    async def handled(self, items: Sequence[tuple[str, bytes]]) -> set[bytes]:
+        if not items:
             return set()
+        by_key: dict[str, list[bytes]] = {}
+        for token, message_id in items:
+            by_key.setdefault(token.partition("@")[2], []).append(message_id)
+        keys = list(by_key)
         replies = await self._redis.request(
-            [("EXISTS", self._done_key(mid)) for mid in message_ids]
+            [("ZMSCORE", f"{key}:done", *by_key[key]) for key in keys]
         )
-        return {mid for mid, reply in zip(message_ids, replies, strict=True) if reply == 1}
+        found: set[bytes] = set()
+        for key, reply in zip(keys, replies, strict=True):
+            if isinstance(reply, ReplyError):
+                raise RedisResponseError(reply.message)
+            found.update(mid for mid, score in zip(by_key[key], reply, strict=True) if score)
+        return found
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -401,7 +413,32 @@ class RedisStreamsTransport:
         for shard, reply in zip(shards, replies, strict=True):
             if reply != 1:
                 self._drop(shard)
+        await self._reclaim(member)
         return frozenset(self._owned)
+
+    async def _reclaim(self, member: str) -> None:
+        """Take over the frames of owned shards that another member read and left (it read
+        them just as the shard changed hands): pending there for longer than ``member_ttl``."""
+        shards = sorted(self._owned)
+        if not shards:
+            return
+        idle = int(self.member_ttl * 1000)
+        replies = await self._redis.request([
+            ("XPENDING", self.shard_key(shard), _GROUP, "IDLE", idle, "-", "+", 1000)
+            for shard in shards
+        ])
+        claims: list[tuple[Any, ...]] = []
+        for shard, reply in zip(shards, replies, strict=True):
+            if isinstance(reply, ReplyError) or not reply:
+                continue
+            foreign = [row[0] for row in reply if _text(row[1]) != member]
+            if foreign:
+                key = self.shard_key(shard)
+                claims.append(("XCLAIM", key, _GROUP, member, idle, *foreign, "JUSTID"))
+                if key in self._streams:
+                    self._streams[key] = "0"  # re-read this member's pending frames there
+        if claims:
+            await self._redis.request(claims)
 
     def pause(self, shard: int) -> None:
         """Stop reading ``shard`` (its lease is kept until :meth:`release`)."""
@@ -448,6 +485,10 @@ class RedisStreamsTransport:
                 self._drop(shard)  # the lease expires by itself
         self._member = None
         await self._redis.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _entries(reply: Any) -> list[tuple[str, list[tuple[str, Frame]], str | None, list[str]]]:

@@ -57,12 +57,13 @@ class Transport(Protocol):
         (well under a second) when there is nothing, then returns an empty list.
         """
 
-    async def settle(self, tokens: Sequence[str], message_ids: Sequence[bytes]) -> None:
-        """Acknowledge ``tokens`` (their frames are done) and remember ``message_ids`` as
-        handled for the transport's de-duplication window."""
+    async def settle(self, done: Sequence[tuple[str, bytes | None]]) -> None:
+        """Acknowledge the frames of the ``(token, message id)`` pairs (they are done), and
+        remember the message ids (where not None) as handled for the de-duplication window."""
 
-    async def handled(self, message_ids: Sequence[bytes]) -> set[bytes]:
-        """Which of ``message_ids`` were settled within the de-duplication window."""
+    async def handled(self, items: Sequence[tuple[str, bytes]]) -> set[bytes]:
+        """Which message ids of the ``(token, message id)`` pairs were settled within the
+        de-duplication window (a frame handed out again after a crash)."""
 
     async def heartbeat(self, info: MemberInfo) -> None:
         """Renew this member's lease (``info`` is shown by ``papyra cluster status``)."""
