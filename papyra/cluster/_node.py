@@ -62,6 +62,8 @@ SCHEME = "papyra://"
 _STOPPED_TYPE = "papyra.exceptions.ActorStopped"
 #: How long a message for a name nobody has spawned yet waits before it is a dead letter.
 PARK_SECONDS = 5.0
+#: The most frames one send carries (group commit).
+_BATCH = 512
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
@@ -249,6 +251,9 @@ class ClusterNode:
         self.run_id = uuid.uuid4().hex[:12]
         self._seq = itertools.count(1)
         self._asks: dict[bytes, Any] = {}
+        # destination -> frames waiting to be sent there with their callers' futures (the
+        # first entries are the batch in flight); see _send_to
+        self._sending: dict[tuple[str, Any], list[tuple[Frame, Any]]] = {}
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
         self._done: list[tuple[str, bytes | None]] = []  # (token, message id) to settle
         # tokens handed to an actor and not settled yet: a re-read of the pending frames
@@ -350,12 +355,66 @@ class ClusterNode:
         await self._send_to(ref, frame)
 
     async def _send_to(self, ref: RemoteActorRef, frame: Frame) -> None:
+        """Hand ``frame`` to the transport; return once it is accepted (or raise why not).
+
+        Group commit: frames for one destination (a member's inbox, a shard) sent while a
+        send to it is under way wait and go together in the next one, in call order.
+        """
+        dest: tuple[str, Any]
         if isinstance(ref, EntityRef):
             shard: int = self.transport.shard_of(ref.kind, ref.key)  # type: ignore[attr-defined]
             frame["s"] = b"%d" % shard
-            await self.transport.send_shard(shard, [frame])  # type: ignore[attr-defined]
+            dest = ("shard", shard)
         else:
-            await self.transport.send(ref.system_id, [frame])
+            dest = ("member", ref.system_id)
+        queue = self._sending.get(dest)
+        if queue is None:
+            queue = self._sending[dest] = []
+        fut = _accel.dispatch.create_future()
+        queue.append((frame, fut))
+        if len(queue) == 1:  # nothing is being sent to dest: start a sender
+            if self._tg is not None:
+                self._tg.start_soon(self._drain, dest, queue)
+            else:  # the member's tasks are not running yet: send from here
+                await self._drain(dest, queue)
+        await fut
+
+    async def _drain(self, dest: tuple[str, Any], queue: list[tuple[Frame, Any]]) -> None:
+        """Send what ``queue`` holds, batch after batch, until it is empty (then forget it).
+
+        Runs as a task of the member (callers only wait for their futures: a caller cancelled
+        meanwhile does not cancel the send, and its frame may still go, as with ``ask``). The
+        batch being sent stays at the head of the queue, so later callers only append.
+        """
+        try:
+            while queue:
+                batch = queue[:_BATCH]
+                frames = [frame for frame, _ in batch]
+                try:
+                    if dest[0] == "shard":
+                        await self.transport.send_shard(dest[1], frames)  # type: ignore[attr-defined]
+                    else:
+                        await self.transport.send(dest[1], frames)
+                except Exception as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                else:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_result(None)
+                del queue[:len(batch)]
+        except BaseException as exc:  # cancelled: the member is closing
+            for _, fut in queue:
+                if not fut.done():
+                    fut.set_exception(ActorStopped(
+                        f"The actor system is closed ({type(exc).__name__}).", reason="shutdown"
+                    ))
+            queue.clear()
+            raise
+        finally:
+            if self._sending.get(dest) is queue and not queue:
+                del self._sending[dest]
 
     async def ask(self, ref: RemoteActorRef, message: Any, timeout: float | None) -> Any:
         if timeout is None:
