@@ -35,9 +35,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TELLS = 20_000
 SENDERS = 64
 ASKS = 2_000
+#: The stream entry a remote tell of MESSAGE writes (the transport's own wire form).
 FRAME = {
-    "k": b"t", "i": b"client/0123456789ab/12345", "f": b"client", "to": b"sink",
-    "m": b'{"order":12345,"item":"book","qty":2}',
+    "f": b'{"k":"t","i":"client/0123456789ab/12345","f":"client","to":"sink"}\n'
+         b'{"order":12345,"item":"book","qty":2}',
 }
 MESSAGE = {"order": 12345, "item": "book", "qty": 2}
 
@@ -136,7 +137,12 @@ def tell_run(url: str, cluster: str, target: Callable[[ActorSystem, int], Any], 
             async with anyio.create_task_group() as tg:
                 for first in range(SENDERS):
                     tg.start_soon(sender, first)
-            after = await ask(client)
+            with anyio.fail_after(60):  # entities: FIFO per shard only, so look until all came
+                while True:
+                    after = await ask(client)
+                    if after - before >= count:
+                        break
+                    await anyio.sleep(0.001)
             assert after - before == count, (before, after)
 
     anyio.run(main)
@@ -216,9 +222,10 @@ def test_cluster_entities(benchmark: Any, baselines: Any, server_url: str, hosts
     async def settled() -> None:
         transport = RedisStreamsTransport(server_url, cluster=cluster, shards=16)
         with anyio.fail_after(30):
-            while len(set((await transport.owners()).values())) < hosts or len(
-                await transport.owners()
-            ) < 16:
+            while True:
+                owners = await transport.owners()
+                if len(owners) == 16 and len(set(owners.values())) == hosts:
+                    break
                 await anyio.sleep(0.1)
         await transport.aclose()
 

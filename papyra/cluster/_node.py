@@ -466,7 +466,9 @@ class ClusterNode:
                     self._reply_error(delivery.reply_to, delivery.corr, error)
             else:
                 self._reply_error(delivery.reply_to, delivery.corr, exc)
-        self._settle(delivery.token, delivery.message_id)
+        # Marks of handled messages matter where another member may take the frames over
+        # (a shard changing hands): only there are they written.
+        self._settle(delivery.token, delivery.message_id if delivery.shard is not None else None)
 
     def _reply_error(self, member: str, corr: bytes, exc: BaseException) -> None:
         kind = type(exc)
@@ -559,7 +561,12 @@ class ClusterNode:
                     pause = min(pause * 2, 2.0)
 
     async def _dispatch_batch(self, batch: list[tuple[str, Frame]]) -> None:
-        ids = [(token, frame["i"]) for token, frame in batch if frame.get("k") in (b"t", b"a")]
+        # Only a frame of a shard ("s") handed out before (re-read: it carries its count "n")
+        # can have been handled already, by the member that held the shard before.
+        ids = [
+            (token, frame["i"]) for token, frame in batch
+            if "n" in frame and "s" in frame and frame.get("k") in (b"t", b"a")
+        ]
         seen = await self.transport.handled(ids) if ids else set()
         for token, frame in batch:
             if token in self._in_hand:
@@ -706,7 +713,7 @@ class ClusterNode:
             self._reply_error(frame.get("f", b"").decode(), corr, ActorStopped(
                 f"{SCHEME}{self.member}/{target} cannot take the message: {why}."
             ))
-        self._settle(token, frame.get("i"))
+        self._settle(token, frame.get("i") if "s" in frame else None)
 
     def _reply_arrived(self, frame: Frame) -> None:
         fut = self._asks.get(frame.get("c", b""))

@@ -30,7 +30,7 @@ import anyio
 import orjson
 
 from papyra._redis.client import RedisClient, RedisResponseError
-from papyra._redis.resp import ReplyError
+from papyra._redis.resp import ReplyError, encode_command
 from papyra.cluster.codec import Codec, JsonCodec
 from papyra.cluster.transport import Frame, MemberInfo
 
@@ -38,21 +38,16 @@ __all__ = ("RedisStreamsTransport",)
 
 _GROUP = "papyra"
 
-# XADD every frame of KEYS[1] unless its backlog (XLEN) is at the bound ARGV[1] (0: none).
-# ARGV[2]: how many frames; then, per frame, its field count and its fields and values.
+# XADD every frame to KEYS[1] unless its backlog (XLEN) is at the bound ARGV[1] (0: none).
+# ARGV[2]: how many frames; then the frames, each the value of the entry's one field "f".
 _SEND_SCRIPT = """
 local bound = tonumber(ARGV[1])
 if bound > 0 and redis.call('XLEN', KEYS[1]) >= bound then return 0 end
-local i = 3
-local ids = {}
-for f = 1, tonumber(ARGV[2]) do
-  local n = tonumber(ARGV[i]) * 2
-  local args = {}
-  for j = 1, n do args[j] = ARGV[i + j] end
-  i = i + n + 1
-  ids[f] = redis.call('XADD', KEYS[1], '*', unpack(args))
+local count = tonumber(ARGV[2])
+for f = 3, count + 2 do
+  redis.call('XADD', KEYS[1], '*', 'f', ARGV[f])
 end
-return ids
+return count
 """
 _SEND_SHA = hashlib.sha1(_SEND_SCRIPT.encode()).hexdigest()
 
@@ -218,15 +213,14 @@ class RedisStreamsTransport:
     async def _append(self, key: str, frames: Sequence[Frame]) -> None:
         if not frames:
             return
-        args: list[Any] = [self.max_backlog or 0, len(frames)]
-        for frame in frames:
-            args.append(len(frame))
-            for field, value in frame.items():
-                args.append(field)
-                args.append(value)
+        # Each frame is one stream entry of one field, "f": the header fields as a JSON object,
+        # a newline, the payload bytes (one field parses much faster than six). The frames
+        # are RESP-encoded here, once, and appended to the script call's head.
+        parts = [_encode_entry(frame) for frame in frames]
+        body = b"".join(parts)
         pause = 0.001
         while True:
-            reply = await self._eval(key, args)
+            reply = await self._eval(key, len(frames), body)
             if reply != 0:
                 return
             # The target's backlog is at its bound: wait like a full mailbox would, until
@@ -234,9 +228,11 @@ class RedisStreamsTransport:
             await anyio.sleep(pause)
             pause = min(pause * 2, 0.1)
 
-    async def _eval(self, key: str, args: list[Any]) -> Any:
+    async def _eval(self, key: str, count: int, body: bytes) -> Any:
         for verb, script in (("EVALSHA", _SEND_SHA), ("EVAL", _SEND_SCRIPT)):
-            (reply,) = await self._redis.request(((verb, script, 1, key, *args),))
+            head = encode_command((verb, script, 1, key, self.max_backlog or 0, count))
+            payload = b"*%d%s" % (6 + count, head[head.index(b"\r\n"):]) + body
+            (reply,) = await self._redis.request_encoded(payload, 1)
             if isinstance(reply, ReplyError):
                 if verb == "EVALSHA" and reply.message.startswith("NOSCRIPT"):
                     continue
@@ -491,8 +487,25 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _encode_entry(frame: Frame) -> bytes:
+    """A frame as the value of its entry's field ``f``, RESP-encoded: the header fields as
+    one JSON object (no newline in it), ``\n``, the payload bytes."""
+    header = orjson.dumps({k: v.decode() for k, v in frame.items() if k != "m"})
+    value = header + b"\n" + frame.get("m", b"")
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def _decode_entry(flat: list[Any]) -> Frame:
+    """The frame of a stream entry ``[b"f", value]`` (see :func:`_encode_entry`)."""
+    value = flat[1] if len(flat) == 2 and flat[0] == b"f" else b"{}\n"
+    header, _, payload = value.partition(b"\n")
+    frame: Frame = {k: v.encode() for k, v in orjson.loads(header).items()}
+    frame["m"] = payload
+    return frame
+
+
 def _entries(reply: Any) -> list[tuple[str, list[tuple[str, Frame]], str | None, list[str]]]:
-    """``XREADGROUP``'s reply, per stream: its key, its ``(token, fields)`` pairs (the token
+    """``XREADGROUP``'s reply, per stream: its key, its ``(token, frame)`` pairs (the token
     is ``{entry id}@{key}``), its last entry id (None when it had none), and the ids of its
     entries deleted meanwhile (no fields)."""
     out: list[tuple[str, list[tuple[str, Frame]], str | None, list[str]]] = []
@@ -507,10 +520,6 @@ def _entries(reply: Any) -> list[tuple[str, list[tuple[str, Frame]], str | None,
             if flat is None:
                 gone.append(entry_id)
                 continue
-            fields = {
-                (flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])): flat[i + 1]
-                for i in range(0, len(flat), 2)
-            }
-            entries.append((f"{entry_id}@{key}", fields))
+            entries.append((f"{entry_id}@{key}", _decode_entry(flat)))
         out.append((key, entries, last, gone))
     return out
