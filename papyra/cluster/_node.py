@@ -231,7 +231,7 @@ class _Delivery:
             return False
         node = self.node
         if not (node.closing or (
-            self.shard is not None and self.shard not in node.transport.owned  # type: ignore[attr-defined]
+            self.shard is not None and self.shard not in node.transport.owned
         )):
             return False
         self.finished = True
@@ -362,7 +362,7 @@ class ClusterNode:
         """
         dest: tuple[str, Any]
         if isinstance(ref, EntityRef):
-            shard: int = self.transport.shard_of(ref.kind, ref.key)  # type: ignore[attr-defined]
+            shard: int = self.transport.shard_of(ref.kind, ref.key)
             frame["s"] = b"%d" % shard
             dest = ("shard", shard)
         else:
@@ -392,7 +392,7 @@ class ClusterNode:
                 frames = [frame for frame, _ in batch]
                 try:
                     if dest[0] == "shard":
-                        await self.transport.send_shard(dest[1], frames)  # type: ignore[attr-defined]
+                        await self.transport.send_shard(dest[1], frames)
                     else:
                         await self.transport.send(dest[1], frames)
                 except Exception as exc:
@@ -619,7 +619,7 @@ class ClusterNode:
         shard: int | None = None
         if target.startswith("entity:"):
             shard = int(frame.get("s", b"-1"))
-            if shard not in self.transport.owned:  # type: ignore[attr-defined]
+            if shard not in self.transport.owned:
                 return  # handed over meanwhile: left pending, its next owner claims it
             try:
                 entity = self._entity(target, shard)
@@ -799,7 +799,7 @@ class ClusterNode:
         members that host entities; a shard that should move is first read no more, then
         handed over once its messages in progress are handled (its entities stopped).
         """
-        transport: Any = self.transport
+        transport = self.transport
         hosts = sorted(
             {m for m, info in live.items() if info.get("entities")} | {self.member}
         )

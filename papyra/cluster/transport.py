@@ -11,9 +11,10 @@ A frame is a flat ``dict[str, bytes]``. The transport guarantees, per target mem
   (frames of one ``send`` stay together and in order, and two sends from one task arrive in the
   order they were made); it raises ``ConnectionError`` when the engine cannot be reached and
   waits while the target's backlog is at its bound.
-* :meth:`Transport.receive` hands out frames addressed to this member, each with a token;
-  a frame is handed out again (after a restart of this member) until :meth:`Transport.settle`
-  acknowledged its token: delivery is at least once.
+* :meth:`Transport.receive` hands out frames addressed to this member (and to the shards
+  whose lease it holds), each with a token; a frame is handed out again (after a restart of
+  this member, or to a shard's next owner) until :meth:`Transport.settle` acknowledged its
+  token: delivery is at least once.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Transport(Protocol):
     codec: Codec
     #: Seconds between two heartbeats of a member.
     heartbeat_interval: float
+    #: How many shards entities are spread over (the same on every member).
+    shards: int
 
     async def open(self, member: str) -> None:
         """Join as ``member`` (a system id): create its inbox, announce it."""
@@ -70,6 +73,32 @@ class Transport(Protocol):
 
     async def members(self) -> dict[str, MemberInfo]:
         """The members whose lease is current, by system id."""
+
+    def shard_of(self, kind: str, key: str) -> int:
+        """The shard of entity ``kind``/``key``: a pure function, the same on every member."""
+
+    async def send_shard(self, shard: int, frames: Sequence[Frame]) -> None:
+        """Like :meth:`send`, to whichever member owns ``shard`` now or later."""
+
+    @property
+    def owned(self) -> frozenset[int]:
+        """The shards whose lease this member holds."""
+
+    async def acquire(self, shard: int) -> bool:
+        """Take ``shard``'s lease if it is free; then read its frames, those its previous
+        owner read and never settled first. False when another member holds it."""
+
+    async def renew(self) -> frozenset[int]:
+        """Extend the held leases; returns those still held (the others were lost)."""
+
+    def pause(self, shard: int) -> None:
+        """Read no more of ``shard`` (a hand-over begins; the lease is kept)."""
+
+    async def release(self, shard: int) -> None:
+        """Give ``shard``'s lease up."""
+
+    async def owners(self) -> dict[int, str]:
+        """Shard -> the member holding its lease."""
 
     async def leave(self) -> None:
         """End this member's lease now (a graceful shutdown)."""
