@@ -239,3 +239,33 @@ async def test_without_check_local_local_messages_are_not_encoded(
     a = await make_member("node-a")
     bank = a.spawn(Bank)
     assert await bank.ask({1, 2}) == {1, 2}
+
+
+async def test_a_reply_the_codec_cannot_carry_reaches_the_asker_as_an_error(
+    make_member: MakeMember,
+) -> None:
+    class Odd(Actor):
+        async def receive(self, message: Any) -> Any:
+            return {1, 2}  # a set: not carried by the JSON codec
+
+    a = await make_member("node-a")
+    b = await make_member("node-b")
+    b.spawn(Odd, name="odd")
+    with pytest.raises(RemoteError) as info:
+        await a.ref_for_name("odd", system="node-b").ask("?", timeout=5)
+    assert info.value.type_name == "papyra.exceptions.MessageNotSerializable"
+
+
+async def test_start_fails_and_the_system_stays_closed_when_redis_is_unreachable(
+    make_system: Any,
+) -> None:
+    from papyra.cluster import RedisStreamsTransport
+    from tests.redis_server import free_port
+
+    transport = RedisStreamsTransport(f"redis://127.0.0.1:{free_port()}/0", timeout=1.0)
+    system = await make_system(transport=transport, start=False)
+    with pytest.raises(ConnectionError, match="unreachable"):
+        await system.start()
+    assert not system.running
+    with pytest.raises(ActorStopped):
+        await system.start()
