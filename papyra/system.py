@@ -763,6 +763,9 @@ class ActorSystem:
         if not isinstance(address, ActorAddress):
             raise TypeError(f"Expected an ActorAddress or str, not {type(address).__name__}.")
         if address.system != self.system_id:
+            if self._transport is None:  # as in 0.3.0
+                raise ActorStopped("Remote actor systems are not supported yet.",
+                                   reason="shutdown")
             return self._remote(address.system, f"#{address.actor_id}")
         cell = self._by_id.get(address.actor_id)
         if cell is None:
