@@ -28,7 +28,7 @@ import time
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from papyra.cluster.transport import Frame, MemberInfo, Transport
     from papyra.system import ActorSystem
 
-__all__ = ("ClusterNode", "EntityRef", "RemoteActorRef", "parse_uri")
+__all__ = ("ClusterNode", "EntityRef", "RemoteActorRef", "parse_uri", "shard_home")
 
 log = logging.getLogger("papyra")
 
@@ -74,6 +74,12 @@ def parse_uri(uri: str) -> tuple[str, str]:
     if not system or not sep or not target:
         raise ValueError(f"not a papyra URI (papyra://<system>/<actor>): {uri!r}")
     return system, target
+
+
+def shard_home(shard: int, hosts: Collection[str]) -> str:
+    """The member that should own ``shard`` among ``hosts`` (rendezvous hashing: the highest
+    weight wins, so a member joining or leaving moves only the shards it gains or loses)."""
+    return max(sorted(hosts), key=lambda member: zlib.crc32(f"{member}|{shard}".encode()))
 
 
 def _never_put(item: Any) -> Any:
@@ -800,12 +806,9 @@ class ClusterNode:
         handed over once its messages in progress are handled (its entities stopped).
         """
         transport = self.transport
-        hosts = sorted(
-            {m for m, info in live.items() if info.get("entities")} | {self.member}
-        )
+        hosts = {m for m, info in live.items() if info.get("entities")} | {self.member}
         desired = {
-            shard for shard in range(transport.shards)
-            if max(hosts, key=lambda m: zlib.crc32(f"{m}|{shard}".encode())) == self.member
+            shard for shard in range(transport.shards) if shard_home(shard, hosts) == self.member
         }
         owned = set(await transport.renew())
         for shard in list(self._shard_entities):

@@ -8,7 +8,7 @@ import pytest
 
 from papyra.actor import Actor
 from papyra.cluster import RemoteActorRef
-from papyra.cluster._node import EntityRef
+from papyra.cluster._node import EntityRef, shard_home
 from tests.cluster.conftest import MakeMember, poll_until
 
 pytestmark = pytest.mark.anyio
@@ -26,14 +26,16 @@ class Counter(Actor):
 
 
 async def owners_settled(*members: Any) -> None:
-    """Wait until every shard has an owner among ``members`` (leases taken on heartbeats)."""
+    """Wait until every shard is owned by the member it belongs to (leases move on heartbeats)."""
     transport = members[0]._transport
 
-    async def settled() -> bool:
-        owners = await transport.owners()
-        return len(owners) == transport.shards and set(owners.values()) == {
-            m.system_id for m in members
-        }
+    hosts = {m.system_id for m in members}
+    homes = {shard: shard_home(shard, hosts) for shard in range(transport.shards)}
+
+    async def settled() -> bool:  # every shard with the member it belongs to, none moving
+        return await transport.owners() == homes and not any(
+            m._node._handing_over for m in members
+        )
 
     await poll_until(settled)
 
