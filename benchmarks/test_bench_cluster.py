@@ -19,7 +19,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import anyio
 import pytest
 
+from benchmarks.test_bench_persistence import timed
 from papyra._redis.client import RedisClient
 from papyra.cluster import RedisStreamsTransport
 from papyra.system import ActorSystem
@@ -41,15 +41,6 @@ FRAME = {
          b'{"order":12345,"item":"book","qty":2}',
 }
 MESSAGE = {"order": 12345, "item": "book", "qty": 2}
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    best = float("inf")
-    for _ in range(2):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from papyra.actor import Actor
 from papyra.cluster import JsonCodec, RemoteActorRef
 from papyra.exceptions import ActorStopped, AskTimeout, MessageNotSerializable, RemoteError
 from papyra.ref import ActorRef
+from papyra.system import ActorSystem
 from tests.cluster.conftest import MakeMember
 
 pytestmark = pytest.mark.anyio
@@ -56,14 +57,19 @@ class Collector(Actor):
             self.done.set()
 
 
+async def with_bank(make_member: MakeMember) -> tuple[ActorSystem, ActorSystem, Any]:
+    """Members node-a and node-b, a ``Bank`` named "bank" on node-b, and node-a's ref to it."""
+    a = await make_member("node-a")
+    b = await make_member("node-b")
+    b.spawn(Bank, name="bank")
+    return a, b, a.ref_for_name("bank", system="node-b")
+
+
 async def test_tell_and_ask_reach_a_named_actor_of_another_member(
     make_member: MakeMember, codec: JsonCodec
 ) -> None:
     codec.register(Deposit)
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    b.spawn(Bank, name="bank")
-    bank = a.ref_for_name("bank", system="node-b")
+    a, _, bank = await with_bank(make_member)
     assert isinstance(bank, RemoteActorRef) and isinstance(bank, ActorRef)
     assert bank.uri == "papyra://node-b/bank" and bank == a.ref_for("papyra://node-b/bank")
 
@@ -92,10 +98,7 @@ async def test_an_error_raised_remotely_reaches_the_asker_as_remote_error(
     make_member: MakeMember, codec: JsonCodec
 ) -> None:
     codec.register(Deposit)
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    b.spawn(Bank, name="bank")
-    bank = a.ref_for_name("bank", system="node-b")
+    _, _, bank = await with_bank(make_member)
     with pytest.raises(RemoteError) as info:
         await bank.ask(Deposit("bob", -1), timeout=5)
     assert info.value.type_name == "builtins.ValueError"
@@ -146,13 +149,10 @@ async def test_a_message_the_codec_cannot_carry_fails_at_the_call(
 
 
 async def test_refs_cross_the_wire_and_stay_usable(make_member: MakeMember) -> None:
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    b.spawn(Bank, name="bank")
+    a, _, bank = await with_bank(make_member)
     seen: list[Any] = []
     done = anyio.Event()
     local = a.spawn(lambda: Collector(seen, done, 1))
-    bank = a.ref_for_name("bank", system="node-b")
     await bank.ask(("call me", local, "back"), timeout=5)
     with anyio.fail_after(5):
         await done.wait()
@@ -162,9 +162,7 @@ async def test_refs_cross_the_wire_and_stay_usable(make_member: MakeMember) -> N
 async def test_watching_a_remote_actor_delivers_actor_terminated(
     make_member: MakeMember,
 ) -> None:
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    b.spawn(Bank, name="bank")
+    a, _, bank = await with_bank(make_member)
     seen: list[Any] = []
     done = anyio.Event()
 
@@ -177,7 +175,6 @@ async def test_watching_a_remote_actor_delivers_actor_terminated(
             done.set()
 
     watcher = a.spawn(Watcher)
-    bank = a.ref_for_name("bank", system="node-b")
     assert await watcher.ask(bank) == "watching"
     assert await bank.ask("ping", timeout=5) == "ping"  # the watch frame went before it
     await bank.tell(STOP)
@@ -187,9 +184,7 @@ async def test_watching_a_remote_actor_delivers_actor_terminated(
 
 
 async def test_a_lost_member_terminates_its_watched_actors(make_member: MakeMember) -> None:
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    b.spawn(Bank, name="bank")
+    a, b, _ = await with_bank(make_member)
     seen: list[Any] = []
     done = anyio.Event()
 
