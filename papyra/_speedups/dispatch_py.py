@@ -607,10 +607,7 @@ class PriorityMailbox(Mailbox):
         if self._closed:
             raise MailboxClosed("Mailbox is closed.")
         message = _message_of(item)
-        if message is STOP:
-            urgent = self._control_first
-        else:
-            urgent = self._classify(message)
+        urgent = self._control_first if message is STOP else self._classify(message)
         if (
             self._urgent_putters
             or (not urgent and self._putters)
