@@ -228,6 +228,32 @@ async def test_control_first_stop_overtakes_the_backlog_which_becomes_dead_lette
     assert letters == [("a", False), ("b", True)]
 
 
+async def test_control_first_stop_waiting_for_room_is_admitted_before_waiting_senders(
+    system: ActorSystem, make_gate: Callable[[], anyio.Event]
+) -> None:
+    rig = Rig(make_gate)
+    ref = await blocked(system, rig, control_first=True, mailbox_capacity=1)
+    await ref.tell("a")  # now full
+    outcomes: list[Any] = []
+
+    async def send(message: Any) -> None:
+        try:
+            outcomes.append(await ref.ask(message))
+        except ActorStopped as exc:
+            outcomes.append(type(exc))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send, "b")
+        await wait_all_tasks_blocked()
+        tg.start_soon(send, STOP)
+        await wait_all_tasks_blocked()
+        rig.release.set()
+    await system.join(ref)
+    assert rig.log == ["a"]  # queued before the stop; "b" was still waiting for room
+    assert sorted(map(repr, outcomes)) == sorted(map(repr, [None, ActorStopped]))
+    assert [d.message for d in system.dead_letters.messages] == ["b"]
+
+
 @pytest.mark.parametrize("options", [{}, {"priority": (Urgent,)}])
 async def test_without_control_first_stop_still_waits_behind_the_backlog(
     system: ActorSystem, make_gate: Callable[[], anyio.Event], options: dict[str, Any]
