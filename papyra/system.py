@@ -552,7 +552,8 @@ class ActorSystem:
         if policy is not None and not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, not {type(policy).__name__}.")
         if priority is not None or control_first is not False:
-            self._lifecycle.dispatch.check_priority(priority, control_first)
+            # Normalised once: an iterator of classes is consumed here, a set copied.
+            priority = self._lifecycle.dispatch.check_priority(priority, control_first)
         return self._lifecycle.spawn(
             actor_factory, mailbox_capacity=mailbox_capacity, policy=policy, parent=parent,
             name=name, priority=priority, control_first=control_first,
@@ -585,7 +586,7 @@ class ActorSystem:
         self._lifecycle.dispatch.check_capacity(mailbox_capacity)
         if policy is not None and not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, not {type(policy).__name__}.")
-        self._lifecycle.dispatch.check_priority(priority, control_first)
+        priority = self._lifecycle.dispatch.check_priority(priority, control_first)
         self._registrations[name] = (
             actor_factory, mailbox_capacity, policy, priority, control_first
         )

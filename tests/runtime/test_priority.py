@@ -110,6 +110,18 @@ async def test_a_type_set_matches_subclasses(
     assert rig.log == [Alarm(1), Urgent(2), "a", 7, "sync"]
 
 
+async def test_an_iterator_of_classes_is_taken_once_and_a_registered_set_is_copied(
+    system: ActorSystem, make_gate: Callable[[], anyio.Event]
+) -> None:
+    rig = Rig(make_gate)
+    ref = await blocked(system, rig, priority=iter([Urgent]))
+    assert mailbox_of(system, ref).priority == (Urgent,)
+    types = {Urgent}
+    system.register("r", rig.factory, priority=types)
+    types.clear()
+    assert mailbox_of(system, system.actor("r")).priority == (Urgent,)
+
+
 async def test_a_predicate_marks_urgent_messages(
     system: ActorSystem, make_gate: Callable[[], anyio.Event]
 ) -> None:
