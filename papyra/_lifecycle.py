@@ -296,9 +296,14 @@ class Lifecycle:
         policy: SupervisionPolicy | None,
         parent: Any | None,
         name: str | None,
+        priority: Any = None,
+        control_first: bool = False,
     ) -> ActorRef:
         """Make the cell, run the factory, schedule the actor's task (see ``ActorSystem.spawn``)."""
-        mailbox = self.dispatch.Mailbox(mailbox_capacity)
+        if priority is None and not control_first:
+            mailbox = self.dispatch.Mailbox(mailbox_capacity)
+        else:
+            mailbox = self.dispatch.PriorityMailbox(mailbox_capacity, priority, control_first)
         parent_cell = self.cell_of(parent)
         if parent_cell is not None and (not parent_cell.alive or parent_cell.stopping):
             raise ActorStopped(

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from papyra.supervision import SupervisionPolicy
     from papyra.system import ActorSystem
     from papyra.timers import Timers
+    from papyra.typing import Priority
 
 __all__ = ("ActorContext",)
 
@@ -35,13 +36,18 @@ class ActorContext:
         *,
         mailbox_capacity: int | None = 1024,
         policy: SupervisionPolicy | None = None,
+        priority: Priority | None = None,
+        control_first: bool = False,
     ) -> ActorRef[_M, _R]:
         """Spawn an actor supervised by this one (unnamed; default policy STOP).
 
         Typed like ``ActorSystem.spawn``: the child's ``Actor[M, R]`` gives ``ActorRef[M, R]``.
+        ``priority`` and ``control_first`` choose its mailbox ordering as in ``spawn``
+        (checked before anything is spawned).
         """
         return self.system.spawn(
-            actor_factory, mailbox_capacity=mailbox_capacity, policy=policy, parent=self.self_ref
+            actor_factory, mailbox_capacity=mailbox_capacity, policy=policy,
+            parent=self.self_ref, priority=priority, control_first=control_first,
         )
 
     @property

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from papyra.persistence.base import PersistenceBackend
     from papyra.persistence.models import PersistenceRecoveryConfig
     from papyra.persistence.startup import PersistenceStartupConfig
+    from papyra.typing import Priority
 
 __all__ = (
     "STOP",
@@ -256,7 +257,9 @@ class ActorSystem:
         self._closing = False  # aclose() has begun (a fatal exception may close before it)
         # The body of ``async with``, cancelled when an actor raises a fatal base exception.
         self._owner_scope: anyio.CancelScope | None = None
-        self._registrations: dict[str, tuple[Any, int | None, SupervisionPolicy | None]] = {}
+        self._registrations: dict[
+            str, tuple[Any, int | None, SupervisionPolicy | None, Priority | None, bool]
+        ] = {}
         self._facts = Facts(
             system_id=system_id,
             hooks=self._hooks,
@@ -572,6 +575,8 @@ class ActorSystem:
         policy: SupervisionPolicy | None = None,
         parent: Any | None = None,
         name: str | None = None,
+        priority: Priority | None = None,
+        control_first: bool = False,
     ) -> ActorRef[_M, _R]:
         """Create an actor and schedule it; returns its ref at once.
 
@@ -583,7 +588,14 @@ class ActorSystem:
         is scheduled (docs/runtime.md, "Validation"): an actor instance instead of its class
         or a factory, an actor whose ``receive`` is not ``async def``, a ``parent`` that is
         not a ref of this system, a ``mailbox_capacity`` that is not ``None`` or an int in
-        ``0..sys.maxsize``.
+        ``0..sys.maxsize``, a ``priority`` or ``control_first`` of the wrong kind (``TypeError``).
+
+        ``priority`` lets marked messages jump the queue: a class or an iterable of classes
+        (urgent: an instance of one of them) or a predicate ``message -> bool``, applied when
+        a message is sent, in the sender's task. ``control_first=True`` also puts stop
+        requests and ``ActorTerminated`` notices ahead of the backlog. Either option gives the
+        actor a :class:`~papyra.mailbox.PriorityMailbox`; by default the mailbox is FIFO
+        (docs/runtime.md, "Priority and control messages").
         """
         if not self._started or self._closed:
             raise ActorStopped("ActorSystem is not running.", reason="shutdown")
@@ -597,9 +609,12 @@ class ActorSystem:
                 raise ValueError(f"Actor name '{name}' already exists.")
         if policy is not None and not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, not {type(policy).__name__}.")
+        if priority is not None or control_first is not False:
+            # Normalised once: an iterator of classes is consumed here, a set copied.
+            priority = self._lifecycle.dispatch.check_priority(priority, control_first)
         return self._lifecycle.spawn(
             actor_factory, mailbox_capacity=mailbox_capacity, policy=policy, parent=parent,
-            name=name,
+            name=name, priority=priority, control_first=control_first,
         )
 
     def register(
@@ -609,11 +624,15 @@ class ActorSystem:
         *,
         mailbox_capacity: int | None = 1024,
         policy: SupervisionPolicy | None = None,
+        priority: Priority | None = None,
+        control_first: bool = False,
     ) -> None:
         """Record what :meth:`actor` spawns under ``name``; spawns nothing itself.
 
         Allowed before or after ``start()``. ``ValueError`` for an empty or already registered
-        name; ``ActorStopped`` on a closed system.
+        name; ``ActorStopped`` on a closed system. The keyword arguments are those of
+        :meth:`spawn` (``priority`` and ``control_first`` included), checked here the same way
+        and used for every instance :meth:`actor` spawns.
         """
         if self._closed:
             raise ActorStopped("ActorSystem is closed.", reason="shutdown")
@@ -625,7 +644,10 @@ class ActorSystem:
         self._lifecycle.dispatch.check_capacity(mailbox_capacity)
         if policy is not None and not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, not {type(policy).__name__}.")
-        self._registrations[name] = (actor_factory, mailbox_capacity, policy)
+        priority = self._lifecycle.dispatch.check_priority(priority, control_first)
+        self._registrations[name] = (
+            actor_factory, mailbox_capacity, policy, priority, control_first
+        )
 
     def actor(self, name: str) -> ActorRef:
         """A ref to the running actor named ``name``, spawning a registered one on first use.
@@ -645,8 +667,11 @@ class ActorSystem:
         if rid is not None:
             # The previous instance is still shutting down: its name is released at termination.
             del self._names[name]
-        factory, capacity, policy = registration
-        return self.spawn(factory, name=name, mailbox_capacity=capacity, policy=policy)
+        factory, capacity, policy, priority, control_first = registration
+        return self.spawn(
+            factory, name=name, mailbox_capacity=capacity, policy=policy, priority=priority,
+            control_first=control_first,
+        )
 
     # -- stopping and watching -----------------------------------------------------------------
 

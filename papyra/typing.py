@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeAlias, TypeVar, runtime_checkable
 
-__all__ = ("MessageT", "Receives", "ReceivesAny", "ReturnT")
+__all__ = ("MessageT", "Priority", "Receives", "ReceivesAny", "ReturnT")
+
+#: The ``priority`` option of ``spawn``: a class, an iterable of classes (urgent messages are
+#: instances of one of them), or a predicate called with each sent message.
+Priority: TypeAlias = type | Iterable[type] | Callable[[Any], object]
 
 MessageT = TypeVar("MessageT", contravariant=True)
 ReturnT = TypeVar("ReturnT", covariant=True)

@@ -24,6 +24,24 @@ cdef class Mailbox:
     cpdef object poll(self)
 
 
+cdef class PriorityMailbox(Mailbox):
+    cdef object _priority
+    cdef bint _control_first
+    cdef object _types
+    cdef object _predicate
+    cdef object _urgent
+    cdef object _urgent_putters
+    cdef object _refused
+    cdef bint _refused_urgent
+
+    cpdef bint _classify(self, object message) except -1
+    cpdef bint _has_room(self)
+    cpdef _admit_waiting(self)
+    cpdef bint offer(self, object item) except -1
+    cpdef bint force(self, object item)
+    cpdef object poll(self)
+
+
 cdef class ActorCell:
     cdef public object host
     cdef public Py_ssize_t rid

@@ -116,7 +116,9 @@ __all__ = (
     "ActorCell",
     "AnyioFuture",
     "Mailbox",
+    "PriorityMailbox",
     "check_capacity",
+    "check_priority",
     "create_future",
     "current_task",
     "yield_now",
@@ -481,6 +483,265 @@ class Mailbox:
         self.close()
         if receive:
             self._receive_closed = True
+
+
+def check_priority(priority: Any, control_first: Any) -> Any:
+    """Validate the priority options of a mailbox; return ``priority`` normalised.
+
+    ``priority`` is ``None``, a class or an iterable of classes (returned as a tuple for
+    ``isinstance``), or any other callable (a predicate ``message -> bool``, returned as is).
+    A ``str``, a non-class element or anything else raises ``TypeError``, and so does a
+    ``control_first`` that is not a bool. The same rule and messages in both twins.
+    """
+    if type(control_first) is not bool:
+        raise TypeError(f"control_first must be a bool, not {control_first!r}.")
+    if priority is None:
+        return None
+    if isinstance(priority, type):
+        return (priority,)  # one class: a set of one type, not a predicate that builds one
+    if callable(priority):
+        return priority
+    if isinstance(priority, (str, bytes)):
+        raise TypeError(
+            f"priority must be None, a predicate or an iterable of classes, not {priority!r}."
+        )
+    try:
+        types = tuple(priority)
+    except TypeError:
+        raise TypeError(
+            f"priority must be None, a predicate or an iterable of classes, not {priority!r}."
+        ) from None
+    for kind in types:
+        if not isinstance(kind, type):
+            raise TypeError(f"priority types must be classes; {kind!r} is not a class.")
+    return types
+
+
+def _message_of(item: Any) -> Any:
+    """The message an item of the mailbox carries (unwrapping an ask's Envelope and Traced)."""
+    message = item.message if type(item) is Envelope else item
+    return message.message if type(message) is Traced else message
+
+
+class PriorityMailbox(Mailbox):
+    """A :class:`Mailbox` with a second, urgent lane polled before the ordinary one.
+
+    A message is urgent when it is an instance of one of the ``priority`` classes, or when
+    the ``priority`` predicate returns a true value for it; the classification happens when
+    it is sent, in the sender's task (an exception of the predicate propagates to the sender,
+    and nothing is enqueued). ``STOP`` and what the runtime forces in (:meth:`force`: stop
+    requests, ``ActorTerminated`` notices) are never shown to the classifier: they are urgent
+    exactly when ``control_first`` is true. Each lane is FIFO. ``capacity`` counts both
+    lanes; when room appears, producers waiting with an urgent item are admitted before
+    those waiting with an ordinary one (each lane first come, first served).
+    """
+
+    __slots__ = (
+        "_control_first", "_predicate", "_priority", "_refused", "_refused_urgent", "_types",
+        "_urgent", "_urgent_putters",
+    )
+
+    def __init__(
+        self, capacity: int | None = 1024, priority: Any = None, control_first: bool = False
+    ) -> None:
+        Mailbox.__init__(self, capacity)
+        normal = check_priority(priority, control_first)
+        self._priority = normal
+        self._control_first = control_first
+        self._types = normal if type(normal) is tuple else None
+        self._predicate = normal if normal is not None and type(normal) is not tuple else None
+        self._urgent: deque[Any] = deque()
+        self._urgent_putters: deque[Any] | None = None
+        # The verdict on the message of the last refused offer: the slow path of the same
+        # send (put, then _wait_for_room, with no suspension in between) reuses it, so the
+        # predicate runs once per send. Consumed by the next classification, whatever it is.
+        self._refused: Any = EMPTY
+        self._refused_urgent = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (
+            f"<PriorityMailbox capacity={self.capacity} urgent={len(self._urgent)} "
+            f"queued={len(self._items)} {state}>"
+        )
+
+    def __len__(self) -> int:
+        return len(self._urgent) + len(self._items)
+
+    @property
+    def priority(self) -> Any:
+        """The classifier: a tuple of classes, a predicate, or None (control messages only)."""
+        return self._priority
+
+    @property
+    def control_first(self) -> bool:
+        """True when stop requests and watch notices jump the queue."""
+        return self._control_first
+
+    def _classify(self, message: Any) -> bool:
+        """Whether ``message`` (a sent message, never ``STOP``) is urgent."""
+        if message is self._refused:
+            self._refused = EMPTY
+            return self._refused_urgent
+        self._refused = EMPTY
+        types = self._types
+        if types is not None:
+            return isinstance(message, types)
+        predicate = self._predicate
+        if predicate is not None:
+            return bool(predicate(message))
+        return False
+
+    def _has_room(self) -> bool:
+        limit = self._limit
+        return limit < 0 or len(self._urgent) + len(self._items) < limit
+
+    def _admit_waiting(self) -> None:
+        """Move waiting producers' items into the free slots: urgent ones first, each FIFO."""
+        putters = self._urgent_putters
+        while putters and self._has_room():
+            fut, item = putters.popleft()
+            if not fut.done():
+                self._urgent.append(item)
+                fut.set_result(None)
+        putters = self._putters
+        while putters and self._has_room():
+            fut, item = putters.popleft()
+            if not fut.done():
+                self._items.append(item)
+                fut.set_result(None)
+
+    def offer(self, item: Any) -> bool:
+        """Like :meth:`Mailbox.offer`, in the lane of ``item``'s message.
+
+        An urgent item waits only behind producers waiting with urgent items.
+        """
+        if self._closed:
+            raise MailboxClosed("Mailbox is closed.")
+        message = _message_of(item)
+        urgent = self._control_first if message is STOP else self._classify(message)
+        if (
+            self._urgent_putters
+            or (not urgent and self._putters)
+            or not self._has_room()
+        ):
+            if (
+                self._limit == 0 and self._getters and not self._items and not self._urgent
+                and not self._putters and not self._urgent_putters
+            ):
+                (self._urgent if urgent else self._items).append(item)  # rendezvous
+                _wake_first(self._getters, None)
+                return True
+            if message is not STOP:
+                self._refused = message
+                self._refused_urgent = urgent
+            return False
+        (self._urgent if urgent else self._items).append(item)
+        if self._getters:
+            _wake_first(self._getters, None)
+        return True
+
+    async def _wait_for_room(self, item: Any) -> None:
+        message = _message_of(item)
+        urgent = self._control_first if message is STOP else self._classify(message)
+        fut = create_future()
+        if urgent:
+            if self._urgent_putters is None:
+                self._urgent_putters = deque()
+            putters = self._urgent_putters
+        else:
+            if self._putters is None:
+                self._putters = deque()
+            putters = self._putters
+        putters.append((fut, item))
+        if self._limit == 0 and self._getters:
+            _wake_first(self._getters, None)  # rendezvous: let the waiting consumer take it
+        try:
+            await fut
+        except BaseException:
+            if not fut.done() or fut.cancelled():
+                fut.cancel()
+                for i in range(len(putters)):
+                    if putters[i][0] is fut:
+                        del putters[i]
+                        break
+            raise
+
+    def force(self, item: Any) -> bool:
+        """Enqueue a runtime message ignoring capacity: urgent when ``control_first``."""
+        if self._closed:
+            return False
+        (self._urgent if self._control_first else self._items).append(item)
+        if self._getters:
+            _wake_first(self._getters, None)
+        return True
+
+    def poll(self) -> Any:
+        """Take the next item (urgent lane first) without waiting, or return :data:`EMPTY`."""
+        if self._urgent:
+            item = self._urgent.popleft()
+            if self._urgent_putters or self._putters:
+                self._admit_waiting()
+            return item
+        if self._items:
+            item = self._items.popleft()
+            if self._urgent_putters or self._putters:
+                self._admit_waiting()
+            return item
+        if self._limit == 0:
+            # Rendezvous: take the item straight from the first live producer, urgent first.
+            for putters in (self._urgent_putters, self._putters):
+                while putters:
+                    fut, item = putters.popleft()
+                    if not fut.done():
+                        fut.set_result(None)
+                        return item
+        return EMPTY
+
+    async def wait(self) -> None:
+        """Wait until an item is queued (in either lane) or the send side is closed."""
+        if (
+            self._urgent or self._items or self._closed
+            or (self._limit == 0 and (self._urgent_putters or self._putters))
+        ):
+            return
+        fut = create_future()
+        if self._getters is None:
+            self._getters = deque()
+        self._getters.append(fut)
+        try:
+            await fut
+        except BaseException:
+            fut.cancel()
+            raise
+
+    def drain(self) -> list[Any]:
+        """Remove and return every queued item, in the order they would have been taken."""
+        items = list(self._urgent)
+        items.extend(self._items)
+        self._urgent.clear()
+        self._items.clear()
+        return items
+
+    def discard(self, item: Any) -> bool:
+        """Take ``item`` (that very object) back out of either lane; False if not queued."""
+        for lane in (self._urgent, self._items):
+            for i, queued in enumerate(lane):
+                if queued is item:
+                    del lane[i]
+                    return True
+        return False
+
+    def close(self) -> None:
+        """Close the send side (idempotent): waiting producers of both lanes fail."""
+        if self._closed:
+            return
+        Mailbox.close(self)
+        putters = self._urgent_putters
+        while putters:
+            fut, _ = putters.popleft()
+            if not fut.done():
+                fut.set_exception(MailboxClosed("Mailbox is closed."))
 
 
 class ActorCell:

@@ -396,3 +396,27 @@ async def test_many_cancelled_entries_do_not_accumulate() -> None:
         clock.call_at(100.0, lambda: None).cancel()
     assert len(clock._heap) < 200
     assert clock.pending == 0
+
+
+async def test_a_cancelled_timer_message_is_taken_back_from_a_priority_mailbox(
+    make_system: MakeSystem, make_gate: Any
+) -> None:
+    clock = ManualClock()
+    system = await make_system(clock=clock)
+    gate = make_gate()
+    seen: list[tuple[float, Any]] = []
+    # every message but "slow" and 7 is urgent: the cancels and the "late" tick
+    ref = system.spawn(lambda: Ticker(seen, gate), priority=lambda m: m not in ("slow", 7))
+    await ref.ask(Arm("urgent", "late", 10))
+    await ref.ask(Arm("plain", 7, 10))
+    await ref.tell("slow")
+    await anyio.wait_all_tasks_blocked()  # "slow" is being handled: blocked on the gate
+    await ref.tell(("cancel", "urgent"))
+    await ref.tell(("cancel", "plain"))
+    await clock.advance(10)  # both fire: "late" to the urgent lane, 7 to the ordinary one
+    cell = system._lifecycle.cell_of(ref)
+    assert len(cell.mailbox) == 4
+    gate.set()
+    await anyio.wait_all_tasks_blocked()
+    assert [m for _, m in seen] == ["slow"]  # both ticks were taken back by their cancels
+    assert len(cell.mailbox) == 0 and system.dead_letters.messages == []
