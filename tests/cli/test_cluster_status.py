@@ -39,11 +39,11 @@ async def start_members(make_system: MakeSystem, cluster: str) -> tuple[ActorSys
         system = await make_system(system_id=f"{cluster}.{name}", transport=transport)
         system.register_entity("Order", Echo)
         members.append(system)
-    transport = members[0]._transport
-    assert isinstance(transport, RedisStreamsTransport)
+    first = members[0]._transport
+    assert isinstance(first, RedisStreamsTransport)
 
     async def settled() -> bool:  # both own shards: the leases follow the heartbeats
-        owners = await transport.owners()
+        owners = await first.owners()
         return len(owners) == 8 and set(owners.values()) == {m.system_id for m in members}
 
     await poll_until(settled)
