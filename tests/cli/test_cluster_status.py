@@ -192,6 +192,7 @@ def test_a_server_that_cannot_be_reached_is_one_line_exit_1(invoke: Invoke) -> N
         (("--url", "http://localhost/"), "is not a Redis URL"),
         (("--url", ""), "--url must not be empty"),
         (("--url", "redis://127.0.0.1:99999/0"), "invalid port"),
+        (("--url", "redis://127.0.0.1:6379/x"), "invalid database number"),
         (("--cluster", "has space"), "cluster must be a non-empty name"),
     ],
 )
@@ -200,6 +201,12 @@ def test_bad_options_are_one_line_exit_1(invoke: Invoke, args: tuple[str, ...],
     result = invoke("cluster", "status", *args)
     assert result.exit_code == 1
     assert message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_password_is_not_shown_in_a_bad_url(invoke: Invoke) -> None:
+    result = invoke("cluster", "status", "--url", "redis://:hunter2@127.0.0.1:99999/0")
+    assert result.exit_code == 1
+    assert "invalid port" in result.stderr and "hunter2" not in result.stderr
 
 
 def test_a_key_of_another_type_is_a_refused_command(invoke: Invoke) -> None:

@@ -101,7 +101,8 @@ async def _gather(url: str, name: str, shards: int | None) -> dict[str, Any]:
     try:
         transport = RedisStreamsTransport(url, cluster=name, shards=shards or DEFAULT_SHARDS)
     except ValueError as exc:  # a bad cluster name, port or database number
-        fail(str(exc) if "cluster" in str(exc) else f"--url {redact_url(url)!r}: {exc}")
+        text = str(exc).replace(url, redact_url(url))
+        fail(text if text.startswith("cluster ") else f"--url {redact_url(url)!r}: {text}")
     try:
         return await _read(transport, name, shards)
     except RedisUnavailableError as exc:
