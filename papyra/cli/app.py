@@ -10,6 +10,7 @@ import click
 
 from papyra import __version__
 from papyra.cli._base import PapyraGroup
+from papyra.cli.cluster.app import cluster
 from papyra.cli.doctor.app import doctor
 from papyra.cli.inspect.app import inspect
 from papyra.cli.metrics.app import metrics
@@ -59,3 +60,4 @@ app.add_command(persistence)
 app.add_command(doctor)
 app.add_command(inspect)
 app.add_command(metrics)
+app.add_command(cluster)

@@ -9,6 +9,7 @@ from click.testing import Result
 
 from papyra import _accel
 from papyra.cli.app import app
+from papyra.cli.cluster.app import cluster
 from papyra.cli.doctor.app import doctor
 from papyra.cli.inspect.app import inspect
 from papyra.cli.metrics.app import metrics
@@ -39,6 +40,7 @@ def test_version_names_release_and_speedups(invoke: Invoke, flag: str) -> None:
         ),
         (("inspect",), "Inspect persisted Papyra system state"),
         (("metrics",), "Inspect runtime metrics and observability counters"),
+        (("cluster",), "Look at a cluster of actor systems joined over Redis Streams"),
     ],
 )
 def test_group_without_subcommand_prints_help_and_exits_0(
@@ -51,11 +53,12 @@ def test_group_without_subcommand_prints_help_and_exits_0(
 
 
 def test_tree_has_every_command() -> None:
-    assert set(app.commands) == {"persistence", "doctor", "inspect", "metrics"}
+    assert set(app.commands) == {"persistence", "doctor", "inspect", "metrics", "cluster"}
     assert set(persistence.commands) == {"scan", "recover", "startup-check", "compact", "inspect"}
     assert set(doctor.commands) == {"run"}
     assert set(inspect.commands) == {"events", "audits", "dead-letters", "summary"}
     assert set(metrics.commands) == {"persistence", "reset"}
+    assert set(cluster.commands) == {"status"}
 
 
 def test_sub_groups_work_on_their_own() -> None:

@@ -1,0 +1,3 @@
+"""``papyra cluster``: the command group is ``papyra.cli.cluster.app.cluster``."""
+
+__all__ = ()
