@@ -102,18 +102,23 @@ def parse_url(url: str) -> ServerAddress:
         )
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
+    safe = url  # what messages show: the URL with its password masked
+    if password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        user = f"{parts.username}:" if parts.username else ":"
+        safe = urlunsplit((parts.scheme, f"{user}***@{netloc}", parts.path, parts.query, ""))
     query = parse_qs(parts.query)
     db_text = query.get("db", [""])[0]
     if scheme == "unix":
         host, port, unix_path = None, 0, parts.path
         if not unix_path:
-            raise ValueError(f"unsupported Redis URL {url!r}: unix:// needs a socket path")
+            raise ValueError(f"unsupported Redis URL {safe!r}: unix:// needs a socket path")
     else:
         host = parts.hostname or "localhost"
         try:
             port = parts.port or 6379
         except ValueError:
-            raise ValueError(f"invalid port in Redis URL {url!r}") from None
+            raise ValueError(f"invalid port in Redis URL {safe!r}") from None
         unix_path = None
         path_db = parts.path.strip("/")
         if path_db and not db_text:
@@ -121,14 +126,9 @@ def parse_url(url: str) -> ServerAddress:
     try:
         db = int(db_text) if db_text else 0
     except ValueError:
-        raise ValueError(f"invalid database number {db_text!r} in Redis URL {url!r}") from None
+        raise ValueError(f"invalid database number {db_text!r} in Redis URL {safe!r}") from None
     if db < 0:
-        raise ValueError(f"invalid database number {db} in Redis URL {url!r}")
-    safe = url
-    if password is not None:
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        user = f"{parts.username}:" if parts.username else ":"
-        safe = urlunsplit((parts.scheme, f"{user}***@{netloc}", parts.path, parts.query, ""))
+        raise ValueError(f"invalid database number {db} in Redis URL {safe!r}")
     return ServerAddress(safe, host, port, unix_path, scheme == "rediss", db, username, password)
 
 

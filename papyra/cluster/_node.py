@@ -512,6 +512,7 @@ class ClusterNode:
             "system_id": self.member, "run": self.run_id,
             "actors": len(self.system._lifecycle.by_id), "entities": sorted(self.entity_kinds),
             "dead_letters": self.system.dead_letters.total,
+            "shards": getattr(self.transport, "shards", None),
         }
 
     async def run(self) -> None:

@@ -58,6 +58,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# Forget member ARGV[1] from the hash KEYS[2] if its inbox KEYS[1] is empty.
+_FORGET_SCRIPT = """
+if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('HDEL', KEYS[2], ARGV[1]) end
+return 0
+"""
 _RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -463,15 +468,45 @@ class RedisStreamsTransport:
             for shard, owner in enumerate(replies) if owner is not None
         }
 
+    async def announced(self) -> dict[str, MemberInfo]:
+        """What every member that joined and has not left cleanly announced last, lease or
+        not (a member whose lease ended without leaving, or that left frames behind)."""
+        reply = await self._redis.execute_command("HGETALL", self._members_key)
+        said: dict[str, MemberInfo] = {}
+        for i in range(0, len(reply or ()), 2):
+            try:
+                info = orjson.loads(reply[i + 1])
+            except orjson.JSONDecodeError:
+                info = {}
+            said[_text(reply[i])] = info if isinstance(info, dict) else {}
+        return said
+
+    async def backlogs(self, members: Sequence[str]) -> tuple[dict[str, int], list[int]]:
+        """The backlog of each member's inbox, and of each shard (by shard number)."""
+        replies = await self._redis.request(
+            [("XLEN", self.inbox_key(m)) for m in members]
+            + [("XLEN", self.shard_key(n)) for n in range(self.shards)]
+        )
+        for reply in replies:
+            if isinstance(reply, ReplyError):  # e.g. WRONGTYPE: a key that is not a stream
+                raise RedisResponseError(reply.message)
+        counts = [int(r) for r in replies]
+        return dict(zip(members, counts[:len(members)], strict=True)), counts[len(members):]
+
     async def backlog(self, member: str) -> int:
         """Frames in ``member``'s inbox not yet handled (unread plus in progress)."""
         return int(await self._redis.execute_command("XLEN", self.inbox_key(member)))
 
     async def leave(self) -> None:
+        """End the lease now; forget what the member announced unless its inbox still holds
+        frames (then ``papyra cluster status`` lists it among the gone members)."""
         member = self._member
         if member is None:
             return
-        await self._redis.request([("DEL", self._lease_key(member))])
+        await self._redis.request([
+            ("DEL", self._lease_key(member)),
+            ("EVAL", _FORGET_SCRIPT, 2, self.inbox_key(member), self._members_key, member),
+        ])
 
     async def aclose(self) -> None:
         for shard in list(self._owned):

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
-import orjson
 
 from papyra.cli._backend import redact_url
 from papyra.cli._base import POSITIVE_INT, PapyraGroup, echo_json, error, fail, info, run_async
@@ -116,10 +115,6 @@ async def _gather(url: str, name: str, shards: int | None) -> dict[str, Any]:
 
 
 async def _read(transport: Any, name: str, shards: int | None) -> dict[str, Any]:
-    from papyra._redis.client import RedisResponseError
-    from papyra._redis.resp import ReplyError
-
-    redis = transport._redis  # the transport's own client: one pool, its timeout
     live = await transport.members()
     if shards is None:  # members that announce their shard count settle it
         announced = {int(i["shards"]) for i in live.values() if isinstance(i.get("shards"), int)}
@@ -127,27 +122,11 @@ async def _read(transport: Any, name: str, shards: int | None) -> dict[str, Any]
             transport.shards = announced.pop()
     count = transport.shards
     owners = await transport.owners()
-    # Every member that ever announced itself stays in the members hash (with what it said
-    # last); those without a lease are gone, and only matter while their inbox holds frames.
-    known = await redis.execute_command("HGETALL", f"{name}:members")
-    last_said: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(known or ()), 2):
-        member = known[i].decode() if isinstance(known[i], bytes) else str(known[i])
-        try:
-            last_said[member] = dict(orjson.loads(known[i + 1]))
-        except (orjson.JSONDecodeError, TypeError, ValueError):
-            last_said[member] = {}
+    # What members said last stays until they leave cleanly; those without a lease are gone,
+    # and only matter while their inbox holds frames.
+    last_said = await transport.announced()
     names = sorted(set(live) | set(last_said))
-    replies = await redis.request(
-        [("XLEN", transport.inbox_key(m)) for m in names]
-        + [("XLEN", transport.shard_key(s)) for s in range(count)]
-    )
-    for reply in replies:
-        if isinstance(reply, ReplyError):  # e.g. WRONGTYPE: a key that is not a stream
-            raise RedisResponseError(reply.message)
-    lengths = [int(r) for r in replies]
-    inbox = dict(zip(names, lengths[: len(names)], strict=True))
-    shard_backlog = lengths[len(names):]
+    inbox, shard_backlog = await transport.backlogs(names)
 
     now = time.time()
     by_owner: dict[str, int] = {}

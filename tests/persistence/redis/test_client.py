@@ -91,6 +91,11 @@ def test_urls() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             parse_url(bad)
+    # a malformed URL's error never shows its password
+    for bad in ("redis://:hunter2@h:99999", "redis://u:hunter2@h/x"):
+        with pytest.raises(ValueError) as info:
+            parse_url(bad)
+        assert "hunter2" not in str(info.value) and "***" in str(info.value)
 
 
 def test_client_arguments_are_checked() -> None:
