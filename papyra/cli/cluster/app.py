@@ -18,7 +18,7 @@ import click
 from papyra.cli._backend import redact_url
 from papyra.cli._base import POSITIVE_INT, PapyraGroup, echo_json, error, fail, info, run_async
 
-__all__ = ("DEFAULT_CLUSTER", "DEFAULT_URL", "cluster", "render_grid", "status")
+__all__ = ("DEFAULT_CLUSTER", "DEFAULT_SHARDS", "DEFAULT_URL", "cluster", "render_grid", "status")
 
 #: The defaults of ``RedisStreamsTransport`` (a member built without arguments uses these).
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
