@@ -157,6 +157,12 @@ class ActorSystem:
     ``log_crashes=False``. A ``SystemExit``, ``KeyboardInterrupt`` or other base exception
     raised by an actor is not a crash: the system shuts down, the body of its ``async with``
     is interrupted, and ``aclose()`` -- hence ``async with`` -- raises it.
+
+    ``clock``: a :class:`~papyra.clock.ManualClock` makes time (timestamps, restart windows,
+    timers, restart backoffs) move only when a test advances it (docs/testing.md); not
+    together with ``time_fn``. ``transport``: a cluster transport such as
+    :class:`~papyra.cluster.RedisStreamsTransport` makes the system a member of a cluster;
+    ``start()`` then joins it (docs/cluster.md).
     """
 
     def __init__(
