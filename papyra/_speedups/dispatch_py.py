@@ -354,11 +354,17 @@ class Mailbox:
         if not self.offer(env):
             await self._wait_for_room(env)
 
-    async def _wait_for_room(self, item: Any) -> None:
-        fut = create_future()
+    def _putters_for(self, item: Any) -> deque[Any]:
+        """The queue of producers ``item`` waits in for room (made on first use)."""
         if self._putters is None:
             self._putters = deque()
-        self._putters.append((fut, item))
+        putters: deque[Any] = self._putters
+        return putters
+
+    async def _wait_for_room(self, item: Any) -> None:
+        putters = self._putters_for(item)
+        fut = create_future()
+        putters.append((fut, item))
         if self._limit == 0 and self._getters:
             _wake_first(self._getters, None)  # rendezvous: let the waiting consumer take it
         try:
@@ -366,9 +372,8 @@ class Mailbox:
         except BaseException:
             if not fut.done() or fut.cancelled():
                 fut.cancel()
-                putters = self._putters
-                for i in range(len(putters)):
-                    if putters[i][0] is fut:
+                for i, (waiting, _) in enumerate(putters):
+                    if waiting is fut:
                         del putters[i]
                         break
             raise
@@ -641,31 +646,15 @@ class PriorityMailbox(Mailbox):
             _wake_first(self._getters, None)
         return True
 
-    async def _wait_for_room(self, item: Any) -> None:
+    def _putters_for(self, item: Any) -> deque[Any]:
+        """The urgent or the ordinary producers' queue, by ``item``'s lane."""
         message = _message_of(item)
-        urgent = self._control_first if message is STOP else self._classify(message)
-        fut = create_future()
-        if urgent:
+        if self._control_first if message is STOP else self._classify(message):
             if self._urgent_putters is None:
                 self._urgent_putters = deque()
-            putters = self._urgent_putters
-        else:
-            if self._putters is None:
-                self._putters = deque()
-            putters = self._putters
-        putters.append((fut, item))
-        if self._limit == 0 and self._getters:
-            _wake_first(self._getters, None)  # rendezvous: let the waiting consumer take it
-        try:
-            await fut
-        except BaseException:
-            if not fut.done() or fut.cancelled():
-                fut.cancel()
-                for i in range(len(putters)):
-                    if putters[i][0] is fut:
-                        del putters[i]
-                        break
-            raise
+            urgent: deque[Any] = self._urgent_putters
+            return urgent
+        return super()._putters_for(item)
 
     def force(self, item: Any) -> bool:
         """Enqueue a runtime message ignoring capacity: urgent when ``control_first``."""
