@@ -64,6 +64,10 @@ async def test_live_members_and_their_shards_are_listed(
     a, b = await start_members(make_system, cluster)
     assert await a.entity("Order", "42").ask("hi", timeout=5) == "hi"
 
+    async def settled() -> bool:  # the reply is settled (deleted) just after ask returns
+        return all([await m._transport.backlog(m.system_id) == 0 for m in (a, b)])
+
+    await poll_until(settled)
     result = await status(invoke, "--cluster", cluster, "--shards", "8")
 
     assert result.exit_code == 0, result.output
