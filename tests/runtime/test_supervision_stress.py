@@ -127,7 +127,7 @@ async def until(system: ActorSystem, kind: type[Any], ref: ActorRef, count: int 
     index = 0
     while seen < count:
         await system.wait_for_event(
-            lambda e: isinstance(e, kind) and e.address == address, start_index=index, timeout=5
+            lambda e: isinstance(e, kind) and e.address == address, start_index=index, timeout=30
         )
         seen = sum(1 for e in system.events() if isinstance(e, kind) and e.address == address)
         index = len(system.events())
