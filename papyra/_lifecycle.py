@@ -57,6 +57,7 @@ Everything here runs on the system's event loop and is not thread-safe.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import math
@@ -81,7 +82,7 @@ from papyra.exceptions import ActorStopped, MailboxClosed
 from papyra.hooks import FailureInfo, RestartBudgetExhausted
 from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 from papyra.metrics import SUPERVISION_DECISIONS, AskStats
-from papyra.ref import ActorRef
+from papyra.ref import ActorRef, _via_cell
 from papyra.supervision import Strategy, SupervisionPolicy
 from papyra.supervisor import SupervisorDecision
 from papyra.timers import Timers
@@ -195,6 +196,7 @@ class Lifecycle:
         #: The system's ``papyra.cluster`` member, when it has a transport (remote watchers).
         self.cluster: Any = None
         self.facts = facts
+        self._dead_letter = facts.dead_letter  # one bound method for every ref
         self.dispatch = dispatch
         self.retain_terminated = retain_terminated
         #: Log every crash on the ``papyra`` logger (``ActorSystem(log_crashes=...)``).
@@ -204,7 +206,7 @@ class Lifecycle:
         self.by_id: dict[int, Cell] = {}
         self.names: dict[str, int] = {}
         self.spawned = 0
-        self.running = 0  # actor tasks that have not finished
+        self.running = 0  # actors that have not finished terminating (dormant ones included)
         # Metrics (papyra.metrics), counted on rare paths; the kernel counts cell.processed.
         self.started_total = 0
         self.stopped_total = 0
@@ -269,12 +271,12 @@ class Lifecycle:
     def ref(self, cell: Cell) -> ActorRef:
         """A fresh ref to ``cell`` with the allocation-free send path."""
         return self.ref_class(
-            cell.rid, cell.mailbox.put, cell.is_alive, self.facts.dead_letter, cell.address, cell
+            cell.rid, _via_cell, _via_cell, self._dead_letter, cell.address, cell
         )
 
     def inert_ref(self, cell: Cell) -> ActorRef:
         """A ref that only dead-letters (handed out after termination, e.g. to watchers)."""
-        return ActorRef(cell.rid, _closed_put, _never_alive, self.facts.dead_letter, cell.address)
+        return ActorRef(cell.rid, _closed_put, _never_alive, self._dead_letter, cell.address)
 
     def cell_of(self, target: Any) -> Cell | None:
         """The cell behind a ref (anything with an int ``_rid``) of this system, else None."""
@@ -354,16 +356,38 @@ class Lifecycle:
         ref = self.ref(cell)
         self._inject(cell, actor, ref)
         self.running += 1
+        # Every task of the actor runs in a copy of the spawner's context, one for its life.
+        cell.context = contextvars.copy_context()
+        loop = self._loop
+        if loop is None or _overrides(actor, "on_start"):
+            self._schedule(cell, cell.main)
+        else:
+            # Nothing to await on start: no task until the actor has work. ``ActorStarted`` is
+            # still emitted after spawn() returned, and before anything the actor does (a task
+            # scheduled for its first message runs after this callback).
+            mailbox.set_dormant(cell)
+            loop.call_soon(self.started, cell, context=cell.context)
+        return ref
+
+    def _schedule(self, cell: Cell, run: Callable[[], Any]) -> None:
+        """Start a task running ``run()`` (``cell.main`` or ``cell.resume``) for ``cell``."""
         loop = self._loop
         if loop is not None:
             if _TASK_CANCELLING:
-                self._tasks[rid] = loop.create_task(cell.main())
-            else:
-                self._tasks[rid] = _ActorTask(cell.main(), loop=loop)
+                self._tasks[cell.rid] = loop.create_task(run(), context=cell.context)
+            else:  # Python 3.10: the task runs in a copy of the cell's context
+                self._tasks[cell.rid] = cell.context.run(_ActorTask, run(), loop=loop)
         else:
             assert self._tg is not None
-            self._tg.start_soon(cell.main)
-        return ref
+            cell.context.run(self._tg.start_soon, run)
+
+    def activate(self, cell: Cell) -> None:
+        """CellHost: the dormant ``cell`` has work again; schedule a task to resume it."""
+        self._schedule(cell, cell.resume)
+
+    def suspended(self, cell: Cell) -> None:
+        """CellHost: ``cell``'s task ends, the cell is dormant."""
+        self._tasks.pop(cell.rid, None)
 
     def _inject(self, cell: Cell, actor: Any, ref: ActorRef) -> None:
         parent = cell.parent
@@ -663,7 +687,7 @@ class Lifecycle:
         self.stop_roots()
 
     async def wait_all_finished(self) -> None:
-        """Wait until every actor task has finished."""
+        """Wait until every actor has terminated (its last task has finished)."""
         if self.running:
             if self._all_done is None or self._all_done.done():
                 self._all_done = self.dispatch.create_future()
@@ -1153,7 +1177,7 @@ class Lifecycle:
             if address is not None and watcher_cell.accepting:
                 rid: int = target._rid
                 note = ActorTerminated(
-                    ref=ActorRef(rid, _closed_put, _never_alive, self.facts.dead_letter, address)
+                    ref=ActorRef(rid, _closed_put, _never_alive, self._dead_letter, address)
                 )
                 watcher_cell.mailbox.force(note)
             return

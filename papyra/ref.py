@@ -38,6 +38,13 @@ def _check_timeout(timeout: object) -> None:
         )
 
 
+def _via_cell(*args: Any) -> Any:
+    """The send and liveness callables of a ref made by a system for one of its actors: such
+    a ref reads its ``_cell`` instead, so these are never called. Shared by every such ref
+    (bound methods of the cell would cost about 200 bytes per actor)."""
+    raise AssertionError("a ref bound to a cell sends through the cell")
+
+
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ActorRef(Generic[_M, _R]):
     """An immutable handle to one actor: cheap to create, safe to keep, compare and hash.
@@ -79,6 +86,9 @@ class ActorRef(Generic[_M, _R]):
 
     def is_alive(self) -> bool:
         """True while the actor runs and accepts messages (no stop requested, system open)."""
+        cell = self._cell
+        if cell is not None:
+            return bool(cell.accepting)
         return bool(self._is_alive())
 
     def _refuse(self, message: Any, expects_reply: bool) -> ActorStopped:
@@ -212,6 +222,6 @@ class ActorRef(Generic[_M, _R]):
         """A proxy that reads, writes and calls attributes of the actor inside its loop."""
         from papyra.proxy import ActorProxy
 
-        if not self._is_alive():
+        if not self.is_alive():
             raise self._refuse("proxy", True)
         return ActorProxy(actor_ref=self)

@@ -4,6 +4,7 @@
 cdef object _get_running_loop
 cdef object _asyncio_sleep
 cdef tuple _PROXY_TYPES
+cdef object _NO_ITEMS
 
 cdef class _Empty:
     pass
@@ -16,12 +17,14 @@ cdef class Mailbox:
     cdef object _putters
     cdef public bint _closed
     cdef bint _receive_closed
+    cdef public object _dormant
 
     cpdef bint _has_room(self)
     cpdef _admit_waiting(self)
     cpdef bint offer(self, object item) except -1
     cpdef bint force(self, object item)
     cpdef object poll(self)
+    cpdef _rouse(self)
 
 
 cdef class PriorityMailbox(Mailbox):
@@ -44,7 +47,7 @@ cdef class PriorityMailbox(Mailbox):
 
 cdef class ActorCell:
     cdef public object host
-    cdef public Py_ssize_t rid
+    cdef public object rid
     cdef public object address
     cdef public object name
     cdef public object factory
@@ -65,6 +68,7 @@ cdef class ActorCell:
     cdef public bint accepting
     cdef public bint terminated
     cdef public object task
+    cdef public object context
     cdef public Py_ssize_t processed
 
     cpdef bint offer(self, object message, object reply) except -1

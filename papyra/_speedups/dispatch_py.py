@@ -20,6 +20,12 @@ Design (numbers are what the layout saves per message, measured on CPython 3.11)
   the cell's *host*, in plain Python: only the loop and the queue are hot. :class:`CellHost`
   declares every call the kernel makes back into the runtime, and nothing else; the runtime's
   implementation is :class:`papyra._lifecycle.Lifecycle`.
+* An actor holds a task only while it has work (:meth:`ActorCell.run`): when its mailbox
+  stays empty for one scheduler pass, the loop makes the cell *dormant*
+  (:meth:`Mailbox.set_dormant`) and the task ends. The next item, stop request or posted
+  escalation makes the host schedule a new task (``CellHost.activate``) that resumes the
+  loop. An idle actor is then its cell, mailbox, instance and ref: no task, coroutine,
+  future or queue.
 * The loop checks one flag per message, :attr:`ActorCell.attention`: the host raises it when
   the loop must leave (an abort) or when work was posted to the cell from another task (a
   child's escalation), which the host then carries out in this task, between two messages.
@@ -105,6 +111,16 @@ if TYPE_CHECKING:
         async def finish(self, cell: ActorCell) -> None:
             """Terminate ``cell``: dead-letter leftovers, ``on_stop``, events, release."""
 
+        def activate(self, cell: ActorCell) -> None:
+            """Schedule a task running ``cell.resume()``: the dormant cell has work again.
+
+            Called by the cell's mailbox, in the task of whoever gave it work (a send, a stop
+            request, a posted escalation), never while the cell has a task.
+            """
+
+        def suspended(self, cell: ActorCell) -> None:
+            """``cell``'s task is ending without terminating it: the cell is dormant."""
+
 
 __all__ = (
     "BATCH",
@@ -150,6 +166,10 @@ class _Empty:
 
 #: Returned by :meth:`Mailbox.poll` when there is nothing to take.
 EMPTY = _Empty()
+
+#: The queue of a mailbox whose consumer is dormant (:meth:`Mailbox.set_dormant`): an empty
+#: ``deque`` costs 624 bytes, an actor waiting for its next message keeps none.
+_NO_ITEMS: Any = ()
 
 
 class AnyioFuture:
@@ -279,7 +299,8 @@ class Mailbox:
     """
 
     __slots__ = (
-        "_closed", "_getters", "_items", "_limit", "_putters", "_receive_closed", "capacity",
+        "_closed", "_dormant", "_getters", "_items", "_limit", "_putters", "_receive_closed",
+        "capacity",
     )
 
     def __init__(self, capacity: int | None = 1024) -> None:
@@ -292,6 +313,8 @@ class Mailbox:
         self._putters: deque[Any] | None = None
         self._closed = False
         self._receive_closed = False
+        #: The consumer while it is dormant (see :meth:`set_dormant`), else None.
+        self._dormant: Any = None
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -318,6 +341,24 @@ class Mailbox:
                 self._items.append(item)
                 fut.set_result(None)
 
+    def set_dormant(self, consumer: Any) -> None:
+        """The consumer (an empty mailbox's actor cell) leaves without waiting on the mailbox.
+
+        Until something happens to the mailbox, nothing waits on it and it keeps no queue.
+        The next item, :meth:`wake` or :meth:`close` calls ``consumer.host.activate(consumer)``
+        once (in the caller's task, before the item is queued), which schedules the consumer
+        again. Only for an empty mailbox nobody waits on.
+        """
+        self._items = _NO_ITEMS
+        self._dormant = consumer
+
+    def _rouse(self) -> None:
+        """Give the dormant consumer its queue back and have its host schedule it."""
+        consumer = self._dormant
+        self._dormant = None
+        self._items = deque()
+        consumer.host.activate(consumer)
+
     # -- producers -----------------------------------------------------------------------
 
     def offer(self, item: Any) -> bool:
@@ -334,6 +375,8 @@ class Mailbox:
                 _wake_first(self._getters, None)
                 return True
             return False
+        if self._dormant is not None:
+            self._rouse()
         self._items.append(item)
         if self._getters:
             _wake_first(self._getters, None)
@@ -365,8 +408,11 @@ class Mailbox:
         putters = self._putters_for(item)
         fut = create_future()
         putters.append((fut, item))
-        if self._limit == 0 and self._getters:
-            _wake_first(self._getters, None)  # rendezvous: let the waiting consumer take it
+        if self._limit == 0:  # rendezvous: let the consumer take it
+            if self._getters:
+                _wake_first(self._getters, None)
+            elif self._dormant is not None:
+                self._rouse()
         try:
             await fut
         except BaseException:
@@ -379,9 +425,11 @@ class Mailbox:
             raise
 
     def wake(self) -> None:
-        """Wake a consumer parked on the empty mailbox without handing it anything."""
+        """Wake a consumer parked on the empty mailbox (or dormant) without handing it anything."""
         if self._getters:
             _wake_first(self._getters, None)
+        elif self._dormant is not None:
+            self._rouse()
 
     def force(self, item: Any) -> bool:
         """Enqueue ``item`` ignoring capacity (system messages: stop requests, notifications).
@@ -390,6 +438,8 @@ class Mailbox:
         """
         if self._closed:
             return False
+        if self._dormant is not None:
+            self._rouse()
         self._items.append(item)
         if self._getters:
             _wake_first(self._getters, None)
@@ -455,7 +505,8 @@ class Mailbox:
     def drain(self) -> list[Any]:
         """Remove and return every queued item (oldest first)."""
         items = list(self._items)
-        self._items.clear()
+        if items:
+            self._items.clear()
         return items
 
     def discard(self, item: Any) -> bool:
@@ -477,6 +528,8 @@ class Mailbox:
         self._closed = True
         while _wake_first(self._getters, None):
             pass
+        if self._dormant is not None:
+            self._rouse()
         putters = self._putters
         while putters:
             fut, _ = putters.popleft()
@@ -641,6 +694,8 @@ class PriorityMailbox(Mailbox):
                 self._refused = message
                 self._refused_urgent = urgent
             return False
+        if self._dormant is not None:
+            self._rouse()
         (self._urgent if urgent else self._items).append(item)
         if self._getters:
             _wake_first(self._getters, None)
@@ -660,6 +715,8 @@ class PriorityMailbox(Mailbox):
         """Enqueue a runtime message ignoring capacity: urgent when ``control_first``."""
         if self._closed:
             return False
+        if self._dormant is not None:
+            self._rouse()
         (self._urgent if self._control_first else self._items).append(item)
         if self._getters:
             _wake_first(self._getters, None)
@@ -709,7 +766,8 @@ class PriorityMailbox(Mailbox):
         items = list(self._urgent)
         items.extend(self._items)
         self._urgent.clear()
-        self._items.clear()
+        if self._items:
+            self._items.clear()
         return items
 
     def discard(self, item: Any) -> bool:
@@ -742,8 +800,10 @@ class ActorCell:
     by the host through :meth:`refresh`. ``abort`` asks the loop to leave after the message
     in progress (failure-driven stops) instead of draining up to the stop request.
     ``terminated`` is set once the actor has fully ended (after ``on_stop``). ``task`` is the
-    task running :meth:`main` (``None`` until it starts): an ``ask`` from that task to this
-    cell could never be answered (:class:`~papyra.exceptions.AskDeadlock`).
+    task running the actor (:meth:`main` or :meth:`resume`; ``None`` while it is dormant): an
+    ``ask`` from that task to this cell could never be answered
+    (:class:`~papyra.exceptions.AskDeadlock`). ``context`` is the ``contextvars.Context``
+    every task of the actor runs in (a copy of its spawner's, made by the host).
     ``attention`` stops the loop between two messages to call the host's ``attend``: it is
     raised with ``abort`` and when ``escalations`` (children's failures posted to this cell
     from their tasks) are waiting.
@@ -751,9 +811,9 @@ class ActorCell:
 
     __slots__ = (
         "abort", "accepting", "actor", "actor_type", "address", "alive", "attention",
-        "children", "escalations", "factory", "host", "mailbox", "name", "parent", "policy",
-        "processed", "restart_times", "restarting", "rid", "stopping", "task", "terminated",
-        "watchers",
+        "children", "context", "escalations", "factory", "host", "mailbox", "name", "parent",
+        "policy", "processed", "restart_times", "restarting", "rid", "stopping", "task",
+        "terminated", "watchers",
     )
 
     def __init__(
@@ -791,6 +851,7 @@ class ActorCell:
         self.accepting = True
         self.terminated = False
         self.task: Any = None
+        self.context: Any = None
         #: Messages taken from the mailbox and handled (``receive`` or a proxy), failed ones
         #: included; ``STOP`` is not counted. The kernel's only counter: one integer add.
         self.processed = 0
@@ -869,26 +930,43 @@ class ActorCell:
         return create_future()
 
     async def main(self) -> None:
-        """The whole life of the actor's task: start, process messages, terminate.
+        """The actor's first task: start, then process messages until dormant or ended.
 
         Lives here (not in the host) so that the task drives the compiled loop directly;
-        starting and terminating are delegated to the host.
+        starting and terminating are delegated to the host. (The host starts an actor without
+        an ``on_start`` of its own without any task, and makes it dormant right away.)
         """
         host = self.host
         self.task = current_task()
+        ended = True
         try:
-            # Most actors have no on_start of their own: then starting needs no await.
             if host.has_on_start(self):
                 if not await host.first_start(self):
                     return
             else:
                 host.started(self)
-            await self.run()
+            ended = await self.run()
         finally:
-            await host.finish(self)
+            if ended:
+                await host.finish(self)
 
-    async def run(self) -> None:
-        """Process messages until a ``STOP``, an abort, or a closed and empty mailbox.
+    async def resume(self) -> None:
+        """A later task of the actor (``CellHost.activate``): process messages until dormant
+        or ended, and terminate the actor if it ended."""
+        self.task = current_task()
+        ended = True
+        try:
+            ended = await self.run()
+        finally:
+            if ended:
+                await self.host.finish(self)
+
+    async def run(self) -> bool:
+        """Process messages until a ``STOP``, an abort, or a closed and empty mailbox: True.
+
+        Or until the mailbox stayed empty for one scheduler pass: then the cell becomes
+        dormant (its task is to end; the next item has the host schedule a new one) and
+        the result is False.
 
         Messages are handled strictly one at a time in FIFO order. Proxy messages are executed
         by the host; anything else goes to ``actor.receive``. On failure the host's
@@ -901,32 +979,32 @@ class ActorCell:
         """
         mailbox = self.mailbox
         host = self.host
-        loop = _get_running_loop()  # None on trio: park on an AnyioFuture instead
         actor: Any = None
         receive: Any = None
         budget = BATCH
+        lingered = False
         while True:
             while not self.attention:
                 item = mailbox.poll()
                 if item is EMPTY:
                     if mailbox._closed:
-                        return
+                        return True
                     budget = BATCH
                     if mailbox._limit == 0 and mailbox._putters:
                         continue  # rendezvous: a producer is waiting to hand over
-                    # Park until an item arrives (Mailbox.wait, inlined: one future, no
-                    # coroutine); Mailbox.wake() also ends the wait, to raise attention.
-                    fut = loop.create_future() if loop is not None else AnyioFuture()
-                    getters = mailbox._getters
-                    if getters is None:
-                        getters = mailbox._getters = deque()
-                    getters.append(fut)
-                    try:
-                        await fut
-                    except BaseException:
-                        fut.cancel()
-                        raise
-                    continue
+                    if not lingered:
+                        # Let the other tasks run once: a conversation (ask after ask) goes
+                        # on in this task instead of a new one per message.
+                        lingered = True
+                        await yield_now()
+                        continue
+                    # Nothing came: go dormant. The next item, Mailbox.wake() (attention)
+                    # or close() has the host schedule a new task.
+                    self.task = None
+                    mailbox.set_dormant(self)
+                    host.suspended(self)
+                    return False
+                lingered = False
                 if type(item) is Envelope:
                     message = item.message
                     reply = item.reply
@@ -936,7 +1014,7 @@ class ActorCell:
                 if message is STOP:
                     if reply is not None and not reply.done():
                         reply.set_result(None)  # ask(STOP): everything before it was done
-                    return
+                    return True
                 self.processed += 1
                 try:
                     if type(message) in _PROXY_TYPES:
@@ -956,7 +1034,7 @@ class ActorCell:
                                 )
                             if verdict == CANCELLED:
                                 raise
-                            return  # FATAL: the system is shutting down
+                            return True  # FATAL: the system is shutting down
                     try:
                         await host.handle_failure(self, exc, message=message)
                     finally:
@@ -973,7 +1051,7 @@ class ActorCell:
                     budget = BATCH
                     await yield_now()
             if not await host.attend(self):
-                return
+                return True
 
 
 def deliver_error(reply: Any, exc: BaseException) -> None:
