@@ -595,6 +595,8 @@ class Lifecycle:
         cell.refresh()
         if self.timers:
             self.cancel_timers(cell)
+        if self._end_dormant(cell):
+            return
         cell.mailbox.force(STOP)
         cell.mailbox.close()
         if self._backoff_wakers:
@@ -610,10 +612,34 @@ class Lifecycle:
         cell.refresh()
         if self.timers:
             self.cancel_timers(cell)
+        if self._end_dormant(cell):
+            return
         cell.mailbox.force(STOP)  # wakes a loop waiting on an empty mailbox
         cell.mailbox.close()
         if self._backoff_wakers:
             self._wake_backoff(cell)
+
+    def _end_dormant(self, cell: Cell) -> bool:
+        """Terminate a dormant actor without ``on_stop`` of its own in a loop callback.
+
+        Its mailbox is empty and nothing of it runs, so its termination has nothing to
+        await: on asyncio it runs as a callback (after everything already scheduled, like a
+        task would) instead of a task of its own. False (nothing done) in any other case.
+        """
+        loop = self._loop
+        mailbox = cell.mailbox
+        if loop is None or mailbox._dormant is not cell or _overrides(cell.actor, "on_stop"):
+            return False
+        mailbox.set_dormant(None)
+        mailbox.close()
+        loop.call_soon(self._terminate_now, cell, context=cell.context)
+        return True
+
+    def _terminate_now(self, cell: Cell) -> None:
+        """:meth:`finish` of an actor without a task and without ``on_stop``."""
+        self._terminate_begin(cell)
+        self._terminate_end(cell)
+        self._finished(cell)
 
     def timers_for(self, cell: Cell) -> Timers:
         """``cell``'s timers (``ctx.timers``), made on first use."""
