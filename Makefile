@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # twice and mypy once: its result does not depend on which twin is loaded).
 TYPECHECK := 1
 
-.PHONY: demo test bench typecheck lint ext clean
+.PHONY: demo test bench bench-peers typecheck lint ext clean
 
 demo: ext
 	$(BIN)/python examples/demo.py
@@ -26,6 +26,13 @@ endif
 
 bench: ext
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
+
+# Optional, not in CI: Papyra against 0.3.0, pykka and Thespian (benchmarks/peers/run.py), then
+# the plot docs/img/peers.png from the JSON results.
+bench-peers: ext
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test,bench]'
+	$(BIN)/python benchmarks/peers/run.py $(PEERS_ARGS)
+	$(BIN)/python benchmarks/plot.py benchmarks/peers/results.json docs/img/peers.png
 
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy

@@ -1,10 +1,16 @@
-"""Fixtures shared by ``tests/`` and ``benchmarks/``: both anyio backends and both twins.
+"""Fixtures shared by ``tests/`` and ``benchmarks/``: the anyio backends and both twins.
 
 ``impl`` is the one harness that runs a test against both implementations of every hot path
 (``impl.dispatch``, ``impl.ndjson``): the pure-Python ``_py`` references and the compiled
 ``_c`` twins. The compiled param is marked ``speedups``; it is skipped when the twins are not
 built or ``PAPYRA_NO_EXTENSIONS`` is set, and a missing build is an error under
 ``PAPYRA_REQUIRE_EXTENSIONS=1``. A new twin joins by adding its stem to :data:`HOT_PATHS`.
+
+``anyio_backend`` runs async tests on asyncio and trio everywhere, and on asyncio with uvloop's
+event loop (param ``uvloop``) in the runtime-level directories of :data:`UVLOOP_SCOPE`; with
+``PAPYRA_UVLOOP=all`` the uvloop param runs everywhere. Without uvloop installed the uvloop
+params are deselected and the run ends with one line saying how to get it;
+``PAPYRA_REQUIRE_UVLOOP=1`` (set by ``.ci/run``) keeps them, and each fails instead.
 """
 
 from __future__ import annotations
@@ -21,6 +27,27 @@ import pytest
 _OFF = ("", "0")
 REQUIRE_EXTENSIONS = os.environ.get("PAPYRA_REQUIRE_EXTENSIONS", "") not in _OFF
 NO_EXTENSIONS = os.environ.get("PAPYRA_NO_EXTENSIONS", "") not in _OFF
+REQUIRE_UVLOOP = os.environ.get("PAPYRA_REQUIRE_UVLOOP", "") not in _OFF
+UVLOOP_EVERYWHERE = os.environ.get("PAPYRA_UVLOOP", "") == "all"
+
+#: Directories (relative to this file) whose async tests also run on uvloop: the runtime and its
+#: public surface. The rest (persistence, cluster, CLI, contrib: I/O-bound and slow) runs on
+#: asyncio and trio only, unless ``PAPYRA_UVLOOP=all``.
+UVLOOP_SCOPE = ("tests/runtime", "tests/api", "tests/testing", "tests/speedups")
+_ROOT = Path(__file__).parent
+HOW_TO_GET_UVLOOP = (
+    "uvloop is not installed: `pip install uvloop` (or the `test` extra) "
+    "to run the tests on uvloop's event loop"
+)
+_UVLOOP_MISSING = pytest.StashKey[int]()
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 #: The hot paths with a ``papyra._speedups.<stem>_py`` reference and a ``<stem>_c`` twin.
 HOT_PATHS = ("dispatch", "ndjson")
@@ -37,9 +64,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "speedups: runs against the compiled Cython twins")
+    config.addinivalue_line("markers", "uvloop: runs on asyncio with uvloop's event loop")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _deselect_uvloop(config, items)
     if not (config.getoption("--no-extensions") or NO_EXTENSIONS):
         return
     skip = pytest.mark.skip(reason="compiled speedups disabled (PAPYRA_NO_EXTENSIONS)")
@@ -48,9 +77,54 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def _deselect_uvloop(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the uvloop params outside :data:`UVLOOP_SCOPE`, and all of them without uvloop."""
+    scope = tuple(_ROOT / path for path in UVLOOP_SCOPE)
+    missing = not REQUIRE_UVLOOP and not _has_uvloop()
+    keep: list[pytest.Item] = []
+    out_of_scope: list[pytest.Item] = []
+    not_installed: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("anyio_backend") != "uvloop":
+            keep.append(item)
+        elif not UVLOOP_EVERYWHERE and not any(item.path.is_relative_to(p) for p in scope):
+            out_of_scope.append(item)
+        elif missing:
+            not_installed.append(item)
+        else:
+            keep.append(item)
+    if out_of_scope or not_installed:
+        config.hook.pytest_deselected(items=out_of_scope + not_installed)
+        items[:] = keep
+    if not_installed:
+        config.stash[_UVLOOP_MISSING] = len(not_installed)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    missing = config.stash.get(_UVLOOP_MISSING, 0)
+    if missing:
+        terminalreporter.write_line(
+            f"{missing} uvloop params not run (deselected): {HOW_TO_GET_UVLOOP}"
+        )
+
+
+@pytest.fixture(params=["asyncio", "trio", pytest.param("uvloop", marks=pytest.mark.uvloop)])
+def anyio_backend(request: pytest.FixtureRequest) -> str | tuple[str, dict[str, Any]]:
+    """``"asyncio"``, ``"trio"``, or uvloop's loop: ``("asyncio", {"use_uvloop": True})``.
+
+    Tests that need the backend's name (e.g. to pass it to a subprocess) use
+    ``anyio_backend_name``, from anyio's plugin.
+    """
+    if request.param != "uvloop":
+        return str(request.param)
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if REQUIRE_UVLOOP:
+            pytest.fail(HOW_TO_GET_UVLOOP + " (PAPYRA_REQUIRE_UVLOOP=1 makes this an error)")
+        pytest.skip(HOW_TO_GET_UVLOOP)
+    return ("asyncio", {"use_uvloop": True})
 
 
 def load_twins(name: str) -> SimpleNamespace:

@@ -5,7 +5,9 @@ needs (an ``ActorSystem`` or raw queues and tasks), moves N messages, waits unti
 side has seen all of them, and tears everything down. Each group has a raw-asyncio baseline row
 doing the same work in the same session; the runtime rows report ``ops_per_s`` and
 ``ratio = runtime ops/s / baseline ops/s`` in ``extra_info``, and the session ends with a
-summary table (benchmarks/conftest.py). Goals are targets, never assertions.
+summary table (benchmarks/conftest.py). Goals are targets, never assertions. The ``(uvloop)``
+groups repeat the four workloads on asyncio with uvloop's event loop, each against its baseline
+run on uvloop too.
 
 The counts are checked after timing (a wrong count means a broken benchmark, not a slow one).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from types import ModuleType
 from typing import Any
@@ -44,10 +46,22 @@ class Spec:
     baseline: Callable[[], Awaitable[int]]
     expected: int  # what one round returns when every operation arrived
     rounds: int = 10
+    uvloop: bool = False  # asyncio on uvloop's event loop, for both sides of the ratio
+
+    @property
+    def workload(self) -> str:
+        """The key of :data:`RUNTIME`: the group without its loop suffix."""
+        return self.group.removesuffix(UVLOOP)
 
 
-def _round(main: Callable[..., Awaitable[int]], *args: Any, backend: str = "asyncio") -> int:
-    return anyio.run(main, *args, backend=backend)
+UVLOOP = " (uvloop)"
+
+
+def _round(
+    main: Callable[..., Awaitable[int]], *args: Any, backend: str = "asyncio", uvloop: bool = False
+) -> int:
+    options = {"use_uvloop": True} if uvloop else None
+    return anyio.run(main, *args, backend=backend, backend_options=options)
 
 
 # -- tell: one producer, one consumer --------------------------------------------------------------
@@ -274,7 +288,8 @@ RUNTIME = {
 
 def _bench_baseline(benchmark: Any, baselines: Any, spec: Spec) -> None:
     result = benchmark.pedantic(
-        _round, args=(spec.baseline,), rounds=spec.rounds, warmup_rounds=WARMUP, iterations=1
+        _round, args=(spec.baseline,), kwargs={"uvloop": spec.uvloop}, rounds=spec.rounds,
+        warmup_rounds=WARMUP, iterations=1,
     )
     assert result == spec.expected
     timing = baselines.record(spec.group, benchmark, spec.ops)
@@ -283,9 +298,10 @@ def _bench_baseline(benchmark: Any, baselines: Any, spec: Spec) -> None:
 
 
 def _bench_runtime(benchmark: Any, baselines: Any, impl: Any, spec: Spec) -> None:
-    main = RUNTIME[spec.group]
+    main = RUNTIME[spec.workload]
     result = benchmark.pedantic(
-        _round, args=(main, impl.dispatch), rounds=spec.rounds, warmup_rounds=WARMUP, iterations=1
+        _round, args=(main, impl.dispatch), kwargs={"uvloop": spec.uvloop}, rounds=spec.rounds,
+        warmup_rounds=WARMUP, iterations=1,
     )
     assert result == spec.expected
     if benchmark.stats is None:  # --benchmark-disable: a single smoke run, nothing to compare
@@ -293,7 +309,8 @@ def _bench_runtime(benchmark: Any, baselines: Any, impl: Any, spec: Spec) -> Non
     stats = benchmark.stats.stats
     ops_per_s = spec.ops / stats.mean
     base = baselines.get(
-        spec.group, partial(_round, spec.baseline), spec.ops, spec.rounds, WARMUP
+        spec.group, partial(_round, spec.baseline, uvloop=spec.uvloop), spec.ops, spec.rounds,
+        WARMUP,
     )
     ratio = ops_per_s / base.ops_per_s
     # The median is steadier on a shared machine; reported beside the mean-based ratio.
@@ -358,6 +375,74 @@ def test_spawn_stop_baseline_asyncio_tasks(benchmark: Any, baselines: Any) -> No
 @pytest.mark.benchmark(group="spawn+stop")
 def test_spawn_stop(benchmark: Any, baselines: Any, impl: Any) -> None:
     _bench_runtime(benchmark, baselines, impl, SPECS["spawn+stop"])
+
+
+# -- the same rows on uvloop's event loop, each against its baseline run on uvloop ----------------
+
+UVLOOP_SPECS = {
+    name: replace(spec, group=name + UVLOOP, uvloop=True) for name, spec in SPECS.items()
+}
+
+
+@pytest.fixture
+def uvloop_available() -> None:
+    pytest.importorskip("uvloop", reason="uvloop is not installed: `pip install uvloop`")
+
+
+@pytest.mark.baseline
+@pytest.mark.benchmark(group="tell" + UVLOOP)
+def test_tell_baseline_asyncio_queue_uvloop(
+    benchmark: Any, baselines: Any, uvloop_available: None
+) -> None:
+    _bench_baseline(benchmark, baselines, UVLOOP_SPECS["tell"])
+
+
+@pytest.mark.benchmark(group="tell" + UVLOOP)
+def test_tell_uvloop(benchmark: Any, baselines: Any, impl: Any, uvloop_available: None) -> None:
+    _bench_runtime(benchmark, baselines, impl, UVLOOP_SPECS["tell"])
+
+
+@pytest.mark.baseline
+@pytest.mark.benchmark(group="ask" + UVLOOP)
+def test_ask_baseline_future_round_trip_uvloop(
+    benchmark: Any, baselines: Any, uvloop_available: None
+) -> None:
+    _bench_baseline(benchmark, baselines, UVLOOP_SPECS["ask"])
+
+
+@pytest.mark.benchmark(group="ask" + UVLOOP)
+def test_ask_uvloop(benchmark: Any, baselines: Any, impl: Any, uvloop_available: None) -> None:
+    _bench_runtime(benchmark, baselines, impl, UVLOOP_SPECS["ask"])
+
+
+@pytest.mark.baseline
+@pytest.mark.benchmark(group="fan-out" + UVLOOP)
+def test_fan_out_baseline_asyncio_queues_uvloop(
+    benchmark: Any, baselines: Any, uvloop_available: None
+) -> None:
+    _bench_baseline(benchmark, baselines, UVLOOP_SPECS["fan-out"])
+
+
+@pytest.mark.benchmark(group="fan-out" + UVLOOP)
+def test_fan_out_uvloop(
+    benchmark: Any, baselines: Any, impl: Any, uvloop_available: None
+) -> None:
+    _bench_runtime(benchmark, baselines, impl, UVLOOP_SPECS["fan-out"])
+
+
+@pytest.mark.baseline
+@pytest.mark.benchmark(group="spawn+stop" + UVLOOP)
+def test_spawn_stop_baseline_asyncio_tasks_uvloop(
+    benchmark: Any, baselines: Any, uvloop_available: None
+) -> None:
+    _bench_baseline(benchmark, baselines, UVLOOP_SPECS["spawn+stop"])
+
+
+@pytest.mark.benchmark(group="spawn+stop" + UVLOOP)
+def test_spawn_stop_uvloop(
+    benchmark: Any, baselines: Any, impl: Any, uvloop_available: None
+) -> None:
+    _bench_runtime(benchmark, baselines, impl, UVLOOP_SPECS["spawn+stop"])
 
 
 # -- for information: tell on trio (one round, no baseline, no ratio) ------------------------------
