@@ -140,6 +140,19 @@ async def test_each_list_is_bounded_keeping_the_newest() -> None:
     assert backend.metrics.records_written == 11  # dropped-by-bound records were still written
 
 
+async def test_a_large_bound_is_exact_for_every_read_and_memory_stays_bounded() -> None:
+    backend = InMemoryPersistence(max_records=64)
+    for ts in range(1000):
+        await backend.record_event(event(ts))
+        assert len(backend._events) <= 64 + 64 // 8
+        kept = [e.timestamp for e in backend.events]
+        assert kept == list(range(max(0, ts - 63), ts + 1))
+    assert [e.timestamp for e in await backend.list_events()] == list(range(936, 1000))
+    assert [e.timestamp for e in await backend.list_events(limit=2)] == [998, 999]
+    assert [e.timestamp for e in await backend.list_events(since=990)] == list(range(990, 1000))
+    assert (await backend.compact())["after_records"] == 64
+
+
 async def test_default_bound_is_ten_thousand() -> None:
     backend = InMemoryPersistence()
     assert backend.max_records == 10_000

@@ -78,8 +78,17 @@ class InMemoryPersistence(PersistenceBackend):
         self._closed = False  # a write after aclose() reopens the backend
         store.append(record)
         bound = self._max_records
-        if bound is not None and len(store) > bound:
+        # The oldest entries go in batches of an eighth of the bound: dropping one per write
+        # would move the whole list each time. Reads see only the last ``bound`` (``_kept``).
+        if bound is not None and len(store) > bound + (bound >> 3):
             del store[: len(store) - bound]
+
+    def _kept(self, store: list[Any]) -> list[Any]:
+        """The entries of ``store`` within the bound: the last ``max_records``."""
+        bound = self._max_records
+        if bound is None or len(store) <= bound:
+            return store
+        return store[len(store) - bound :]
 
     def _store(self, kind: str, record: Any) -> None:
         """Coerce, check (``strict``) and append one record; errors count as write errors."""
@@ -139,7 +148,7 @@ class InMemoryPersistence(PersistenceBackend):
 
         With ``since`` given, stored objects without a numeric ``timestamp`` are left out.
         """
-        result = select_window(self._events, since=since, limit=limit)
+        result = select_window(self._kept(self._events), since=since, limit=limit)
         await cancel_shielded_checkpoint()
         return result
 
@@ -147,7 +156,7 @@ class InMemoryPersistence(PersistenceBackend):
         self, *, limit: int | None = None, since: float | None = None
     ) -> tuple[PersistedAudit, ...]:
         """Stored audits, oldest first, filtered like :meth:`list_events`."""
-        result = select_window(self._audits, since=since, limit=limit)
+        result = select_window(self._kept(self._audits), since=since, limit=limit)
         await cancel_shielded_checkpoint()
         return result
 
@@ -155,22 +164,22 @@ class InMemoryPersistence(PersistenceBackend):
         self, *, limit: int | None = None, since: float | None = None
     ) -> tuple[PersistedDeadLetter, ...]:
         """Stored dead letters, oldest first, filtered like :meth:`list_events`."""
-        result = select_window(self._dead_letters, since=since, limit=limit)
+        result = select_window(self._kept(self._dead_letters), since=since, limit=limit)
         await cancel_shielded_checkpoint()
         return result
 
     @property
     def events(self) -> tuple[PersistedEvent, ...]:
         """A snapshot of every stored event, oldest first."""
-        return tuple(self._events)
+        return tuple(self._kept(self._events))
 
     @property
     def audits(self) -> tuple[PersistedAudit, ...]:
-        return tuple(self._audits)
+        return tuple(self._kept(self._audits))
 
     @property
     def dead_letters(self) -> tuple[PersistedDeadLetter, ...]:
-        return tuple(self._dead_letters)
+        return tuple(self._kept(self._dead_letters))
 
     @property
     def closed(self) -> bool:
@@ -202,7 +211,7 @@ class InMemoryPersistence(PersistenceBackend):
         await cancel_shielded_checkpoint()
 
     def _total(self) -> int:
-        return len(self._events) + len(self._audits) + len(self._dead_letters)
+        return sum(len(self._kept(store)) for store in (self._events, self._audits, self._dead_letters))
 
     async def compact(self) -> dict[str, Any]:
         """Nothing to reclaim: ``{"backend": "memory", ...}`` with equal before/after counts.
