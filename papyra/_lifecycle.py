@@ -235,6 +235,10 @@ class Lifecycle:
         self._tg: anyio.abc.TaskGroup | None = None
         self._tasks: dict[int, Any] = {}
         self._all_done: Any = None
+        # Actors spawned without a task whose ActorStarted is due, dormant actors whose
+        # termination is due: each list is handled by one loop callback (asyncio only).
+        self._starting: list[Cell] = []
+        self._ending: list[Cell] = []
         # Shutdown: ``on_stop`` runs shielded, until this deadline (anyio time; inf: none).
         self._stop_deadline = math.inf
         self._stop_scopes: dict[int, anyio.CancelScope] = {}
@@ -363,11 +367,28 @@ class Lifecycle:
             self._schedule(cell, cell.main)
         else:
             # Nothing to await on start: no task until the actor has work. ``ActorStarted`` is
-            # still emitted after spawn() returned, and before anything the actor does (a task
-            # scheduled for its first message runs after this callback).
+            # still emitted after spawn() returned, and before anything the actor does: by one
+            # loop callback for all the actors spawned until it runs, scheduled at the first
+            # of them (so before any task their messages schedule).
             mailbox.set_dormant(cell)
-            loop.call_soon(self.started, cell, context=cell.context)
+            starting = self._starting
+            starting.append(cell)
+            if len(starting) == 1:
+                loop.call_soon(self._flush_starting)
         return ref
+
+    def _flush_starting(self) -> None:
+        """Emit ``ActorStarted`` for the actors spawned without a task (in spawn order)."""
+        cells, self._starting = self._starting, []
+        for cell in cells:
+            self._in_context(cell, self.started)
+
+    def _in_context(self, cell: Cell, step: Callable[[Cell], None]) -> None:
+        """Run ``step(cell)`` in the actor's context, as its task would; log what it raises."""
+        try:
+            cell.context.run(step, cell)
+        except Exception:
+            log.exception("%s of %s failed", step.__name__, cell.address, extra=log_fields(cell))
 
     def _schedule(self, cell: Cell, run: Callable[[], Any]) -> None:
         """Start a task running ``run()`` (``cell.main`` or ``cell.resume``) for ``cell``."""
@@ -632,8 +653,17 @@ class Lifecycle:
             return False
         mailbox.set_dormant(None)
         mailbox.close()
-        loop.call_soon(self._terminate_now, cell, context=cell.context)
+        ending = self._ending
+        ending.append(cell)
+        if len(ending) == 1:
+            loop.call_soon(self._flush_ending)
         return True
+
+    def _flush_ending(self) -> None:
+        """Terminate the dormant actors whose stop was requested (in request order)."""
+        cells, self._ending = self._ending, []
+        for cell in cells:
+            self._in_context(cell, self._terminate_now)
 
     def _terminate_now(self, cell: Cell) -> None:
         """:meth:`finish` of an actor without a task and without ``on_stop``."""
