@@ -211,7 +211,8 @@ class InMemoryPersistence(PersistenceBackend):
         await cancel_shielded_checkpoint()
 
     def _total(self) -> int:
-        return sum(len(self._kept(store)) for store in (self._events, self._audits, self._dead_letters))
+        stores = (self._events, self._audits, self._dead_letters)
+        return sum(len(self._kept(store)) for store in stores)
 
     async def compact(self) -> dict[str, Any]:
         """Nothing to reclaim: ``{"backend": "memory", ...}`` with equal before/after counts.
