@@ -166,7 +166,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             (
                 row.group,
                 row.impl,
-                f"{row.ops_per_s:,.0f} {row.unit}/s",
+                # A unit with its own denominator ("B/actor") is a size, not a rate.
+                f"{row.ops_per_s:,.0f} {row.unit}" + ("" if "/" in row.unit else "/s"),
                 "-" if row.baseline_ops_per_s is None else f"{row.baseline_ops_per_s:,.0f}",
                 "-" if row.ratio is None else f"{row.ratio:.2f}x",
                 "-" if row.goal is None else f">= {row.goal:.1f}x",

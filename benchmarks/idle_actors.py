@@ -2,14 +2,16 @@
 
 ``python -m benchmarks.idle_actors N python|cython`` spawns ``N`` idle actors, tells each one
 message and waits until all were handled, stops them all, and prints one JSON object: the RSS
-(bytes) at the start, with the ``N`` actors idle, after the message round, and after the stop,
-and the seconds each phase took. Run in a child process by ``test_bench_runtime.py`` so that
-the RSS is this workload's alone.
+(bytes) at the start, with the ``N`` actors idle, after the message round, after the stop, and
+after glibc's ``malloc_trim`` (what the allocator kept for reuse, returned to the OS), the
+number of objects left beyond the start, and the seconds each phase took. Run in a child
+process by ``test_bench_runtime.py`` so that the RSS is this workload's alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import json
 import os
@@ -24,6 +26,17 @@ import anyio
 from benchmarks.test_bench_runtime import _Latch
 from papyra.actor import Actor
 from papyra.system import ActorSystem
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` (returns freed heap to the OS), or None elsewhere."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+trim = _malloc_trim()
 
 
 def rss() -> int:
@@ -49,6 +62,7 @@ async def run(n: int, twin: str) -> dict[str, float]:
     latch = _Latch(n)
     async with ActorSystem(_dispatch=dispatch, retain_terminated=1000) as system:
         gc.collect()
+        objects_start = len(gc.get_objects())
         out["rss_start"] = rss()
         start = clock()
         refs = [system.spawn(partial(Device, latch)) for _ in range(n)]
@@ -71,6 +85,11 @@ async def run(n: int, twin: str) -> dict[str, float]:
         out["stop_s"] = clock() - start
         gc.collect()
         out["rss_after_stop"] = rss()
+        out["objects_after_stop_minus_start"] = len(gc.get_objects()) - objects_start
+        # What the allocator keeps for reuse, given back: the rest is still in use.
+        if trim is not None:
+            trim(0)
+            out["rss_after_trim"] = rss()
     return out
 
 

@@ -15,6 +15,11 @@ The counts are checked after timing (a wrong count means a broken benchmark, not
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -106,6 +111,58 @@ async def asyncio_queue_tell(n: int = TELLS) -> int:
         await put(i)
     await task
     return seen + 1  # + the final ask of the runtime side, so both report n + 1
+
+
+class DequeMailbox:
+    """The smallest sound bounded mailbox in pure Python: a deque, one parked consumer future,
+    producer futures while full. The ``tell vs deque`` baseline: what one message costs with
+    nothing but queueing and waking (no liveness, supervision, stop or reply handling)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.items: deque[Any] = deque()
+        self.capacity = capacity
+        self.getter: asyncio.Future[None] | None = None
+        self.putters: deque[asyncio.Future[None]] = deque()
+        self.loop = asyncio.get_running_loop()
+
+    async def put(self, message: Any) -> None:
+        while len(self.items) >= self.capacity:
+            fut = self.loop.create_future()
+            self.putters.append(fut)
+            await fut
+        self.items.append(message)
+        getter = self.getter
+        if getter is not None:
+            self.getter = None
+            getter.set_result(None)
+
+    async def receive(self) -> Any:
+        while not self.items:
+            fut = self.getter = self.loop.create_future()
+            await fut
+        message = self.items.popleft()
+        if self.putters:
+            self.putters.popleft().set_result(None)
+        return message
+
+
+async def deque_mailbox_tell(n: int = TELLS) -> int:
+    mailbox = DequeMailbox(MAILBOX)
+    seen = 0
+
+    async def consumer() -> None:
+        nonlocal seen
+        receive = mailbox.receive
+        while seen < n:
+            await receive()
+            seen += 1
+
+    task = asyncio.create_task(consumer())
+    put = mailbox.put
+    for i in range(n):
+        await put(i)
+    await task
+    return seen + 1  # as asyncio_queue_tell
 
 
 # -- ask: sequential request/reply round trips -----------------------------------------------------
@@ -268,18 +325,20 @@ async def asyncio_spawn_cancel(n: int = SPAWNS) -> int:
 
 SPECS = {
     "tell": Spec("tell", TELLS, "msg", 1.0, asyncio_queue_tell, TELLS + 1),
-    "ask": Spec("ask", ASKS, "ask", 0.9, future_round_trip, ASKS),
+    "tell vs deque": Spec("tell vs deque", TELLS, "msg", 1.0, deque_mailbox_tell, TELLS + 1),
+    "ask": Spec("ask", ASKS, "ask", 1.2, future_round_trip, ASKS),
     "fan-out": Spec(
-        "fan-out", FAN_ACTORS * FAN_MESSAGES, "msg", 0.7, asyncio_queues_fan_out,
+        "fan-out", FAN_ACTORS * FAN_MESSAGES, "msg", 1.5, asyncio_queues_fan_out,
         FAN_ACTORS * FAN_MESSAGES,
     ),
     "spawn+stop": Spec(
-        "spawn+stop", SPAWNS, "actor", 0.5, asyncio_spawn_cancel, SPAWNS, rounds=5
+        "spawn+stop", SPAWNS, "actor", 1.0, asyncio_spawn_cancel, SPAWNS, rounds=5
     ),
 }
 
 RUNTIME = {
     "tell": papyra_tell,
+    "tell vs deque": papyra_tell,
     "ask": papyra_ask,
     "fan-out": papyra_fan_out,
     "spawn+stop": papyra_spawn_stop,
@@ -342,6 +401,17 @@ def test_tell_baseline_asyncio_queue(benchmark: Any, baselines: Any) -> None:
 @pytest.mark.benchmark(group="tell")
 def test_tell(benchmark: Any, baselines: Any, impl: Any) -> None:
     _bench_runtime(benchmark, baselines, impl, SPECS["tell"])
+
+
+@pytest.mark.baseline
+@pytest.mark.benchmark(group="tell vs deque")
+def test_tell_baseline_deque_mailbox(benchmark: Any, baselines: Any) -> None:
+    _bench_baseline(benchmark, baselines, SPECS["tell vs deque"])
+
+
+@pytest.mark.benchmark(group="tell vs deque")
+def test_tell_vs_deque(benchmark: Any, baselines: Any, impl: Any) -> None:
+    _bench_runtime(benchmark, baselines, impl, SPECS["tell vs deque"])
 
 
 @pytest.mark.baseline
@@ -463,3 +533,38 @@ def test_tell_trio(benchmark: Any, baselines: Any, impl: Any) -> None:
     ops_per_s = TELLS / benchmark.stats.stats.mean
     benchmark.extra_info.update(ops_per_s=round(ops_per_s), unit="msg", backend="trio")
     baselines.add_row("tell-trio (info)", impl.name, "msg", ops_per_s)
+
+
+# -- a million idle actors: RSS per actor (benchmarks/idle_actors.py, in a child process) ----------
+
+IDLE_ACTORS = 1_000_000
+#: Goal: at most this many bytes of RSS per idle actor.
+IDLE_GOAL_BYTES = 1024
+
+
+@pytest.mark.benchmark(group="idle 1M")
+def test_million_idle_actors(benchmark: Any, baselines: Any, impl: Any) -> None:
+    """Spawn 1,000,000 idle actors, tell each one message, stop them all: RSS at each step.
+
+    One round in a child process (its RSS is this workload's alone): about 90 s per twin on
+    two cores. The row reports bytes of RSS per idle actor (goal <= 1 KB); ``extra_info`` has
+    every figure (``benchmarks/idle_actors.py``).
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    figures: dict[str, float] = {}
+
+    def run() -> None:
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.idle_actors", str(IDLE_ACTORS), impl.name],
+            cwd=root, env={**os.environ, "PYTHONPATH": root}, capture_output=True, text=True,
+            check=True, timeout=900,
+        )
+        figures.update(json.loads(out.stdout))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    per_actor = (figures["rss_idle"] - figures["rss_start"]) / IDLE_ACTORS
+    benchmark.extra_info.update(figures, rss_per_idle_actor=round(per_actor))
+    if benchmark.stats is not None:
+        baselines.add_row(
+            f"idle 1M (goal <= {IDLE_GOAL_BYTES} B)", impl.name, "B/actor", per_actor
+        )
