@@ -3,7 +3,7 @@
 
 cdef object _get_running_loop
 cdef object _asyncio_sleep
-cdef tuple _PROXY_TYPES
+cdef object _PROXY_CALL, _PROXY_GET, _PROXY_SET, _TRACED
 cdef object _NO_ITEMS
 
 cdef class _Empty:

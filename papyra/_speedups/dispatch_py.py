@@ -155,8 +155,12 @@ _get_running_loop = asyncio._get_running_loop  # returns None instead of raising
 _asyncio_sleep = asyncio.sleep
 _asyncio_current_task = asyncio.current_task
 _trio_current_task: Any = None  # trio.lowlevel.current_task, imported on first use
-#: Handed to ``host.run_proxy`` instead of ``actor.receive`` (Traced: tracing is on).
-_PROXY_TYPES = (ProxyCall, ProxyGetAttr, ProxySetAttr, Traced)
+#: Handed to ``host.run_proxy`` instead of ``actor.receive`` (Traced: tracing is on). Tested
+#: by identity, one at a time: ``type(m) in (...)`` would compare the types with ``==``.
+_PROXY_CALL = ProxyCall
+_PROXY_GET = ProxyGetAttr
+_PROXY_SET = ProxySetAttr
+_TRACED = Traced
 
 
 class _Empty:
@@ -1017,7 +1021,11 @@ class ActorCell:
                     return True
                 self.processed += 1
                 try:
-                    if type(message) in _PROXY_TYPES:
+                    kind = type(message)
+                    if (
+                        kind is _PROXY_CALL or kind is _PROXY_GET or kind is _PROXY_SET
+                        or kind is _TRACED
+                    ):
                         value = await host.run_proxy(self, message)
                     else:
                         if self.actor is not actor:  # first message, or the actor restarted
