@@ -151,6 +151,21 @@ def _overrides(actor: Any, hook: str) -> bool:
     return method is not None and method is not getattr(Actor, hook)
 
 
+def _shrink(table: dict[Any, Any], peak: int) -> int:
+    """Rebuild ``table`` in place once it holds less than an eighth of ``peak`` entries.
+
+    A dict never gives back the room it grew to: after a million actors have come and gone,
+    the tables of ``by_id`` and ``_tasks`` would keep about 40 MB each. Returns the new peak.
+    """
+    size = len(table)
+    if peak < 4096 or size > peak >> 3:
+        return peak
+    items = list(table.items())
+    table.clear()  # frees the table; the update below builds one sized for what is left
+    table.update(items)
+    return size
+
+
 def _never_alive() -> bool:
     return False
 
@@ -234,6 +249,9 @@ class Lifecycle:
         self._loop: Any = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._tasks: dict[int, Any] = {}
+        # The most entries ``by_id`` / ``_tasks`` held since they were last shrunk (_shrink).
+        self._by_id_peak = 0
+        self._tasks_peak = 0
         self._all_done: Any = None
         # Actors spawned without a task whose ActorStarted is due, dormant actors whose
         # termination is due: each list is handled by one loop callback (asyncio only).
@@ -350,6 +368,8 @@ class Lifecycle:
         cell.actor_type = type(actor).__qualname__
         self.spawned += 1
         self.by_id[rid] = cell
+        if len(self.by_id) > self._by_id_peak:
+            self._by_id_peak = len(self.by_id)
         if parent_cell is not None:
             if parent_cell.children:
                 parent_cell.children.append(rid)
@@ -394,10 +414,13 @@ class Lifecycle:
         """Start a task running ``run()`` (``cell.main`` or ``cell.resume``) for ``cell``."""
         loop = self._loop
         if loop is not None:
+            tasks = self._tasks
             if _TASK_CANCELLING:
-                self._tasks[cell.rid] = loop.create_task(run(), context=cell.context)
+                tasks[cell.rid] = loop.create_task(run(), context=cell.context)
             else:  # Python 3.10: the task runs in a copy of the cell's context
-                self._tasks[cell.rid] = cell.context.run(_ActorTask, run(), loop=loop)
+                tasks[cell.rid] = cell.context.run(_ActorTask, run(), loop=loop)
+            if len(tasks) > self._tasks_peak:
+                self._tasks_peak = len(tasks)
         else:
             assert self._tg is not None
             cell.context.run(self._tg.start_soon, run)
@@ -409,6 +432,8 @@ class Lifecycle:
     def suspended(self, cell: Cell) -> None:
         """CellHost: ``cell``'s task ends, the cell is dormant."""
         self._tasks.pop(cell.rid, None)
+        if self._tasks_peak > 4096:
+            self._tasks_peak = _shrink(self._tasks, self._tasks_peak)
 
     def _inject(self, cell: Cell, actor: Any, ref: ActorRef) -> None:
         parent = cell.parent
@@ -502,6 +527,8 @@ class Lifecycle:
     def _finished(self, cell: Cell) -> None:
         """The actor's task is done: wake joiners and, after the last one, ``aclose()``."""
         self._tasks.pop(cell.rid, None)
+        if self._tasks_peak > 4096:
+            self._tasks_peak = _shrink(self._tasks, self._tasks_peak)
         if self._backoff:
             self._backoff.pop(cell.rid, None)
         joiners = self._joiners.pop(cell.rid, None)
@@ -593,6 +620,8 @@ class Lifecycle:
         """Forget the oldest terminated records beyond ``retain_terminated``."""
         terminated = self._terminated
         terminated.append(cell.rid)
+        if self._by_id_peak > 4096:
+            self._by_id_peak = _shrink(self.by_id, self._by_id_peak)
         while len(terminated) > self.retain_terminated:
             old = self.by_id.pop(terminated.popleft(), None)
             if old is None:
