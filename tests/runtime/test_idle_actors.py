@@ -205,7 +205,7 @@ async def test_every_task_of_an_actor_runs_in_the_spawners_context(
 async def test_the_cell_table_gives_its_room_back(make_system: MakeSystem) -> None:
     system = await make_system(retain_terminated=10)
     by_id = system._lifecycle.by_id
-    refs = [system.spawn(Tally) for _ in range(20_000)]
+    refs = [system.spawn(Tally) for _ in range(10_000)]
     await settle()
     peak = sys.getsizeof(by_id)
     for ref in refs:
