@@ -740,6 +740,8 @@ class Lifecycle:
     def _post_order(self, cell: Cell) -> list[Cell]:
         """``cell``'s subtree, each actor after all of its descendants, children in spawn
         order. Iterative: a supervision tree may be deeper than Python's recursion limit."""
+        if not cell.children:
+            return [cell]  # most actors: no children
         order: list[Cell] = []
         stack: list[tuple[Cell, bool]] = [(cell, False)]
         by_id = self.by_id
@@ -758,7 +760,7 @@ class Lifecycle:
     def stop_roots(self) -> None:
         """Graceful stop of every tree (a failing stop is logged and skipped)."""
         for cell in list(self.by_id.values()):
-            if cell.parent is None:
+            if cell.parent is None and not (cell.stopping and not cell.children):
                 try:
                     self.stop_tree(cell)
                 except Exception:
