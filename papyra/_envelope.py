@@ -6,6 +6,8 @@ a plain ``tell`` puts the bare message in the mailbox. The dispatch loop accepts
 
 from __future__ import annotations
 
+import types
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -105,3 +107,13 @@ class DeadLetter:
     target: Any
     message: Any
     expects_reply: bool
+
+
+@types.coroutine
+def bare_yield() -> Generator[None, None, None]:
+    """Let an asyncio loop run everything else once: ``asyncio.sleep(0)`` minus a frame.
+
+    Lives in this pure-Python module (not the dispatch twins) so that it stays a generator
+    ``types.coroutine`` can mark: the compiled twin awaits it like any coroutine.
+    """
+    yield

@@ -2,7 +2,7 @@
 # C types for compiling dispatch_py.py as dispatch_c (see setup.py). The .py stays the spec.
 
 cdef object _get_running_loop
-cdef object _asyncio_sleep
+cdef object _bare_yield
 cdef object _PROXY_CALL, _PROXY_GET, _PROXY_SET, _TRACED
 cdef object _NO_ITEMS
 

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 
-from papyra._envelope import STOP, Envelope, Traced
+from papyra._envelope import STOP, Envelope, Traced, bare_yield
 from papyra.exceptions import ActorStopped, AskDeadlock, MailboxClosed
 from papyra.messages import ProxyCall, ProxyGetAttr, ProxySetAttr
 
@@ -152,7 +152,7 @@ CANCELLED = 1  # the actor's task is cancelled: propagate
 FATAL = 2  # SystemExit, KeyboardInterrupt...: the system shuts down and re-raises it
 
 _get_running_loop = asyncio._get_running_loop  # returns None instead of raising: no try/except
-_asyncio_sleep = asyncio.sleep
+_bare_yield = bare_yield
 _asyncio_current_task = asyncio.current_task
 _trio_current_task: Any = None  # trio.lowlevel.current_task, imported on first use
 #: Handed to ``host.run_proxy`` instead of ``actor.receive`` (Traced: tracing is on). Tested
@@ -275,7 +275,7 @@ def check_capacity(capacity: Any) -> None:
 async def yield_now() -> None:
     """Let other tasks run (a checkpoint), as cheaply as the running backend allows."""
     if _get_running_loop() is not None:
-        await _asyncio_sleep(0)
+        await _bare_yield()
     else:
         await anyio.lowlevel.checkpoint()
 
@@ -1000,7 +1000,10 @@ class ActorCell:
                         # Let the other tasks run once: a conversation (ask after ask) goes
                         # on in this task instead of a new one per message.
                         lingered = True
-                        await yield_now()
+                        if _get_running_loop() is not None:
+                            await _bare_yield()
+                        else:
+                            await anyio.lowlevel.checkpoint()
                         continue
                     # Nothing came: go dormant. The next item, Mailbox.wake() (attention)
                     # or close() has the host schedule a new task.
