@@ -121,6 +121,7 @@ __all__ = (
     "WANT_STAMP",
     "LineTable",
     "count_lines",
+    "encode_fields",
     "encode_record",
     "encode_records",
     "invalid_lines",
@@ -1073,3 +1074,32 @@ def encode_record(record, default=None):
 def encode_records(records, default=None):
     encode = _serial.encode_line
     return b"".join([encode(record, default) for record in records])
+
+
+def encode_fields(record, kind, schema, default=None):
+    cdef dict src
+    cdef dict out
+    cdef tuple entries
+    cdef tuple entry
+    cdef object value, fix, t
+    if type(record) is not dict:
+        raise TypeError(f"record must be a dict, not {type(record).__name__}")
+    if type(schema) is not tuple:
+        raise TypeError(f"schema must be a tuple, not {type(schema).__name__}")
+    src = <dict>record
+    entries = <tuple>schema
+    out = {"kind": kind}
+    for item in entries:
+        if type(item) is not tuple or len(<tuple>item) != 4:
+            raise ValueError(f"schema entries are (name, missing, fix, optional), not {item!r}")
+        entry = <tuple>item
+        value = src.get(entry[0], entry[1])
+        fix = entry[2]
+        if fix is not None:
+            t = type(value)
+            if t is not str and t is not int and t is not float:
+                value = fix(value)
+        if value is None and entry[3]:
+            continue
+        out[entry[0]] = value
+    return _serial.encode_line(out, default)

@@ -75,6 +75,14 @@ class NdjsonTwin(Protocol):
         self, record: dict[str, Any], default: Callable[[Any], Any] | None = ...
     ) -> bytes: ...
 
+    def encode_fields(
+        self,
+        record: dict[str, Any],
+        kind: str,
+        schema: tuple[tuple[str, Any, Callable[[Any], Any] | None, bool], ...],
+        default: Callable[[Any], Any] | None = ...,
+    ) -> bytes: ...
+
 
 #: Bytes-read reporter of the operation running in this context (see FileBackend.progress).
 read_progress: ContextVar[Callable[[int], None] | None] = ContextVar(
