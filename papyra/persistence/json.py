@@ -13,7 +13,13 @@ from papyra import _accel
 from papyra.persistence._file.append import AppendLog, FsyncMode
 from papyra.persistence._file.backend import FileBackend, anomaly_objects, recovery_mode
 from papyra.persistence._file.read import NdjsonTwin, ScanResult, scan_file
-from papyra.persistence._file.rewrite import RewriteLock, clean_up, plan_keep, rewrite_one
+from papyra.persistence._file.rewrite import (
+    RewriteLock,
+    clean_up,
+    plan_keep,
+    rewrite_one,
+    rewrite_ranges,
+)
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.models import (
     CompactionReport,
@@ -182,13 +188,12 @@ class JsonFilePersistence(FileBackend):
             qdir = None
             if mode is PersistenceRecoveryMode.QUARANTINE:
                 qdir = Path(quarantine_dir) if quarantine_dir else path.parent
-            _, quarantined = rewrite_one(
+            # The scan found where the kept lines are: copy those bytes, no second scan.
+            _, quarantined = rewrite_ranges(
                 path,
                 result.size,
-                result.drop,
-                nd=self._nd,
+                result.kept_ranges(),
                 suffix=".recovered.tmp",
-                stop_line=result.torn_line,
                 quarantine_dir=qdir,
             )
             return result, (str(path),), tuple(map(str, quarantined))

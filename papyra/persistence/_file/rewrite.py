@@ -48,19 +48,20 @@ the temp files a lock holder finds cannot belong to a live rewrite.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import time
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from papyra import _serial
 from papyra.persistence._file.append import fsync_dir, lock_file, unlock_file
-from papyra.persistence._file.read import BLOCK, NdjsonTwin, iter_tables
+from papyra.persistence._file.read import BLOCK, NdjsonTwin, iter_tables, read_progress
 from papyra.persistence.backends.retention import RetentionPolicy
 
 __all__ = (
@@ -72,11 +73,13 @@ __all__ = (
     "RewriteLock",
     "clean_up",
     "copy_lines",
+    "copy_ranges",
     "install",
     "iter_kept_lines",
     "plan_keep",
     "quarantine",
     "rewrite_one",
+    "rewrite_ranges",
     "write_chunks",
 )
 
@@ -204,7 +207,7 @@ def iter_kept_lines(
     stop_line: int = -1,
     *,
     nd: NdjsonTwin,
-) -> Iterator[tuple[bytes, int, int]]:
+) -> Iterator[tuple[bytearray, int, int]]:
     """Yield ``(buf, start, end)`` byte ranges of the surviving lines, oldest first.
 
     Survivors are lines numbered ``>= first_line`` (and ``< stop_line`` when it is not -1), not
@@ -261,7 +264,7 @@ class _Sink:
         self.size = size
         self.lines = lines
 
-    def write(self, buf: bytes, start: int, end: int) -> None:
+    def write(self, buf: bytes | bytearray, start: int, end: int) -> None:
         data = memoryview(buf)[start:end]
         self.f.write(data)
         self.size += end - start
@@ -313,6 +316,110 @@ def copy_lines(
         sink.abort()
         raise
     return sink.size
+
+
+def copy_ranges(src: Path, ranges: array[int], dest: Path, *, total: int | None = None) -> int:
+    """Write the byte ranges ``[start0, end0, start1, end1, ...]`` of ``src`` (ascending) to
+    ``dest`` (created, fsynced once at the end); return the bytes written.
+
+    The kernel copies (``copy_file_range``, else ``sendfile``, else ``pread``/``write`` in
+    blocks): no byte crosses into Python on Linux. Stops early, without error, where ``src``
+    ends. Read progress (:data:`read_progress`) is reported per block copied, and the bytes
+    between the ranges as skipped, up to ``total`` (the size of ``src`` the ranges came from)
+    when given.
+    """
+    report = read_progress.get()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    with open(src, "rb", buffering=0) as f:
+        fd_in = f.fileno()
+        fd_out = os.open(dest, flags, 0o644)
+        try:
+            written = 0
+            pos = 0  # where the last range ended (for the skipped-bytes report)
+            for k in range(0, len(ranges), 2):
+                start, end = ranges[k], ranges[k + 1]
+                if report is not None and start > pos:
+                    report(start - pos)
+                done = _copy_range(fd_in, fd_out, start, end, report)
+                written += done
+                pos = end
+                if done < end - start:
+                    break  # src is shorter than the scan saw: nothing more to copy
+            if report is not None and total is not None and total > pos:
+                report(total - pos)
+            os.fsync(fd_out)
+        except BaseException:
+            os.close(fd_out)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(dest)
+            raise
+        os.close(fd_out)
+    return written
+
+
+#: errnos meaning "this kernel or filesystem cannot do that copy": try the next method.
+_NO_KERNEL_COPY = {
+    getattr(errno, name)
+    for name in ("ENOSYS", "EXDEV", "EINVAL", "EOPNOTSUPP", "ENOTSUP", "EPERM")
+    if hasattr(errno, name)
+}
+_kernel_copy: list[str] = ["copy_file_range", "sendfile", "pread"]
+
+
+def _copy_range(
+    fd_in: int, fd_out: int, start: int, end: int, report: Callable[[int], None] | None
+) -> int:
+    """Append ``[start, end)`` of ``fd_in`` to ``fd_out``; the bytes copied (fewer at EOF)."""
+    pos = start
+    while pos < end:
+        size = min(BLOCK, end - pos)
+        method = _kernel_copy[0]
+        try:
+            if method == "copy_file_range":
+                n = os.copy_file_range(fd_in, fd_out, size, pos)
+            elif method == "sendfile":
+                n = os.sendfile(fd_out, fd_in, pos, size)
+            else:
+                n = _write_all(fd_out, os.pread(fd_in, size, pos))
+        except OSError as exc:
+            if method == "pread" or exc.errno not in _NO_KERNEL_COPY:
+                raise
+            # Nothing was copied by the failed call: the next method starts at ``pos``.
+            if _kernel_copy[0] == method:
+                _kernel_copy.pop(0)
+            continue
+        if n == 0:
+            break
+        pos += n
+        if report is not None:
+            report(n)
+    return pos - start
+
+
+def _write_all(fd: int, data: bytes) -> int:
+    view = memoryview(data)
+    done = 0
+    while done < len(data):
+        done += os.write(fd, view[done:])
+    return done
+
+
+def rewrite_ranges(
+    path: Path,
+    size: int,
+    ranges: array[int],
+    *,
+    suffix: str,
+    quarantine_dir: Path | None = None,
+) -> tuple[int, list[Path]]:
+    """:func:`rewrite_one` for a rewrite that knows the byte ranges it keeps (recovery).
+
+    ``ranges`` of ``path`` (its first ``size`` bytes scanned) are copied by
+    :func:`copy_ranges` to ``<path><suffix>``, which :func:`install` moves over ``path``.
+    """
+    tmp = path.with_name(path.name + suffix)
+    new_size = copy_ranges(path, ranges, tmp, total=size)
+    return new_size, install([tmp], [path], suffix, quarantine_dir=quarantine_dir).quarantined
 
 
 class Chunk(NamedTuple):
