@@ -168,7 +168,8 @@ WANT_STAMP = C_WANT_STAMP
 # 0x20..0x7F except '"' and '\\'. Control bytes, quote, backslash and UTF-8 lead/continuation
 # bytes stop the fast loop.
 cdef uchar STR_PLAIN[256]
-# JSON's four whitespace bytes.
+# JSON's whitespace inside a line: space, tab and CR. The fourth, LF, ends the line: the
+# validator never steps over it, so it finds the end of the line it validates.
 cdef uchar IS_WS[256]
 # Value of a hex digit, or 0xFF.
 cdef uchar HEXVAL[256]
@@ -178,7 +179,7 @@ cdef void _init_tables() noexcept:
     cdef int c
     for c in range(256):
         STR_PLAIN[c] = 1 if (0x20 <= c < 0x80 and c != 0x22 and c != 0x5C) else 0
-        IS_WS[c] = 1 if c in (0x20, 0x09, 0x0A, 0x0D) else 0
+        IS_WS[c] = 1 if c in (0x20, 0x09, 0x0D) else 0
         if 0x30 <= c <= 0x39:
             HEXVAL[c] = c - 0x30
         elif 0x41 <= c <= 0x46:
@@ -557,9 +558,16 @@ cdef double _number_value(const uchar* p, const uchar* e, bint* nomem) noexcept 
 
 
 cdef int _check_line(
-    const uchar* p, const uchar* e, int want, double* stamp, uchar* stack
+    const uchar* p, const uchar* e, int want, double* stamp, uchar* stack,
+    const uchar** line_end,
 ) noexcept nogil:
-    """Flags of the line ``[p, e)`` (terminator excluded): 0 if it is not one JSON document.
+    """Flags of the line starting at ``p``: 0 if it is not one JSON document.
+
+    The line ends at the first ``"\\n"`` in ``[p, e)``, or at ``e``. No byte of a document or
+    of the whitespace around it is a ``"\\n"``, so the validator never steps over one: for a
+    valid line it stops at the line's end, which it stores in ``line_end`` (the ``"\\n"``, or
+    ``e``) -- the caller needs no separate search for it. For an invalid line ``line_end`` is
+    not set (the caller searches from ``p``).
 
     ``stack`` has room for MAX_DEPTH + 1 bytes (the open containers, '{' or '['). ``stamp``
     receives the timestamp when F_STAMP is returned. R_NOMEM if an exact number conversion
@@ -667,8 +675,9 @@ cdef int _check_line(
         while True:
             p = _skip_ws(p, e)
             if depth == 0:
-                if p != e:
+                if p < e and p[0] != 0x0A:
                     return 0  # content after the document
+                line_end[0] = p
                 if not top_object:
                     return C_F_JSON
                 return C_F_JSON | C_F_OBJECT | kind | (C_F_STAMP if has_stamp else 0)
@@ -838,7 +847,7 @@ cdef class LineTable:
 
 
 def scan_lines(buf, start=0, end=-1, *, final=False, want=0):
-    cdef Py_ssize_t lo, hi, pos, stop, line_end
+    cdef Py_ssize_t lo, hi, pos, stop
     cdef Py_ssize_t tail
     cdef const uchar* data
     cdef const uchar* nl
@@ -870,23 +879,26 @@ def scan_lines(buf, start=0, end=-1, *, final=False, want=0):
     with nogil:
         pos = lo
         while pos < hi:
-            nl = <const uchar*>memchr(data + pos, 0x0A, hi - pos)
+            stamp = NAN
+            # Validate first: a valid line tells where it ends (one pass over its bytes);
+            # only an invalid one needs a search for its "\n".
+            checked = _check_line(data + pos, data + hi, cwant, &stamp, stack, &nl)
+            if checked == R_NOMEM:
+                failed = 1
+                break
+            if checked == 0:
+                nl = <const uchar*>memchr(data + pos, 0x0A, hi - pos)
+            elif nl == data + hi:
+                nl = NULL  # valid up to the end of the range, but no "\n" yet
             if nl == NULL:
                 if not cfinal:
                     tail = pos
                     break
                 stop = hi
-                line_end = hi
                 flag = C_F_NOEOL
             else:
-                line_end = nl - data
-                stop = line_end + 1
+                stop = nl - data + 1
                 flag = 0
-            stamp = NAN
-            checked = _check_line(data + pos, data + line_end, cwant, &stamp, stack)
-            if checked == R_NOMEM:
-                failed = 1
-                break
             if not (checked & C_F_STAMP):
                 stamp = NAN
             if _lines_add(&out, stop, <uchar>(flag | checked), stamp) < 0:
