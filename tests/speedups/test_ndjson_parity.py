@@ -657,3 +657,18 @@ def test_pure_json_backend_differs() -> None:
         assert c.scan_lines(buf, want=ALL).flags[0] == 0
     finally:
         _serial.set_backend(previous)
+
+
+# -- the string scanner's 16- and 8-byte steps: a special byte at every position ----------------
+
+SPECIALS = [b'"', b"\\n", b"\\u00e9", b"\\ud83d\\ude00", b"\\x", b"\x1f", b"\x00", b"\n", b"\x7f",
+            b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xc3", b"\xff", b"\xed\xa0\x80"]
+
+
+@pytest.mark.parametrize("special", SPECIALS)
+def test_a_special_byte_at_every_position_of_a_string(special: bytes) -> None:
+    for at in range(0, 40):
+        body = b"a" * at + special + b"b" * (40 - at)
+        for tail in (b"", b' ,"k":1', b"x" * 20):  # string end near or far from the line end
+            check_lines(b'{"key' + body[:at] + b'":"' + body + b'"' + tail + b"}")
+            check_lines(b'["' + body + b'"]', b'"' + body[: at + len(special)])
