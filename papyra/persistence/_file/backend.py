@@ -8,6 +8,7 @@ owns the locks, the metrics and the reports; the others own the bytes.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -174,14 +175,16 @@ class FileBackend(ListsRecords, PersistenceBackend):
             return await anyio.to_thread.run_sync(fn, *args)
         total = passes * sum(size for _, size in self._files())
         done = 0
+        lock = threading.Lock()  # a recovery copies in a second thread while it scans
 
         def report(nbytes: int) -> None:
             nonlocal done
-            done += nbytes
-            try:
-                callback(done, total)
-            except Exception:
-                pass
+            with lock:
+                done += nbytes
+                try:
+                    callback(done, total)
+                except Exception:
+                    pass
 
         token = read_progress.set(report)
         try:

@@ -165,7 +165,7 @@ class ScanResult:
     size: int
     lines: int
     #: Where the lines of ``drop`` are in the file: ``[start0, end0, start1, end1, ...]``,
-    #: ascending, adjacent dropped lines merged (ends exclusive).
+    #: ascending (ends exclusive; adjacent dropped lines of one read block are one span).
     drop_spans: array[int] = field(default_factory=lambda: array("q"))
     #: Where the lines recovery keeps end: the offset of the torn line, else the bytes scanned.
     keep_end: int = 0
@@ -191,11 +191,20 @@ class ScanResult:
 
 
 def scan_file(
-    path: Path, limit: int | None = None, *, nd: NdjsonTwin, block: int = BLOCK
+    path: Path,
+    limit: int | None = None,
+    *,
+    nd: NdjsonTwin,
+    block: int = BLOCK,
+    kept: Callable[[int, int], None] | None = None,
 ) -> ScanResult | None:
     """Scan ``path`` as the spec's JSON scan does; ``None`` when the file does not exist.
 
-    ``block``: the read size (see :func:`iter_tables`).
+    ``block``: the read size (see :func:`iter_tables`). ``kept(start, end)``: told the byte
+    ranges of :meth:`ScanResult.kept_ranges` while the scan runs (a recovery copies them
+    meanwhile), in order and one block behind the scan -- but only from the first line the
+    scan drops on: it is never called for a file without such a line. Once called, it has
+    been told every kept range (some maybe empty) when the scan returns.
     """
     try:
         f = open(path, "rb", buffering=0)  # noqa: SIM115 - `with f` below; try covers open only
@@ -211,7 +220,23 @@ def scan_file(
         offset = 0  # file offset of the block's buf[0]
         keep_end = 0
         drop_mask = nd.F_OBJECT | nd.F_NOEOL
+        handed = 0  # kept: the ranges before this offset were told
+        told = 0  # kept: the spans before this index of drop_spans were accounted for
+
+        def hand_over(upto: int) -> None:
+            nonlocal handed, told
+            assert kept is not None
+            while told < len(drop_spans) and drop_spans[told] < upto:
+                kept(handed, drop_spans[told])
+                handed = drop_spans[told + 1]
+                told += 2
+            if upto > handed:
+                kept(handed, upto)
+                handed = upto
+
         for _, table in iter_tables(f, size, nd=nd, block=block):
+            if kept is not None and drop_spans:
+                hand_over(offset)  # every line before this block is decided
             count = table.count
             ends = table.ends
             keep_end = offset + table.tail
@@ -225,15 +250,12 @@ def scan_file(
                 for i in dropped:
                     drop.append(line_no + i)
                 spans = nd.spans(table, drop_mask, 0)
-                for k in range(0, len(spans), 2):
-                    start, stop = offset + spans[k], offset + spans[k + 1]
-                    if drop_spans and drop_spans[-1] == start:
-                        drop_spans[-1] = stop  # continues a run of the previous block
-                    else:
-                        drop_spans.append(start)
-                        drop_spans.append(stop)
+                for k in range(len(spans)):
+                    drop_spans.append(offset + spans[k])
             line_no += count
             offset += table.tail
+        if kept is not None and drop_spans:
+            hand_over(keep_end)
         if torn >= 0:
             anomalies.append(("TRUNCATED_LINE", f"Line {torn + 1} missing newline"))
         return ScanResult(anomalies, drop, torn, size, line_no, drop_spans, keep_end)

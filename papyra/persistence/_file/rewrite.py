@@ -51,7 +51,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import queue
 import shutil
+import threading
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -70,16 +72,15 @@ __all__ = (
     "ExclusiveFile",
     "Installed",
     "KeepPlan",
+    "RangeCopier",
     "RewriteLock",
     "clean_up",
     "copy_lines",
-    "copy_ranges",
     "install",
     "iter_kept_lines",
     "plan_keep",
     "quarantine",
     "rewrite_one",
-    "rewrite_ranges",
     "write_chunks",
 )
 
@@ -318,44 +319,120 @@ def copy_lines(
     return sink.size
 
 
-def copy_ranges(src: Path, ranges: array[int], dest: Path, *, total: int | None = None) -> int:
-    """Write the byte ranges ``[start0, end0, start1, end1, ...]`` of ``src`` (ascending) to
-    ``dest`` (created, fsynced once at the end); return the bytes written.
+class RangeCopier:
+    """:func:`copy_ranges` in a background thread, fed while a scan is still running.
 
-    The kernel copies (``copy_file_range``, else ``sendfile``, else ``pread``/``write`` in
-    blocks): no byte crosses into Python on Linux. Stops early, without error, where ``src``
-    ends. Read progress (:data:`read_progress`) is reported per block copied, and the bytes
-    between the ranges as skipped, up to ``total`` (the size of ``src`` the ranges came from)
-    when given.
+    ``add(start, end)`` queues a range of ``src`` (ranges in ascending order); the first call
+    creates ``dest`` and starts the thread, so a copier that is never fed costs nothing. The
+    copy runs in the kernel (``copy_file_range``, else ``sendfile``, else ``pread``/``write``
+    in blocks) while the scan validates the next blocks: a recovery pays for the slower of the
+    two, not their sum. A range past the end of ``src`` is copied as far as ``src`` goes.
+    :meth:`finish` waits for the copy, fsyncs ``dest`` (created empty if nothing was queued)
+    and returns its size, raising the copy's error, if any, after deleting ``dest``;
+    :meth:`abort` stops and deletes ``dest`` unless :meth:`finish` succeeded (so it can sit in
+    a ``finally``).
+
+    Read progress: the thread reports the bytes it copies through the reporter of the thread
+    that made the copier (:data:`read_progress` does not follow threads on its own).
     """
-    report = read_progress.get()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-    with open(src, "rb", buffering=0) as f:
-        fd_in = f.fileno()
-        fd_out = os.open(dest, flags, 0o644)
-        try:
-            written = 0
-            pos = 0  # where the last range ended (for the skipped-bytes report)
-            for k in range(0, len(ranges), 2):
-                start, end = ranges[k], ranges[k + 1]
-                if report is not None and start > pos:
-                    report(start - pos)
-                done = _copy_range(fd_in, fd_out, start, end, report)
-                written += done
-                pos = end
-                if done < end - start:
-                    break  # src is shorter than the scan saw: nothing more to copy
-            if report is not None and total is not None and total > pos:
-                report(total - pos)
-            os.fsync(fd_out)
-        except BaseException:
-            os.close(fd_out)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(dest)
-            raise
-        os.close(fd_out)
-    return written
 
+    def __init__(self, src: Path, dest: Path) -> None:
+        self.src = src
+        self.dest = dest
+        self.started = False
+        self.added = 0  # bytes queued
+        self.copied = 0  # bytes copied
+        self._report = read_progress.get()
+        self._queue: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._fd_in = -1
+        self._fd_out = -1
+        self._finished = False
+
+    def add(self, start: int, end: int) -> None:
+        if end <= start:
+            return
+        if not self.started:
+            self._start()
+        self.added += end - start
+        self._queue.put((start, end))
+
+    def _start(self) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+        self._fd_in = os.open(self.src, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            self._fd_out = os.open(self.dest, flags, 0o644)
+        except BaseException:
+            os.close(self._fd_in)
+            raise
+        self.started = True
+        self._thread = threading.Thread(target=self._run, name="papyra-recover-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        short = False
+        unsynced = 0
+        while (item := self._queue.get()) is not None:
+            if self._error is not None or short:
+                continue  # drain: the error is raised by finish()
+            start, end = item
+            try:
+                done = _copy_range(self._fd_in, self._fd_out, start, end, self._report)
+                unsynced += done
+                if unsynced >= SYNC_AHEAD and self._queue.empty():
+                    # Idle until the scan finds more: write back what is copied so far, so
+                    # that the final fsync (which makes the file durable) has less to do.
+                    _fsync(self._fd_out)
+                    unsynced = 0
+            except BaseException as exc:  # handed to finish()
+                self._error = exc
+                continue
+            self.copied += done
+            short = done < end - start  # src ends early: nothing more to copy
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def finish(self) -> int:
+        """Wait for the queued ranges, fsync and close ``dest``; its size."""
+        try:
+            if not self.started:
+                self._start()
+            self._stop()
+            if self._error is not None:
+                raise self._error
+            os.fsync(self._fd_out)
+        except BaseException:
+            self.abort()
+            raise
+        self._close()
+        self._finished = True
+        return self.copied
+
+    def abort(self) -> None:
+        """Stop copying and delete ``dest`` (nothing to do if never fed, or finished)."""
+        if self._finished:
+            return
+        self._stop()
+        if self.started:
+            self._close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.dest)
+
+    def _close(self) -> None:
+        for fd in (self._fd_in, self._fd_out):
+            if fd >= 0:
+                os.close(fd)
+        self._fd_in = self._fd_out = -1
+
+
+#: RangeCopier: bytes copied between two early syncs (see RangeCopier._run).
+SYNC_AHEAD = 32 * 1024 * 1024
+_fsync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 
 #: errnos meaning "this kernel or filesystem cannot do that copy": try the next method.
 _NO_KERNEL_COPY = {
@@ -402,24 +479,6 @@ def _write_all(fd: int, data: bytes) -> int:
     while done < len(data):
         done += os.write(fd, view[done:])
     return done
-
-
-def rewrite_ranges(
-    path: Path,
-    size: int,
-    ranges: array[int],
-    *,
-    suffix: str,
-    quarantine_dir: Path | None = None,
-) -> tuple[int, list[Path]]:
-    """:func:`rewrite_one` for a rewrite that knows the byte ranges it keeps (recovery).
-
-    ``ranges`` of ``path`` (its first ``size`` bytes scanned) are copied by
-    :func:`copy_ranges` to ``<path><suffix>``, which :func:`install` moves over ``path``.
-    """
-    tmp = path.with_name(path.name + suffix)
-    new_size = copy_ranges(path, ranges, tmp, total=size)
-    return new_size, install([tmp], [path], suffix, quarantine_dir=quarantine_dir).quarantined
 
 
 class Chunk(NamedTuple):

@@ -1,14 +1,14 @@
 """What a scan tells recovery: the byte ranges it keeps, and the copy of those ranges.
 
-Recovery copies the kept ranges of its one scan (no second pass over the lines); these tests
-hold the ranges to the rule "every complete line that is a JSON object, byte for byte", at
-every read-block size, and the copy to the same bytes whichever kernel copy is available.
+Recovery copies the kept ranges while its one scan runs (no second pass over the lines);
+these tests hold the ranges to the rule "every complete line that is a JSON object, byte for
+byte", at every read-block size, and the copy to the same bytes whichever kernel copy the
+system offers.
 """
 
 from __future__ import annotations
 
 import random
-from array import array
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +73,46 @@ def test_kept_ranges_are_the_object_lines(
     assert dropped_bytes == len(body) - len(kept(body))
 
 
+def copy(src: Path, ranges: list[int], dest: Path) -> int:
+    copier = rewrite.RangeCopier(src, dest)
+    try:
+        for k in range(0, len(ranges), 2):
+            copier.add(ranges[k], ranges[k + 1])
+        return copier.finish()
+    finally:
+        copier.abort()
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("block", [7, 1000])
+def test_the_ranges_told_during_the_scan_are_the_kept_ranges(
+    tmp_path: Path, impl: Any, seed: int, block: int
+) -> None:
+    rng = random.Random(seed)
+    body = b"".join(rng.choice(LINES) for _ in range(200)) + b'{"torn'
+    path = tmp_path / "log.ndjson"
+    path.write_bytes(body)
+    told: list[int] = []
+    result = scan_file(path, nd=impl.ndjson, block=block, kept=lambda a, b: told.extend((a, b)))
+    assert result is not None and result.drop
+    assert told == sorted(told) and told[-1] <= result.keep_end
+    data = path.read_bytes()
+    pieces = [data[told[k] : told[k + 1]] for k in range(0, len(told), 2)]
+    assert b"".join(pieces) == kept(body)
+
+
+def test_a_clean_file_tells_no_range(tmp_path: Path, impl: Any) -> None:
+    path = tmp_path / "log.ndjson"
+    path.write_bytes(LINES[0] * 50 + b'{"torn')
+    told: list[int] = []
+    result = scan_file(path, nd=impl.ndjson, block=64, kept=lambda a, b: told.extend((a, b)))
+    assert result is not None and result.torn_line == 50 and told == []
+
+
 @pytest.mark.parametrize(
     "methods", [["copy_file_range", "sendfile", "pread"], ["sendfile", "pread"], ["pread"]]
 )
-def test_copy_ranges_copies_the_same_bytes_with_any_kernel_copy(
+def test_the_copier_copies_the_same_bytes_with_any_kernel_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, methods: list[str]
 ) -> None:
     monkeypatch.setattr(rewrite, "_kernel_copy", list(methods))
@@ -84,24 +120,32 @@ def test_copy_ranges_copies_the_same_bytes_with_any_kernel_copy(
     src = tmp_path / "src"
     data = bytes(random.Random(1).randrange(256) for _ in range(10_000))
     src.write_bytes(data)
-    ranges = array("q", [0, 10, 10, 2500, 4000, 9999])
     dest = tmp_path / "dest"
     seen: list[int] = []
     token = rewrite.read_progress.set(seen.append)
     try:
-        n = rewrite.copy_ranges(src, ranges, dest, total=len(data))
+        n = copy(src, [0, 10, 10, 2500, 4000, 9999], dest)
     finally:
         rewrite.read_progress.reset(token)
     assert dest.read_bytes() == data[0:2500] + data[4000:9999] and n == 2500 + 5999
-    assert sum(seen) == len(data)  # copied and skipped bytes: every byte reported once
+    assert sum(seen) == n  # the copier reports what it copies, from its own thread
 
 
-def test_copy_ranges_stops_where_the_source_ends(tmp_path: Path) -> None:
+def test_the_copier_stops_where_the_source_ends(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.write_bytes(b"abcdef")
     dest = tmp_path / "dest"
-    assert rewrite.copy_ranges(src, array("q", [1, 3, 4, 100]), dest) == 4
+    assert copy(src, [1, 3, 4, 100, 200, 300], dest) == 4
     assert dest.read_bytes() == b"bcef"
+
+
+def test_a_copier_fed_nothing_writes_an_empty_file_or_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.write_bytes(b"abc")
+    dest = tmp_path / "dest"
+    rewrite.RangeCopier(src, dest).abort()
+    assert not dest.exists()  # never fed: never created
+    assert copy(src, [], dest) == 0 and dest.read_bytes() == b""
 
 
 def test_an_unsupported_kernel_copy_falls_back(
@@ -117,12 +161,12 @@ def test_an_unsupported_kernel_copy_falls_back(
     src = tmp_path / "src"
     src.write_bytes(b"0123456789")
     dest = tmp_path / "dest"
-    assert rewrite.copy_ranges(src, array("q", [2, 8]), dest) == 6
+    assert copy(src, [2, 8], dest) == 6
     assert dest.read_bytes() == b"234567"
     assert rewrite._kernel_copy[0] == "sendfile"
 
 
-def test_a_real_io_error_is_not_swallowed(
+def test_a_real_io_error_is_raised_and_the_copy_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import errno
@@ -136,5 +180,5 @@ def test_a_real_io_error_is_not_swallowed(
     src.write_bytes(b"0123456789")
     dest = tmp_path / "dest"
     with pytest.raises(OSError, match="I/O error"):
-        rewrite.copy_ranges(src, array("q", [0, 10]), dest)
-    assert not dest.exists()  # the partial copy is removed
+        copy(src, [0, 4, 5, 10], dest)
+    assert not dest.exists()
