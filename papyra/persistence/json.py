@@ -145,8 +145,9 @@ class JsonFilePersistence(FileBackend):
 
         Kept: every complete line that is a JSON object, byte for byte; dropped: invalid lines,
         valid non-objects and a final line without ``"\\n"``. The new file is written to
-        ``<path>.recovered.tmp``, fsynced and moved over the original (then the directory is
-        fsynced): a crash leaves the old or the new file, whole. QUARANTINE first links (or
+        ``<path>.recovered.tmp`` (copied while the scan runs, from the first dropped line
+        on), fsynced and moved over the original (then the directory is fsynced): a crash
+        leaves the old or the new file, whole. QUARANTINE first links (or
         copies) the original to ``<dir>/<name>.quarantine.<ms>``. Writes of this backend wait;
         cooperating writers in other processes wait on the file lock and then reopen.
         """

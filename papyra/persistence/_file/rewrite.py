@@ -1,9 +1,10 @@
 """Rewrites (recover / compact): which lines survive, copying them, installing the new files.
 
 Everything here is synchronous and runs in a worker thread, under the backend's io lock and
-the rewriter's exclusive ``flock`` locks (:class:`RewriteLock`, see :mod:`.append`). A rewrite is
-two streaming passes -- decide (:func:`plan_keep`, or a scan), then copy the survivors byte
-for byte into fsynced temp files (:func:`copy_lines`, :func:`write_chunks`) -- and one
+the rewriter's exclusive ``flock`` locks (:class:`RewriteLock`, see :mod:`.append`). A rewrite
+decides (:func:`plan_keep`, or a scan), copies the survivors byte for byte into fsynced temp
+files (:func:`copy_lines`, :func:`write_chunks`; the JSON backend's recovery copies the byte
+ranges its scan keeps with a :class:`RangeCopier`, while the scan runs) and ends with one
 :func:`install`. Both operations of both file backends install the same way: the JSON
 backend's :func:`rewrite_one` is :func:`install` of one file into a set of one slot.
 
