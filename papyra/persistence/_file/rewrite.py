@@ -467,6 +467,12 @@ def _copy_range(
                 _kernel_copy.pop(0)
             continue
         if n == 0:
+            if method != "pread" and os.fstat(fd_in).st_size > pos:
+                # Nothing copied before the end of the file: some filesystems answer so
+                # instead of failing. Copy the rest another way, never stop short silently.
+                if _kernel_copy[0] == method:
+                    _kernel_copy.pop(0)
+                continue
             break
         pos += n
         if report is not None:

@@ -166,6 +166,20 @@ def test_an_unsupported_kernel_copy_falls_back(
     assert rewrite._kernel_copy[0] == "sendfile"
 
 
+def test_a_kernel_copy_that_copies_nothing_is_not_taken_for_the_end_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rewrite, "_kernel_copy", ["copy_file_range", "sendfile", "pread"])
+    monkeypatch.setattr(rewrite.os, "copy_file_range", lambda *args: 0, raising=False)
+    monkeypatch.setattr(rewrite.os, "sendfile", lambda *args: 0, raising=False)
+    src = tmp_path / "src"
+    src.write_bytes(b"0123456789")
+    dest = tmp_path / "dest"
+    assert copy(src, [2, 8, 9, 30], dest) == 7
+    assert dest.read_bytes() == b"2345679"
+    assert rewrite._kernel_copy == ["pread"]
+
+
 def test_a_real_io_error_is_raised_and_the_copy_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
