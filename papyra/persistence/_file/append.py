@@ -22,7 +22,7 @@ import types
 from asyncio.events import _get_running_loop
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.lowlevel
@@ -332,21 +332,31 @@ class GroupCommitter:
 
     async def submit(self, line: bytes) -> None:
         """Add ``line`` to the open group and return once it is written (or raise its error)."""
+        await self.commit(line)
+
+    @types.coroutine
+    def commit(self, line: bytes) -> Generator[Any, Any, None]:
+        """:meth:`submit` as an awaitable for the hot path: ``await committer.commit(line)``.
+
+        A generator-based coroutine (await it; it is not a coroutine function, so it cannot be
+        handed to ``start_soon``), so that on asyncio a waiting caller yields with its own
+        bare ``yield``: no coroutine frame between the caller and the event loop, on the path
+        every record of every concurrent writer takes.
+        """
         group = self._open
         index = len(group.lines)
         group.lines.append(line)
         if self._leading:
             # The leader writes this group once the ready tasks have run: usually that is
-            # done when this task runs again, and no event is needed. (_pause, inlined: one
-            # coroutine frame less to resume per record.)
+            # done when this task runs again, and no event is needed.
             if _get_running_loop() is not None:
-                await _asyncio_yield()
+                yield  # what asyncio.sleep(0) does
             else:
-                await anyio.lowlevel.checkpoint()
+                yield from anyio.lowlevel.checkpoint().__await__()
             if not group.finished:
-                await group.wait()
+                yield from group.wait().__await__()
         else:
-            await self._lead()
+            yield from self._lead().__await__()
         if group.error is not None and index >= group.written:
             raise group.error
 

@@ -265,7 +265,7 @@ class FileBackend(ListsRecords, PersistenceBackend):
         line = self._encode(kind, record)
         if self._closed:
             self._reopen()
-        await (self._committer or self._get_committer()).submit(line)
+        await (self._committer or self._get_committer()).commit(line)
 
     def record_nowait(self, kind: str, record: Any) -> None:
         """Queue one record for writing, in call order, without waiting (see :meth:`flush`).
@@ -293,7 +293,7 @@ class FileBackend(ListsRecords, PersistenceBackend):
         line = self._encode("event", event)
         if self._closed:
             self._reopen()
-        await (self._committer or self._get_committer()).submit(line)
+        await (self._committer or self._get_committer()).commit(line)
 
     async def record_audit(self, report: Any) -> None:
         """Append one audit snapshot; same guarantees as :meth:`record_event`."""
