@@ -42,6 +42,13 @@ import array as _pyarray
 
 from papyra import _serial
 
+try:
+    from orjson import JSONEncodeError as _OrjsonEncodeError
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    _orjson_dumps = None
+    _OrjsonEncodeError = None
+
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception)
 
@@ -1125,12 +1132,13 @@ def spans(table, mask, value, first=0):
 
 
 def encode_record(record, default=None):
+    if type(record) is dict:
+        return _line(<dict>record, default)
     return _serial.encode_line(record, default)
 
 
 def encode_records(records, default=None):
-    encode = _serial.encode_line
-    return b"".join([encode(record, default) for record in records])
+    return b"".join([encode_record(record, default) for record in records])
 
 
 def encode_fields(record, kind, schema, default=None):
@@ -1159,4 +1167,25 @@ def encode_fields(record, kind, schema, default=None):
         if value is None and entry[3]:
             continue
         out[entry[0]] = value
-    return _serial.encode_line(out, default)
+    return _line(out, default)
+
+
+# (default, hook, option) of the last _line call: what _serial.encode_line hands orjson.
+cdef tuple _ORJSON_CALL = (None, None, 0)
+
+
+cdef object _line(dict obj, object default):
+    """``_serial.encode_line(obj, default)``: the same orjson call made from here, without a
+    Python frame or a new hook per record; anything else goes to ``_serial`` itself."""
+    global _ORJSON_CALL
+    cdef tuple call
+    if _orjson_dumps is not None and _serial.BACKEND == "orjson":
+        call = _ORJSON_CALL
+        if call[0] is not default or call[1] is None:
+            hook, option = _serial.orjson_call(default)
+            call = _ORJSON_CALL = (default, hook, option)
+        try:
+            return _orjson_dumps(obj, default=call[1], option=call[2])
+        except _OrjsonEncodeError:
+            pass  # values orjson refuses: _serial normalises them
+    return _serial.encode_line(obj, default)

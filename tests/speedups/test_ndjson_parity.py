@@ -319,12 +319,30 @@ def test_encode_is_byte_identical(recs: list[dict[str, Any]]) -> None:
 
 def test_encode_follows_the_active_codec() -> None:
     record: dict[Any, Any] = {"kind": "event", "n": 2**70, "f": float("nan"), 1: "x"}
+    schema = (("n", None, None, False), ("f", None, None, False), ("t", (1, 2), None, False))
     for backend in _serial.available_backends():
         previous = _serial.set_backend(backend)
         try:
             assert c.encode_record(record) == py.encode_record(record)
+            for default in (None, repr, str):  # the twin keeps the hook of the last default
+                expected = py.encode_fields(record, "event", schema, default)
+                assert c.encode_fields(record, "event", schema, default) == expected
         finally:
             _serial.set_backend(previous)
+
+
+def test_orjson_call_is_the_call_encode_line_makes() -> None:
+    from datetime import datetime
+    from typing import NamedTuple
+
+    class Point(NamedTuple):
+        x: int
+        y: int
+
+    obj = {"when": datetime(2025, 1, 2), "point": Point(1, 2), "other": ValueError("x")}
+    for default in (None, repr):
+        hook, option = _serial.orjson_call(default)
+        assert orjson.dumps(obj, default=hook, option=option) == _serial.encode_line(obj, default)
 
 
 # -- near-valid JSON, garbage, oracle --------------------------------------------------------------
