@@ -55,6 +55,7 @@ __all__ = (
     "available_backends",
     "decode",
     "encode_line",
+    "orjson_call",
     "set_backend",
 )
 
@@ -263,22 +264,38 @@ if _orjson is not None:
     _dumps = _orjson.dumps
     _EncodeError = _orjson.JSONEncodeError
 
-    def _encode_line_orjson(obj: Any, default: Default | None = None) -> bytes:
-        fallback = default or _str_default
-
+    def _hook(fallback: Default) -> Default:
         def hook(value: Any) -> Any:
             # Tuple subclasses (named tuples) are arrays on the pure path as in 0.3.0's json.
             if isinstance(value, tuple):
                 return list(value)
             return fallback(value)
 
+        return hook
+
+    def _encode_line_orjson(obj: Any, default: Default | None = None) -> bytes:
+        fallback = default or _str_default
         try:
-            return _dumps(obj, default=hook, option=_OPTIONS)
+            return _dumps(obj, default=_hook(fallback), option=_OPTIONS)
         except _EncodeError:
             # A big int, a non-str key, a surrogate or too deep: normalise, then encode again.
             return _dumps(_canonical(obj, fallback, 0), option=_orjson.OPT_APPEND_NEWLINE)
 
     _decode_orjson: Callable[[bytes | bytearray | memoryview | str], Any] = _orjson.loads
+
+
+def orjson_call(default: Default | None = None) -> tuple[Default, int]:
+    """``(hook, option)``: the arguments the orjson backend's :func:`encode_line` passes
+    ``orjson.dumps`` for ``default`` (``default=hook, option=option``).
+
+    For compiled callers that make that call themselves and keep the hook (the compiled NDJSON
+    twin): they must check that :data:`BACKEND` is ``"orjson"`` first, and hand the object to
+    :func:`encode_line` when ``orjson.dumps`` raises ``orjson.JSONEncodeError`` (the values
+    it encodes after normalising them). ``RuntimeError`` if orjson is not installed.
+    """
+    if _orjson is None:
+        raise RuntimeError("orjson is not installed")
+    return _hook(default or _str_default), _OPTIONS
 
 
 def available_backends() -> tuple[BackendName, ...]:

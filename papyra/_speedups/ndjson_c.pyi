@@ -18,6 +18,7 @@ __all__ = (
     "WANT_STAMP",
     "LineTable",
     "count_lines",
+    "encode_fields",
     "encode_record",
     "encode_records",
     "invalid_lines",
@@ -82,4 +83,10 @@ def spans(table: LineTable, mask: int, value: int, first: int = 0) -> array[int]
 def encode_record(record: dict[str, Any], default: Callable[[Any], Any] | None = None) -> bytes: ...
 def encode_records(
     records: Iterable[dict[str, Any]], default: Callable[[Any], Any] | None = None
+) -> bytes: ...
+def encode_fields(
+    record: dict[str, Any],
+    kind: str,
+    schema: tuple[tuple[str, Any, Callable[[Any], Any] | None, bool], ...],
+    default: Callable[[Any], Any] | None = None,
 ) -> bytes: ...

@@ -42,6 +42,13 @@ import array as _pyarray
 
 from papyra import _serial
 
+try:
+    from orjson import JSONEncodeError as _OrjsonEncodeError
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    _orjson_dumps = None
+    _OrjsonEncodeError = None
+
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception)
 
@@ -79,6 +86,30 @@ cdef extern from *:
     #endif
     }
 
+    /* The same test on 16 bytes: index (0-15) of the first special byte, or 16. Exact for
+       every byte (compares, not arithmetic), so only the lowest set bit matters for speed. */
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #define PAPYRA_ND_SPECIAL16 1
+    static inline int papyra_nd_first_special16(const unsigned char *p) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i special = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x22)),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8(0x5C))),
+            /* v <= 0x1F (unsigned): max(v, 0x1F) == 0x1F */
+            _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F)));
+        /* the sign bit of v itself flags bytes >= 0x80 */
+        int m = _mm_movemask_epi8(special) | _mm_movemask_epi8(v);
+        return m ? __builtin_ctz((unsigned)m) : 16;
+    }
+    #else
+    #define PAPYRA_ND_SPECIAL16 0
+    static inline int papyra_nd_first_special16(const unsigned char *p) {
+        int k = papyra_nd_first_special(p);
+        return k < 8 ? k : 8 + papyra_nd_first_special(p + 8);
+    }
+    #endif
+
     /* Number of ASCII digits (0-8) at the start of the 8 bytes at p. A byte is a digit when
        its high nibble is 3 and adding 6 keeps it so; the only carries come from bytes >= 0xFA,
        which are not digits, so the lowest flagged byte is exact (as above). */
@@ -103,6 +134,7 @@ cdef extern from *:
     }
     """
     int papyra_nd_first_special(const unsigned char* p) noexcept nogil
+    int papyra_nd_first_special16(const unsigned char* p) noexcept nogil
     int papyra_nd_digit_run(const unsigned char* p) noexcept nogil
 
 ctypedef unsigned char uchar
@@ -121,6 +153,7 @@ __all__ = (
     "WANT_STAMP",
     "LineTable",
     "count_lines",
+    "encode_fields",
     "encode_record",
     "encode_records",
     "invalid_lines",
@@ -167,7 +200,8 @@ WANT_STAMP = C_WANT_STAMP
 # 0x20..0x7F except '"' and '\\'. Control bytes, quote, backslash and UTF-8 lead/continuation
 # bytes stop the fast loop.
 cdef uchar STR_PLAIN[256]
-# JSON's four whitespace bytes.
+# JSON's whitespace inside a line: space, tab and CR. The fourth, LF, ends the line: the
+# validator never steps over it, so it finds the end of the line it validates.
 cdef uchar IS_WS[256]
 # Value of a hex digit, or 0xFF.
 cdef uchar HEXVAL[256]
@@ -177,7 +211,7 @@ cdef void _init_tables() noexcept:
     cdef int c
     for c in range(256):
         STR_PLAIN[c] = 1 if (0x20 <= c < 0x80 and c != 0x22 and c != 0x5C) else 0
-        IS_WS[c] = 1 if c in (0x20, 0x09, 0x0A, 0x0D) else 0
+        IS_WS[c] = 1 if c in (0x20, 0x09, 0x0D) else 0
         if 0x30 <= c <= 0x39:
             HEXVAL[c] = c - 0x30
         elif 0x41 <= c <= 0x46:
@@ -239,15 +273,22 @@ cdef const uchar* _scan_string(const uchar* p, const uchar* e, bint* escaped) no
     cdef uchar c, c1
     cdef int cp, lo, k
     while True:
-        # Eight bytes at a time up to the first special byte (< 0x20, >= 0x80, '"', '\\').
-        while e - p >= 8:
-            k = papyra_nd_first_special(p)
+        # 16 (then 8) bytes at a time up to the first special byte (< 0x20, >= 0x80, '"',
+        # '\\'); most strings of a record end within the first 16.
+        while e - p >= 16:
+            k = papyra_nd_first_special16(p)
             p += k
-            if k < 8:
+            if k < 16:
                 break
         else:
-            while p < e and STR_PLAIN[p[0]]:
-                p += 1
+            while e - p >= 8:
+                k = papyra_nd_first_special(p)
+                p += k
+                if k < 8:
+                    break
+            else:
+                while p < e and STR_PLAIN[p[0]]:
+                    p += 1
         if p >= e:
             return NULL
         c = p[0]
@@ -318,6 +359,19 @@ cdef const uchar* _scan_string(const uchar* p, const uchar* e, bint* escaped) no
                 p += 4
             else:
                 return NULL
+
+
+cdef inline const uchar* _scan_string_fast(
+    const uchar* p, const uchar* e, bint* escaped
+) noexcept nogil:
+    """:func:`_scan_string`, with its common case inlined at the call: a string of plain
+    ASCII whose closing quote is among the 16 bytes at ``p``."""
+    cdef int k
+    if e - p >= 16:
+        k = papyra_nd_first_special16(p)
+        if k < 16 and p[k] == 0x22:
+            return p + k + 1
+    return _scan_string(p, e, escaped)
 
 
 cdef Py_ssize_t _unescape(const uchar* p, const uchar* e, uchar* out, Py_ssize_t cap) noexcept nogil:
@@ -556,9 +610,16 @@ cdef double _number_value(const uchar* p, const uchar* e, bint* nomem) noexcept 
 
 
 cdef int _check_line(
-    const uchar* p, const uchar* e, int want, double* stamp, uchar* stack
+    const uchar* p, const uchar* e, int want, double* stamp, uchar* stack,
+    const uchar** line_end,
 ) noexcept nogil:
-    """Flags of the line ``[p, e)`` (terminator excluded): 0 if it is not one JSON document.
+    """Flags of the line starting at ``p``: 0 if it is not one JSON document.
+
+    The line ends at the first ``"\\n"`` in ``[p, e)``, or at ``e``. No byte of a document or
+    of the whitespace around it is a ``"\\n"``, so the validator never steps over one: for a
+    valid line it stops at the line's end, which it stores in ``line_end`` (the ``"\\n"``, or
+    ``e``) -- the caller needs no separate search for it. For an invalid line ``line_end`` is
+    not set (the caller searches from ``p``).
 
     ``stack`` has room for MAX_DEPTH + 1 bytes (the open containers, '{' or '['). ``stamp``
     receives the timestamp when F_STAMP is returned. R_NOMEM if an exact number conversion
@@ -591,7 +652,7 @@ cdef int _check_line(
                 return 0  # also a trailing comma: '}' where a key must be
             escaped = False
             q = p + 1
-            r = _scan_string(q, e, &escaped)
+            r = _scan_string_fast(q, e, &escaped)
             if r == NULL:
                 return 0
             if depth == 1 and want and top_object:
@@ -608,7 +669,7 @@ cdef int _check_line(
         if c == 0x22:  # string
             escaped = False
             q = p + 1
-            r = _scan_string(q, e, &escaped)
+            r = _scan_string_fast(q, e, &escaped)
             if r == NULL:
                 return 0
             if member == M_KIND:
@@ -666,8 +727,9 @@ cdef int _check_line(
         while True:
             p = _skip_ws(p, e)
             if depth == 0:
-                if p != e:
+                if p < e and p[0] != 0x0A:
                     return 0  # content after the document
+                line_end[0] = p
                 if not top_object:
                     return C_F_JSON
                 return C_F_JSON | C_F_OBJECT | kind | (C_F_STAMP if has_stamp else 0)
@@ -837,7 +899,7 @@ cdef class LineTable:
 
 
 def scan_lines(buf, start=0, end=-1, *, final=False, want=0):
-    cdef Py_ssize_t lo, hi, pos, stop, line_end
+    cdef Py_ssize_t lo, hi, pos, stop
     cdef Py_ssize_t tail
     cdef const uchar* data
     cdef const uchar* nl
@@ -869,23 +931,26 @@ def scan_lines(buf, start=0, end=-1, *, final=False, want=0):
     with nogil:
         pos = lo
         while pos < hi:
-            nl = <const uchar*>memchr(data + pos, 0x0A, hi - pos)
+            stamp = NAN
+            # Validate first: a valid line tells where it ends (one pass over its bytes);
+            # only an invalid one needs a search for its "\n".
+            checked = _check_line(data + pos, data + hi, cwant, &stamp, stack, &nl)
+            if checked == R_NOMEM:
+                failed = 1
+                break
+            if checked == 0:
+                nl = <const uchar*>memchr(data + pos, 0x0A, hi - pos)
+            elif nl == data + hi:
+                nl = NULL  # valid up to the end of the range, but no "\n" yet
             if nl == NULL:
                 if not cfinal:
                     tail = pos
                     break
                 stop = hi
-                line_end = hi
                 flag = C_F_NOEOL
             else:
-                line_end = nl - data
-                stop = line_end + 1
+                stop = nl - data + 1
                 flag = 0
-            stamp = NAN
-            checked = _check_line(data + pos, data + line_end, cwant, &stamp, stack)
-            if checked == R_NOMEM:
-                failed = 1
-                break
             if not (checked & C_F_STAMP):
                 stamp = NAN
             if _lines_add(&out, stop, <uchar>(flag | checked), stamp) < 0:
@@ -1067,9 +1132,60 @@ def spans(table, mask, value, first=0):
 
 
 def encode_record(record, default=None):
+    if type(record) is dict:
+        return _line(<dict>record, default)
     return _serial.encode_line(record, default)
 
 
 def encode_records(records, default=None):
-    encode = _serial.encode_line
-    return b"".join([encode(record, default) for record in records])
+    return b"".join([encode_record(record, default) for record in records])
+
+
+def encode_fields(record, kind, schema, default=None):
+    cdef dict src
+    cdef dict out
+    cdef tuple entries
+    cdef tuple entry
+    cdef object value, fix, t
+    if type(record) is not dict:
+        raise TypeError(f"record must be a dict, not {type(record).__name__}")
+    if type(schema) is not tuple:
+        raise TypeError(f"schema must be a tuple, not {type(schema).__name__}")
+    src = <dict>record
+    entries = <tuple>schema
+    out = {"kind": kind}
+    for item in entries:
+        if type(item) is not tuple or len(<tuple>item) != 4:
+            raise ValueError(f"schema entries are (name, missing, fix, optional), not {item!r}")
+        entry = <tuple>item
+        value = src.get(entry[0], entry[1])
+        fix = entry[2]
+        if fix is not None:
+            t = type(value)
+            if t is not str and t is not int and t is not float:
+                value = fix(value)
+        if value is None and entry[3]:
+            continue
+        out[entry[0]] = value
+    return _line(out, default)
+
+
+# (default, hook, option) of the last _line call: what _serial.encode_line hands orjson.
+cdef tuple _ORJSON_CALL = (None, None, 0)
+
+
+cdef object _line(dict obj, object default):
+    """``_serial.encode_line(obj, default)``: the same orjson call made from here, without a
+    Python frame or a new hook per record; anything else goes to ``_serial`` itself."""
+    global _ORJSON_CALL
+    cdef tuple call
+    if _orjson_dumps is not None and _serial.BACKEND == "orjson":
+        call = _ORJSON_CALL
+        if call[0] is not default or call[1] is None:
+            hook, option = _serial.orjson_call(default)
+            call = _ORJSON_CALL = (default, hook, option)
+        try:
+            return _orjson_dumps(obj, default=call[1], option=call[2])
+        except _OrjsonEncodeError:
+            pass  # values orjson refuses: _serial normalises them
+    return _serial.encode_line(obj, default)

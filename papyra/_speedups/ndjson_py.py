@@ -75,6 +75,18 @@ API
 
 ``encode_records(records, default=None) -> bytes``
     The concatenated lines of an iterable of records.
+
+``encode_fields(record, kind, schema, default=None) -> bytes``
+    A record given as a plain mapping of its fields, straight to its line (no model object
+    in between): the line of the ``dict`` ``{"kind": kind, <name>: <value>, ...}`` built from
+    ``schema``, a tuple of ``(name, missing, fix, optional)`` entries in output order. The
+    value of ``name`` is ``record.get(name, missing)``; ``fix`` (``None`` or a callable) then
+    replaces it with ``fix(value)`` -- except that a value whose type is exactly ``str``,
+    ``int`` or ``float`` is used as it is, so a ``fix`` must return such values unchanged; an
+    ``optional`` entry whose value is then ``None`` is left out. Keys of ``record`` that the
+    schema does not name are ignored. The line is encoded as :func:`encode_record` encodes
+    that dict. ``record`` must be exactly a ``dict`` (``TypeError`` otherwise: a subclass may
+    change ``get``), ``schema`` a tuple of 4-tuples (``TypeError`` / ``ValueError``).
 """
 
 from __future__ import annotations
@@ -99,6 +111,7 @@ __all__ = (
     "WANT_STAMP",
     "LineTable",
     "count_lines",
+    "encode_fields",
     "encode_record",
     "encode_records",
     "invalid_lines",
@@ -304,3 +317,32 @@ def encode_records(
 ) -> bytes:
     encode = _serial.encode_line
     return b"".join([encode(record, default) for record in records])
+
+
+_AS_IS = (str, int, float)
+
+
+def encode_fields(
+    record: dict[str, Any],
+    kind: str,
+    schema: tuple[tuple[str, Any, Callable[[Any], Any] | None, bool], ...],
+    default: Callable[[Any], Any] | None = None,
+) -> bytes:
+    if type(record) is not dict:
+        raise TypeError(f"record must be a dict, not {type(record).__name__}")
+    if type(schema) is not tuple:
+        raise TypeError(f"schema must be a tuple, not {type(schema).__name__}")
+    out: dict[str, Any] = {"kind": kind}
+    get = record.get
+    as_is = _AS_IS
+    for entry in schema:
+        if type(entry) is not tuple or len(entry) != 4:
+            raise ValueError(f"schema entries are (name, missing, fix, optional), not {entry!r}")
+        name, missing, fix, optional = entry
+        value = get(name, missing)
+        if fix is not None and type(value) not in as_is:
+            value = fix(value)
+        if optional and value is None:
+            continue
+        out[name] = value
+    return _serial.encode_line(out, default)

@@ -40,6 +40,8 @@ from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, Persi
 __all__ = (
     "KINDS",
     "MODELS",
+    "WRITE_SCHEMAS",
+    "FieldSpec",
     "KindName",
     "ListsRecords",
     "Record",
@@ -215,6 +217,60 @@ _ADDED_FIELDS: Mapping[str, tuple[str, ...]] = {
 
 _COERCERS: Mapping[str, Callable[[Any], Any]] = {
     name: kind.coerce for name, kind in KINDS.items()
+}
+
+
+#: One field of a record written straight from a mapping: ``(name, missing, fix, optional)``
+#: (see ``encode_fields`` in :mod:`papyra._speedups.ndjson_py`).
+FieldSpec = tuple[str, Any, Callable[[Any], Any] | None, bool]
+
+
+def _timestamp_or_now(value: Any) -> Any:
+    return time.time() if value is None else value
+
+
+# ``{}`` below is shared by every record without a payload; the encoder never mutates it.
+_EVENT_SCHEMA: tuple[FieldSpec, ...] = (
+    ("system_id", "local", None, False),
+    ("actor_address", None, _address_text, False),
+    ("event_type", "", None, False),
+    ("payload", {}, None, False),
+    ("timestamp", None, _timestamp_or_now, False),
+    ("run_id", None, None, True),
+    ("actor_name", None, None, True),
+    ("actor_type", None, None, True),
+)
+_AUDIT_SCHEMA: tuple[FieldSpec, ...] = (
+    ("system_id", "local", None, False),
+    ("timestamp", None, _timestamp_or_now, False),
+    ("total_actors", 0, None, False),
+    ("alive_actors", 0, None, False),
+    ("stopping_actors", 0, None, False),
+    ("restarting_actors", 0, None, False),
+    ("registry_size", 0, None, False),
+    ("registry_orphans", (), _names, False),
+    ("registry_dead", (), _names, False),
+    ("dead_letters_count", 0, None, False),
+    ("dead_letters_total", None, None, True),
+    ("run_id", None, None, True),
+)
+_DEAD_LETTER_SCHEMA: tuple[FieldSpec, ...] = (
+    ("system_id", "local", None, False),
+    ("target", None, _address_text, False),
+    ("message_type", "", None, False),
+    ("payload", None, None, False),
+    ("timestamp", None, _timestamp_or_now, False),
+    ("run_id", None, None, True),
+)
+
+#: kind -> the fields of its line when ``record_*`` gets a ``dict``, for the NDJSON twins'
+#: ``encode_fields``: ``encode_fields(d, kind, WRITE_SCHEMAS[kind], default)`` is the line
+#: of ``record_to_dict(kind, coerce(kind, d))`` (the coercion rules above, without building
+#: the model). tests/persistence/test_records.py holds the two paths to the same bytes.
+WRITE_SCHEMAS: Mapping[str, tuple[FieldSpec, ...]] = {
+    "event": _EVENT_SCHEMA,
+    "audit": _AUDIT_SCHEMA,
+    "dead_letter": _DEAD_LETTER_SCHEMA,
 }
 
 

@@ -12,8 +12,15 @@ from pathlib import Path
 from papyra import _accel
 from papyra.persistence._file.append import AppendLog, FsyncMode
 from papyra.persistence._file.backend import FileBackend, anomaly_objects, recovery_mode
-from papyra.persistence._file.read import NdjsonTwin, ScanResult, scan_file
-from papyra.persistence._file.rewrite import RewriteLock, clean_up, plan_keep, rewrite_one
+from papyra.persistence._file.read import NdjsonTwin, ScanResult, read_progress, scan_file
+from papyra.persistence._file.rewrite import (
+    RangeCopier,
+    RewriteLock,
+    clean_up,
+    install,
+    plan_keep,
+    rewrite_one,
+)
 from papyra.persistence.backends.retention import RetentionPolicy
 from papyra.persistence.models import (
     CompactionReport,
@@ -138,8 +145,9 @@ class JsonFilePersistence(FileBackend):
 
         Kept: every complete line that is a JSON object, byte for byte; dropped: invalid lines,
         valid non-objects and a final line without ``"\\n"``. The new file is written to
-        ``<path>.recovered.tmp``, fsynced and moved over the original (then the directory is
-        fsynced): a crash leaves the old or the new file, whole. QUARANTINE first links (or
+        ``<path>.recovered.tmp`` (copied while the scan runs, from the first dropped line
+        on), fsynced and moved over the original (then the directory is fsynced): a crash
+        leaves the old or the new file, whole. QUARANTINE first links (or
         copies) the original to ``<dir>/<name>.quarantine.<ms>``. Writes of this backend wait;
         cooperating writers in other processes wait on the file lock and then reopen.
         """
@@ -168,30 +176,45 @@ class JsonFilePersistence(FileBackend):
         self, mode: PersistenceRecoveryMode, quarantine_dir: str | None
     ) -> tuple[ScanResult | None, tuple[str, ...], tuple[str, ...]]:
         path = self._path
+        suffix = ".recovered.tmp"
         with RewriteLock(path) as held:
             if mode is not PersistenceRecoveryMode.IGNORE:
                 self._clean_up_logged()
             if held.fd is None:
                 return None, (), ()
+            # A repairing mode copies the kept lines while the scan runs, from the first line
+            # the scan drops on (a clean file is never copied): one pass, not scan then copy.
+            copier = None
+            if mode is not PersistenceRecoveryMode.IGNORE:
+                copier = RangeCopier(path, path.with_name(path.name + suffix))
             try:
-                result = scan_file(path, os.fstat(held.fd).st_size, nd=self._nd)
-            except Exception as exc:
-                raise _ScanFailed(exc) from exc
-            if result is None or mode is PersistenceRecoveryMode.IGNORE or not result.anomalies:
-                return result, (), ()
+                try:
+                    result = scan_file(
+                        path,
+                        os.fstat(held.fd).st_size,
+                        nd=self._nd,
+                        kept=copier.add if copier is not None else None,
+                    )
+                except Exception as exc:
+                    raise _ScanFailed(exc) from exc
+                if result is None or copier is None or not result.anomalies:
+                    return result, (), ()
+                if not copier.started:
+                    ranges = result.kept_ranges()  # damage, but no dropped line: a torn tail
+                    for k in range(0, len(ranges), 2):
+                        copier.add(ranges[k], ranges[k + 1])
+                copied = copier.finish()
+            finally:
+                if copier is not None:
+                    copier.abort()  # a no-op after finish()
+            report = read_progress.get()
+            if report is not None and result.size > copied:
+                report(result.size - copied)  # the dropped bytes: read, not copied
             qdir = None
             if mode is PersistenceRecoveryMode.QUARANTINE:
                 qdir = Path(quarantine_dir) if quarantine_dir else path.parent
-            _, quarantined = rewrite_one(
-                path,
-                result.size,
-                result.drop,
-                nd=self._nd,
-                suffix=".recovered.tmp",
-                stop_line=result.torn_line,
-                quarantine_dir=qdir,
-            )
-            return result, (str(path),), tuple(map(str, quarantined))
+            installed = install([copier.dest], [path], suffix, quarantine_dir=qdir)
+            return result, (str(path),), tuple(map(str, installed.quarantined))
 
     async def compact(self) -> CompactionReport:
         """Physically apply retention and drop every line that is not a JSON object.

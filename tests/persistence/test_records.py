@@ -18,6 +18,7 @@ from papyra.persistence._records import (
     _COERCERS,
     KINDS,
     MODELS,
+    WRITE_SCHEMAS,
     RecordKind,
     coerce,
     coerce_audit,
@@ -28,6 +29,7 @@ from papyra.persistence._records import (
     record_from_dict,
     record_to_dict,
     select_window,
+    strict_default,
     timestamp_of,
 )
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
@@ -392,3 +394,57 @@ def test_kind_codes_match_both_scanner_twins(impl: Any) -> None:
     lines = b"".join(b'{"kind":"%s","timestamp":1}\n' % name.encode() for name in KINDS)
     table = nd.scan_lines(lines, want=nd.WANT_KIND)
     assert [flag & nd.KIND_MASK for flag in table.flags] == [k.code for k in KINDS.values()]
+
+
+# -- a dict straight to its line (WRITE_SCHEMAS + the twins' encode_fields) -------------------
+
+FIELD_NAMES = sorted({f.name for model in MODELS.values() for f in dataclasses.fields(model)})
+field_values = (
+    json_values
+    | st.builds(ActorAddress, st.just("local"), st.integers(0, 99))
+    | st.lists(texts, max_size=3)
+    | st.just(PurePosixPath("/tmp/x"))
+)
+mappings = st.dictionaries(
+    st.sampled_from([*FIELD_NAMES, "kind", "extra"]), field_values, max_size=10
+)
+
+
+def test_write_schemas_follow_the_model_fields() -> None:
+    for kind, model in MODELS.items():
+        schema = WRITE_SCHEMAS[kind]
+        assert [entry[0] for entry in schema] == [f.name for f in dataclasses.fields(model)]
+        added = [bool(f.metadata.get("added")) for f in dataclasses.fields(model)]
+        assert [entry[3] for entry in schema] == added
+
+
+@given(st.sampled_from(list(KINDS)), mappings)
+def test_a_dict_encodes_as_its_coerced_model_in_both_twins(
+    impl: Any, kind: str, data: dict[str, Any]
+) -> None:
+    if data.get("timestamp") is None:  # a missing one is "now": not comparable across calls
+        data["timestamp"] = 1.5
+    for default in (json_default, None):
+        expected = impl.ndjson.encode_record(record_to_dict(kind, coerce(kind, data)), default)
+        assert impl.ndjson.encode_fields(data, kind, WRITE_SCHEMAS[kind], default) == expected
+
+
+def test_a_dict_without_timestamp_is_stamped_now(impl: Any) -> None:
+    before = time.time()
+    line = impl.ndjson.encode_fields({"timestamp": None}, "event", WRITE_SCHEMAS["event"])
+    assert before <= json.loads(line)["timestamp"] <= time.time()
+
+
+def test_encode_fields_refuses_bad_input(impl: Any) -> None:
+    from collections import OrderedDict
+
+    nd = impl.ndjson
+    with pytest.raises(TypeError, match="must be a dict, not OrderedDict"):
+        nd.encode_fields(OrderedDict(a=1), "event", WRITE_SCHEMAS["event"])
+    with pytest.raises(TypeError, match="schema must be a tuple, not list"):
+        nd.encode_fields({}, "event", list(WRITE_SCHEMAS["event"]))
+    with pytest.raises(ValueError, match=r"\(name, missing, fix, optional\)"):
+        nd.encode_fields({}, "event", (("a", None, None),))
+    unencodable = {"payload": {"x": object()}}
+    with pytest.raises(TypeError):
+        nd.encode_fields(unencodable, "event", WRITE_SCHEMAS["event"], strict_default)

@@ -319,12 +319,30 @@ def test_encode_is_byte_identical(recs: list[dict[str, Any]]) -> None:
 
 def test_encode_follows_the_active_codec() -> None:
     record: dict[Any, Any] = {"kind": "event", "n": 2**70, "f": float("nan"), 1: "x"}
+    schema = (("n", None, None, False), ("f", None, None, False), ("t", (1, 2), None, False))
     for backend in _serial.available_backends():
         previous = _serial.set_backend(backend)
         try:
             assert c.encode_record(record) == py.encode_record(record)
+            for default in (None, repr, str):  # the twin keeps the hook of the last default
+                expected = py.encode_fields(record, "event", schema, default)
+                assert c.encode_fields(record, "event", schema, default) == expected
         finally:
             _serial.set_backend(previous)
+
+
+def test_orjson_call_is_the_call_encode_line_makes() -> None:
+    from datetime import datetime
+    from typing import NamedTuple
+
+    class Point(NamedTuple):
+        x: int
+        y: int
+
+    obj = {"when": datetime(2025, 1, 2), "point": Point(1, 2), "other": ValueError("x")}
+    for default in (None, repr):
+        hook, option = _serial.orjson_call(default)
+        assert orjson.dumps(obj, default=hook, option=option) == _serial.encode_line(obj, default)
 
 
 # -- near-valid JSON, garbage, oracle --------------------------------------------------------------
@@ -657,3 +675,18 @@ def test_pure_json_backend_differs() -> None:
         assert c.scan_lines(buf, want=ALL).flags[0] == 0
     finally:
         _serial.set_backend(previous)
+
+
+# -- the string scanner's 16- and 8-byte steps: a special byte at every position ----------------
+
+SPECIALS = [b'"', b"\\n", b"\\u00e9", b"\\ud83d\\ude00", b"\\x", b"\x1f", b"\x00", b"\n", b"\x7f",
+            b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xc3", b"\xff", b"\xed\xa0\x80"]
+
+
+@pytest.mark.parametrize("special", SPECIALS)
+def test_a_special_byte_at_every_position_of_a_string(special: bytes) -> None:
+    for at in range(0, 40):
+        body = b"a" * at + special + b"b" * (40 - at)
+        for tail in (b"", b' ,"k":1', b"x" * 20):  # string end near or far from the line end
+            check_lines(b'{"key' + body[:at] + b'":"' + body + b'"' + tail + b"}")
+            check_lines(b'["' + body + b'"]', b'"' + body[: at + len(special)])

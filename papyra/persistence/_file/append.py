@@ -18,9 +18,11 @@ the lock (Papyra 0.3.0) are not protected. Without ``fcntl`` (Windows) there is 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import types
+from asyncio.events import _get_running_loop
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.lowlevel
@@ -241,6 +243,21 @@ class PartialWrite(Exception):
         self.error = error
 
 
+@types.coroutine
+def _asyncio_yield() -> Generator[None, None, None]:
+    """Let the other ready tasks run once: what ``asyncio.sleep(0)`` does, minus its layers."""
+    yield
+
+
+async def _pause() -> None:
+    """One scheduler pass (a cancellation point): anyio's checkpoint, without its layers on
+    asyncio, where it is the bare ``yield`` an asyncio task treats as "run me again soon"."""
+    if _get_running_loop() is not None:
+        await _asyncio_yield()
+    else:
+        await anyio.lowlevel.checkpoint()
+
+
 class _Group:
     """Lines written together. The event exists only if some caller has to wait for it.
 
@@ -273,11 +290,12 @@ class GroupCommitter:
     """Group commit for ``record_*`` calls: whoever finds no write in progress leads.
 
     A call appends its encoded line to the open group. If no leader is active it becomes the
-    leader: it yields once (so concurrent callers can join), then repeatedly takes the open group
-    and flushes it with one write, until no group is waiting. Other callers wait for their
-    group's event. The flush runs shielded from cancellation: a write that started always
-    finishes and is reported to all its callers (a cancelled caller may still have its record
-    written -- it is just not told).
+    leader: it yields once (so concurrent callers can join), then repeatedly takes the open
+    group and flushes it with one write, until no group is waiting. Other callers first yield
+    once (the leader, queued before them, has usually written their group by then: no event
+    is made), then wait for their group's event if it is still pending. The flush runs
+    shielded from cancellation: a write that started always finishes and is reported to all
+    its callers (a cancelled caller may still have its record written -- it is just not told).
 
     ``flush(lines, blocking)`` writes a group (sync; raises on failure, and ``BlockingIOError``
     when ``blocking`` is false and it would have to wait); ``sync()`` fsyncs. A flush that
@@ -314,10 +332,31 @@ class GroupCommitter:
 
     async def submit(self, line: bytes) -> None:
         """Add ``line`` to the open group and return once it is written (or raise its error)."""
+        await self.commit(line)
+
+    @types.coroutine
+    def commit(self, line: bytes) -> Generator[Any, Any, None]:
+        """:meth:`submit` as an awaitable for the hot path: ``await committer.commit(line)``.
+
+        A generator-based coroutine (await it; it is not a coroutine function, so it cannot be
+        handed to ``start_soon``), so that on asyncio a waiting caller yields with its own
+        bare ``yield``: no coroutine frame between the caller and the event loop, on the path
+        every record of every concurrent writer takes.
+        """
         group = self._open
         index = len(group.lines)
         group.lines.append(line)
-        await self._wait(group)
+        if self._leading:
+            # The leader writes this group once the ready tasks have run: usually that is
+            # done when this task runs again, and no event is needed.
+            if _get_running_loop() is not None:
+                yield  # what asyncio.sleep(0) does
+            else:
+                yield from anyio.lowlevel.checkpoint().__await__()
+            if not group.finished:
+                yield from group.wait().__await__()
+        else:
+            yield from self._lead().__await__()
         if group.error is not None and index >= group.written:
             raise group.error
 
@@ -346,14 +385,16 @@ class GroupCommitter:
 
     async def _wait(self, group: _Group) -> None:
         if self._leading:
-            await group.wait()
+            await _pause()
+            if not group.finished:
+                await group.wait()
         else:
             await self._lead()
 
     async def _lead(self) -> None:
         self._leading = True
         try:
-            await anyio.lowlevel.checkpoint()  # let concurrent callers join this group
+            await _pause()  # let concurrent callers join this group
             while self._open.lines:
                 group = self._writing = self._open
                 self._open = _Group()

@@ -8,6 +8,7 @@ owns the locks, the metrics and the reports; the others own the bytes.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -23,6 +24,7 @@ from papyra.persistence._file.append import FSYNC_MODES, FsyncMode, GroupCommitt
 from papyra.persistence._file.read import NdjsonTwin, read_progress, read_records
 from papyra.persistence._file.rewrite import RewriteLock
 from papyra.persistence._records import (
+    WRITE_SCHEMAS,
     ListsRecords,
     coerce,
     json_default_for,
@@ -124,6 +126,7 @@ class FileBackend(ListsRecords, PersistenceBackend):
         self._committer: GroupCommitter | None = None
         self._nd = _ndjson
         self._encode_record = _ndjson.encode_record
+        self._encode_fields = _ndjson.encode_fields
 
     @property
     def path(self) -> Path:
@@ -172,14 +175,16 @@ class FileBackend(ListsRecords, PersistenceBackend):
             return await anyio.to_thread.run_sync(fn, *args)
         total = passes * sum(size for _, size in self._files())
         done = 0
+        lock = threading.Lock()  # a recovery copies in a second thread while it scans
 
         def report(nbytes: int) -> None:
             nonlocal done
-            done += nbytes
-            try:
-                callback(done, total)
-            except Exception:
-                pass
+            with lock:
+                done += nbytes
+                try:
+                    callback(done, total)
+                except Exception:
+                    pass
 
         token = read_progress.set(report)
         try:
@@ -220,7 +225,18 @@ class FileBackend(ListsRecords, PersistenceBackend):
 
         ``strict``: a value without a JSON form is a ``TypeError`` naming it (see
         :func:`papyra.persistence._records.strict_default`) instead of its ``str()``.
+
+        A plain ``dict`` goes straight to its line (``encode_fields`` of the twin, with the
+        coercion rules of :data:`~papyra.persistence._records.WRITE_SCHEMAS`); should that
+        fail, the general path below runs and raises its own, precise error.
         """
+        if type(record) is dict:
+            schema = WRITE_SCHEMAS.get(kind)
+            if schema is not None:
+                try:
+                    return self._encode_fields(record, kind, schema, self._default)
+                except Exception:
+                    pass  # the general path raises the error (and counts it)
         try:
             data = record_to_dict(kind, coerce(kind, record))
             try:
@@ -249,7 +265,7 @@ class FileBackend(ListsRecords, PersistenceBackend):
         line = self._encode(kind, record)
         if self._closed:
             self._reopen()
-        await self._get_committer().submit(line)
+        await (self._committer or self._get_committer()).commit(line)
 
     def record_nowait(self, kind: str, record: Any) -> None:
         """Queue one record for writing, in call order, without waiting (see :meth:`flush`).
@@ -273,7 +289,11 @@ class FileBackend(ListsRecords, PersistenceBackend):
 
     async def record_event(self, event: Any) -> None:
         """Append one event; returns once it is written (``fsync="always"``: synced)."""
-        await self._record("event", event)
+        # _record inlined: this is the hot path of every writer (one coroutine frame less).
+        line = self._encode("event", event)
+        if self._closed:
+            self._reopen()
+        await (self._committer or self._get_committer()).commit(line)
 
     async def record_audit(self, report: Any) -> None:
         """Append one audit snapshot; same guarantees as :meth:`record_event`."""

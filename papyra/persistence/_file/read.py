@@ -15,7 +15,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,11 +58,17 @@ class NdjsonTwin(Protocol):
     WANT_STAMP: int
 
     def scan_lines(
-        self, buf: bytes, start: int = ..., end: int = ..., *, final: bool = ..., want: int = ...
+        self,
+        buf: bytes | bytearray,
+        start: int = ...,
+        end: int = ...,
+        *,
+        final: bool = ...,
+        want: int = ...,
     ) -> Any: ...
 
     def line_ends(
-        self, buf: bytes, start: int = ..., end: int = ..., *, final: bool = ...
+        self, buf: bytes | bytearray, start: int = ..., end: int = ..., *, final: bool = ...
     ) -> Any: ...
 
     def invalid_lines(self, table: Any) -> array[int]: ...
@@ -71,8 +77,18 @@ class NdjsonTwin(Protocol):
 
     def count_lines(self, table: Any, mask: int, value: int, first: int = ...) -> int: ...
 
+    def spans(self, table: Any, mask: int, value: int, first: int = ...) -> array[int]: ...
+
     def encode_record(
         self, record: dict[str, Any], default: Callable[[Any], Any] | None = ...
+    ) -> bytes: ...
+
+    def encode_fields(
+        self,
+        record: dict[str, Any],
+        kind: str,
+        schema: tuple[tuple[str, Any, Callable[[Any], Any] | None, bool], ...],
+        default: Callable[[Any], Any] | None = ...,
     ) -> bytes: ...
 
 
@@ -94,32 +110,47 @@ def iter_tables(
     want: int = 0,
     block: int = BLOCK,
     validate: bool = True,
-) -> Iterator[tuple[bytes, Any]]:
+) -> Iterator[tuple[bytearray, Any]]:
     """Yield ``(buf, table)`` for the lines of ``f`` (a binary file, read from its start).
 
     Every table covers complete lines, except that the last one is a ``final`` scan (its last
     line may lack ``"\\n"``). Only ``limit`` bytes are read (a size snapshot). With
     ``validate=False`` only line boundaries are found (no JSON decoding).
+
+    ``buf`` is one ``bytearray`` reused for every block (read into with ``readinto``; the
+    unfinished last line of a block is moved to its front): use a table's lines before asking
+    for the next one, slice what must outlive them, and keep no ``memoryview`` of ``buf``
+    across iterations. A table covers ``buf[table.start:table.end]``, not all of ``buf``.
     """
     f.seek(0)
     pos = 0
-    carry = b""
+    have = 0  # bytes at the front of buf: the unfinished line carried from the last block
+    buf = bytearray(block)
     report = read_progress.get()
     while True:
-        chunk = f.read(min(block, limit - pos)) if pos < limit else b""
-        pos += len(chunk)
-        if report is not None and chunk:
-            report(len(chunk))
-        final = not chunk or pos >= limit
-        buf = carry + chunk if carry else chunk
+        size = min(block, limit - pos) if pos < limit else 0
+        if have + size > len(buf):
+            # A line longer than a block: a bigger buffer (a new one: buf may be exported).
+            bigger = bytearray(have + max(size, block))
+            bigger[:have] = buf[:have]
+            buf = bigger
+        got = f.readinto(memoryview(buf)[have : have + size]) if size else 0
+        pos += got
+        if report is not None and got:
+            report(got)
+        final = not got or pos >= limit
+        end = have + got
         if validate:
-            table = nd.scan_lines(buf, final=final, want=want)
+            table = nd.scan_lines(buf, 0, end, final=final, want=want)
         else:
-            table = nd.line_ends(buf, final=final)
+            table = nd.line_ends(buf, 0, end, final=final)
         yield buf, table
         if final:
             return
-        carry = buf[table.tail :]
+        tail = table.tail
+        have = end - tail
+        if have:
+            buf[:have] = buf[tail:end]
 
 
 @dataclass
@@ -133,10 +164,48 @@ class ScanResult:
     torn_line: int
     size: int
     lines: int
+    #: Where the lines of ``drop`` are in the file: ``[start0, end0, start1, end1, ...]``,
+    #: ascending (ends exclusive; adjacent dropped lines of one read block are one span).
+    drop_spans: array[int] = field(default_factory=lambda: array("q"))
+    #: Where the lines recovery keeps end: the offset of the torn line, else the bytes scanned.
+    keep_end: int = 0
+
+    def kept_ranges(self) -> array[int]:
+        """The bytes recovery keeps, ``[start0, end0, ...]``: every complete JSON-object line.
+
+        The complement of :attr:`drop_spans` in ``[0, keep_end)``; copying these ranges
+        copies the kept lines byte for byte (each ends with ``"\\n"``).
+        """
+        out: array[int] = array("q")
+        spans = self.drop_spans
+        pos = 0
+        for k in range(0, len(spans), 2):
+            if spans[k] > pos:
+                out.append(pos)
+                out.append(spans[k])
+            pos = spans[k + 1]
+        if self.keep_end > pos:
+            out.append(pos)
+            out.append(self.keep_end)
+        return out
 
 
-def scan_file(path: Path, limit: int | None = None, *, nd: NdjsonTwin) -> ScanResult | None:
-    """Scan ``path`` as the spec's JSON scan does; ``None`` when the file does not exist."""
+def scan_file(
+    path: Path,
+    limit: int | None = None,
+    *,
+    nd: NdjsonTwin,
+    block: int = BLOCK,
+    kept: Callable[[int, int], None] | None = None,
+) -> ScanResult | None:
+    """Scan ``path`` as the spec's JSON scan does; ``None`` when the file does not exist.
+
+    ``block``: the read size (see :func:`iter_tables`). ``kept(start, end)``: told the byte
+    ranges of :meth:`ScanResult.kept_ranges` while the scan runs (a recovery copies them
+    meanwhile), in order and one block behind the scan -- but only from the first line the
+    scan drops on: it is never called for a file without such a line. Once called, it has
+    been told every kept range (some maybe empty) when the scan returns.
+    """
     try:
         f = open(path, "rb", buffering=0)  # noqa: SIM115 - `with f` below; try covers open only
     except FileNotFoundError:
@@ -145,21 +214,51 @@ def scan_file(path: Path, limit: int | None = None, *, nd: NdjsonTwin) -> ScanRe
         size = _file_size(f) if limit is None else limit
         anomalies: list[tuple[str, str]] = []
         drop: array[int] = array("q")
+        drop_spans: array[int] = array("q")
         line_no = 0
         torn = -1
-        for _, table in iter_tables(f, size, nd=nd):
+        offset = 0  # file offset of the block's buf[0]
+        keep_end = 0
+        drop_mask = nd.F_OBJECT | nd.F_NOEOL
+        handed = 0  # kept: the ranges before this offset were told
+        told = 0  # kept: the spans before this index of drop_spans were accounted for
+
+        def hand_over(upto: int) -> None:
+            nonlocal handed, told
+            assert kept is not None
+            while told < len(drop_spans) and drop_spans[told] < upto:
+                kept(handed, drop_spans[told])
+                handed = drop_spans[told + 1]
+                told += 2
+            if upto > handed:
+                kept(handed, upto)
+                handed = upto
+
+        for _, table in iter_tables(f, size, nd=nd, block=block):
+            if kept is not None and drop_spans:
+                hand_over(offset)  # every line before this block is decided
             count = table.count
+            ends = table.ends
+            keep_end = offset + table.tail
             if count and table.flags[count - 1] & nd.F_NOEOL:
                 torn = line_no + count - 1
+                keep_end = offset + (ends[count - 2] if count > 1 else 0)
             for i in nd.invalid_lines(table):
                 anomalies.append(("CORRUPTED_LINE", f"Invalid JSON at line {line_no + i + 1}"))
-            for i in nd.select_lines(table, nd.F_OBJECT | nd.F_NOEOL, 0):
-                drop.append(line_no + i)
+            dropped = nd.select_lines(table, drop_mask, 0)
+            if dropped:
+                for i in dropped:
+                    drop.append(line_no + i)
+                spans = nd.spans(table, drop_mask, 0)
+                for k in range(len(spans)):
+                    drop_spans.append(offset + spans[k])
             line_no += count
+            offset += table.tail
+        if kept is not None and drop_spans:
+            hand_over(keep_end)
         if torn >= 0:
             anomalies.append(("TRUNCATED_LINE", f"Line {torn + 1} missing newline"))
-        return ScanResult(anomalies, drop, torn, size, line_no)
-
+        return ScanResult(anomalies, drop, torn, size, line_no, drop_spans, keep_end)
 
 
 # ----------------------------------------------------------------------------------------------

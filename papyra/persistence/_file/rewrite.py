@@ -1,9 +1,10 @@
 """Rewrites (recover / compact): which lines survive, copying them, installing the new files.
 
 Everything here is synchronous and runs in a worker thread, under the backend's io lock and
-the rewriter's exclusive ``flock`` locks (:class:`RewriteLock`, see :mod:`.append`). A rewrite is
-two streaming passes -- decide (:func:`plan_keep`, or a scan), then copy the survivors byte
-for byte into fsynced temp files (:func:`copy_lines`, :func:`write_chunks`) -- and one
+the rewriter's exclusive ``flock`` locks (:class:`RewriteLock`, see :mod:`.append`). A rewrite
+decides (:func:`plan_keep`, or a scan), copies the survivors byte for byte into fsynced temp
+files (:func:`copy_lines`, :func:`write_chunks`; the JSON backend's recovery copies the byte
+ranges its scan keeps with a :class:`RangeCopier`, while the scan runs) and ends with one
 :func:`install`. Both operations of both file backends install the same way: the JSON
 backend's :func:`rewrite_one` is :func:`install` of one file into a set of one slot.
 
@@ -48,19 +49,22 @@ the temp files a lock holder finds cannot belong to a live rewrite.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import queue
 import shutil
+import threading
 import time
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from papyra import _serial
 from papyra.persistence._file.append import fsync_dir, lock_file, unlock_file
-from papyra.persistence._file.read import BLOCK, NdjsonTwin, iter_tables
+from papyra.persistence._file.read import BLOCK, NdjsonTwin, iter_tables, read_progress
 from papyra.persistence.backends.retention import RetentionPolicy
 
 __all__ = (
@@ -69,6 +73,7 @@ __all__ = (
     "ExclusiveFile",
     "Installed",
     "KeepPlan",
+    "RangeCopier",
     "RewriteLock",
     "clean_up",
     "copy_lines",
@@ -204,7 +209,7 @@ def iter_kept_lines(
     stop_line: int = -1,
     *,
     nd: NdjsonTwin,
-) -> Iterator[tuple[bytes, int, int]]:
+) -> Iterator[tuple[bytearray, int, int]]:
     """Yield ``(buf, start, end)`` byte ranges of the surviving lines, oldest first.
 
     Survivors are lines numbered ``>= first_line`` (and ``< stop_line`` when it is not -1), not
@@ -261,7 +266,7 @@ class _Sink:
         self.size = size
         self.lines = lines
 
-    def write(self, buf: bytes, start: int, end: int) -> None:
+    def write(self, buf: bytes | bytearray, start: int, end: int) -> None:
         data = memoryview(buf)[start:end]
         self.f.write(data)
         self.size += end - start
@@ -313,6 +318,174 @@ def copy_lines(
         sink.abort()
         raise
     return sink.size
+
+
+class RangeCopier:
+    """:func:`copy_ranges` in a background thread, fed while a scan is still running.
+
+    ``add(start, end)`` queues a range of ``src`` (ranges in ascending order); the first call
+    creates ``dest`` and starts the thread, so a copier that is never fed costs nothing. The
+    copy runs in the kernel (``copy_file_range``, else ``sendfile``, else ``pread``/``write``
+    in blocks) while the scan validates the next blocks: a recovery pays for the slower of the
+    two, not their sum. A range past the end of ``src`` is copied as far as ``src`` goes.
+    :meth:`finish` waits for the copy, fsyncs ``dest`` (created empty if nothing was queued)
+    and returns its size, raising the copy's error, if any, after deleting ``dest``;
+    :meth:`abort` stops and deletes ``dest`` unless :meth:`finish` succeeded (so it can sit in
+    a ``finally``).
+
+    Read progress: the thread reports the bytes it copies through the reporter of the thread
+    that made the copier (:data:`read_progress` does not follow threads on its own).
+    """
+
+    def __init__(self, src: Path, dest: Path) -> None:
+        self.src = src
+        self.dest = dest
+        self.started = False
+        self.added = 0  # bytes queued
+        self.copied = 0  # bytes copied
+        self._report = read_progress.get()
+        self._queue: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._fd_in = -1
+        self._fd_out = -1
+        self._finished = False
+
+    def add(self, start: int, end: int) -> None:
+        if end <= start:
+            return
+        if not self.started:
+            self._start()
+        self.added += end - start
+        self._queue.put((start, end))
+
+    def _start(self) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+        self._fd_in = os.open(self.src, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            self._fd_out = os.open(self.dest, flags, 0o644)
+        except BaseException:
+            os.close(self._fd_in)
+            raise
+        self.started = True
+        self._thread = threading.Thread(target=self._run, name="papyra-recover-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        short = False
+        unsynced = 0
+        while (item := self._queue.get()) is not None:
+            if self._error is not None or short:
+                continue  # drain: the error is raised by finish()
+            start, end = item
+            try:
+                done = _copy_range(self._fd_in, self._fd_out, start, end, self._report)
+                unsynced += done
+                if unsynced >= SYNC_AHEAD and self._queue.empty():
+                    # Idle until the scan finds more: write back what is copied so far, so
+                    # that the final fsync (which makes the file durable) has less to do.
+                    _fsync(self._fd_out)
+                    unsynced = 0
+            except BaseException as exc:  # handed to finish()
+                self._error = exc
+                continue
+            self.copied += done
+            short = done < end - start  # src ends early: nothing more to copy
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def finish(self) -> int:
+        """Wait for the queued ranges, fsync and close ``dest``; its size."""
+        try:
+            if not self.started:
+                self._start()
+            self._stop()
+            if self._error is not None:
+                raise self._error
+            os.fsync(self._fd_out)
+        except BaseException:
+            self.abort()
+            raise
+        self._close()
+        self._finished = True
+        return self.copied
+
+    def abort(self) -> None:
+        """Stop copying and delete ``dest`` (nothing to do if never fed, or finished)."""
+        if self._finished:
+            return
+        self._stop()
+        if self.started:
+            self._close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.dest)
+
+    def _close(self) -> None:
+        for fd in (self._fd_in, self._fd_out):
+            if fd >= 0:
+                os.close(fd)
+        self._fd_in = self._fd_out = -1
+
+
+#: RangeCopier: bytes copied between two early syncs (see RangeCopier._run).
+SYNC_AHEAD = 32 * 1024 * 1024
+_fsync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+#: errnos meaning "this kernel or filesystem cannot do that copy": try the next method.
+_NO_KERNEL_COPY = {
+    getattr(errno, name)
+    for name in ("ENOSYS", "EXDEV", "EINVAL", "EOPNOTSUPP", "ENOTSUP", "EPERM")
+    if hasattr(errno, name)
+}
+_kernel_copy: list[str] = ["copy_file_range", "sendfile", "pread"]
+
+
+def _copy_range(
+    fd_in: int, fd_out: int, start: int, end: int, report: Callable[[int], None] | None
+) -> int:
+    """Append ``[start, end)`` of ``fd_in`` to ``fd_out``; the bytes copied (fewer at EOF)."""
+    pos = start
+    while pos < end:
+        size = min(BLOCK, end - pos)
+        method = _kernel_copy[0]
+        try:
+            if method == "copy_file_range":
+                n = os.copy_file_range(fd_in, fd_out, size, pos)
+            elif method == "sendfile":
+                n = os.sendfile(fd_out, fd_in, pos, size)
+            else:
+                n = _write_all(fd_out, os.pread(fd_in, size, pos))
+        except OSError as exc:
+            if method == "pread" or exc.errno not in _NO_KERNEL_COPY:
+                raise
+            # Nothing was copied by the failed call: the next method starts at ``pos``.
+            if _kernel_copy[0] == method:
+                _kernel_copy.pop(0)
+            continue
+        if n == 0:
+            if method != "pread" and os.fstat(fd_in).st_size > pos:
+                # Nothing copied before the end of the file: some filesystems answer so
+                # instead of failing. Copy the rest another way, never stop short silently.
+                if _kernel_copy[0] == method:
+                    _kernel_copy.pop(0)
+                continue
+            break
+        pos += n
+        if report is not None:
+            report(n)
+    return pos - start
+
+
+def _write_all(fd: int, data: bytes) -> int:
+    view = memoryview(data)
+    done = 0
+    while done < len(data):
+        done += os.write(fd, view[done:])
+    return done
 
 
 class Chunk(NamedTuple):
