@@ -4,7 +4,8 @@ A :class:`ClusterNode` exists when ``ActorSystem(transport=...)`` was given. It 
 :class:`RemoteActorRef` into frames for the transport, hands inbound frames to local actors,
 and sends back what their handlers returned. See docs/cluster.md for the guarantees.
 
-Frames (``dict[str, bytes]``; see papyra.cluster.transport):
+Frames (``dict[str, Any]``: text header fields, the payload ``m`` as bytes; see
+papyra.cluster.transport):
 
 =====  ===========================================================================
 field  meaning
@@ -201,8 +202,8 @@ class _Delivery:
     __slots__ = ("corr", "finished", "message_id", "node", "reply_to", "shard", "token")
 
     def __init__(
-        self, node: ClusterNode, token: str, message_id: bytes, reply_to: str,
-        corr: bytes | None, shard: int | None = None,
+        self, node: ClusterNode, token: str, message_id: str, reply_to: str,
+        corr: str | None, shard: int | None = None,
     ) -> None:
         self.node = node
         self.shard = shard
@@ -255,13 +256,14 @@ class ClusterNode:
         self.transport = transport
         self.member = system.system_id
         self.run_id = uuid.uuid4().hex[:12]
+        self._id_prefix = f"{self.member}/{self.run_id}/"
         self._seq = itertools.count(1)
-        self._asks: dict[bytes, Any] = {}
+        self._asks: dict[str, Any] = {}
         # destination -> frames waiting to be sent there with their callers' futures (the
         # first entries are the batch in flight); see _send_to
         self._sending: dict[tuple[str, Any], list[tuple[Frame, Any]]] = {}
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
-        self._done: list[tuple[str, bytes | None]] = []  # (token, message id) to settle
+        self._done: list[tuple[str, str | None]] = []  # (token, message id) to settle
         # tokens handed to an actor and not settled yet: a re-read of the pending frames
         # (after a shard's frames were claimed) must not deliver them twice
         self._in_hand: set[str] = set()
@@ -286,8 +288,8 @@ class ClusterNode:
 
     # -- identity -----------------------------------------------------------------------------
 
-    def _message_id(self) -> bytes:
-        return f"{self.member}/{self.run_id}/{next(self._seq)}".encode()
+    def _message_id(self) -> str:
+        return f"{self._id_prefix}{next(self._seq)}"
 
     def member_alive(self, member: str) -> bool:
         return member == self.member or member in self._live
@@ -355,8 +357,8 @@ class ClusterNode:
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
         frame = {
-            "k": b"t", "i": self._message_id(), "f": self.member.encode(),
-            "to": ref._target.encode(), "m": self._encode(message),
+            "k": "t", "i": self._message_id(), "f": self.member, "to": ref._target,
+            "m": self._encode(message),
         }
         await self._send_to(ref, frame)
 
@@ -369,7 +371,7 @@ class ClusterNode:
         dest: tuple[str, Any]
         if isinstance(ref, EntityRef):
             shard: int = self.transport.shard_of(ref.kind, ref.key)
-            frame["s"] = b"%d" % shard
+            frame["s"] = str(shard)
             dest = ("shard", shard)
         else:
             dest = ("member", ref.system_id)
@@ -436,9 +438,8 @@ class ClusterNode:
         fut = _accel.dispatch.create_future()
         self._asks[corr] = fut
         frame = {
-            "k": b"a", "i": corr, "c": corr, "f": self.member.encode(),
-            "to": ref._target.encode(), "m": payload,
-            "d": b"%d" % int((time.time() + float(timeout)) * 1000),
+            "k": "a", "i": corr, "c": corr, "f": self.member, "to": ref._target, "m": payload,
+            "d": str(int((time.time() + float(timeout)) * 1000)),
         }
         try:
             with anyio.move_on_after(timeout):
@@ -452,7 +453,7 @@ class ClusterNode:
         self._outbox[member].append(frame)
         self._wake.set()
 
-    def _settle(self, token: str, message_id: bytes | None) -> None:
+    def _settle(self, token: str, message_id: str | None) -> None:
         self._in_hand.discard(token)
         self._done.append((token, message_id))
         self._wake.set()
@@ -465,8 +466,8 @@ class ClusterNode:
             if exc is None:
                 try:
                     self._queue(delivery.reply_to, {
-                        "k": b"r", "c": delivery.corr, "m": self._encode(value),
-                        "f": self.member.encode(),
+                        "k": "r", "c": delivery.corr, "m": self._encode(value),
+                        "f": self.member,
                     })
                 except MessageNotSerializable as error:
                     self._reply_error(delivery.reply_to, delivery.corr, error)
@@ -476,7 +477,7 @@ class ClusterNode:
         # (a shard changing hands): only there are they written.
         self._settle(delivery.token, delivery.message_id if delivery.shard is not None else None)
 
-    def _reply_error(self, member: str, corr: bytes, exc: BaseException) -> None:
+    def _reply_error(self, member: str, corr: str, exc: BaseException) -> None:
         kind = type(exc)
         type_name = (
             _STOPPED_TYPE if isinstance(exc, ActorStopped)
@@ -487,7 +488,7 @@ class ClusterNode:
         except Exception:
             text = "<str() failed>"
         self._queue(member, {
-            "k": b"e", "c": corr, "f": self.member.encode(),
+            "k": "e", "c": corr, "f": self.member,
             "m": orjson.dumps({"type": type_name, "message": text}),
         })
 
@@ -572,7 +573,7 @@ class ClusterNode:
         # can have been handled already, by the member that held the shard before.
         ids = [
             (token, frame["i"]) for token, frame in batch
-            if "n" in frame and "s" in frame and frame.get("k") in (b"t", b"a")
+            if "n" in frame and "s" in frame and frame.get("k") in ("t", "a")
         ]
         seen = await self.transport.handled(ids) if ids else set()
         for token, frame in batch:
@@ -585,15 +586,15 @@ class ClusterNode:
 
     async def _dispatch(self, token: str, frame: Frame) -> None:
         kind = frame.get("k")
-        if kind == b"r" or kind == b"e":
+        if kind == "r" or kind == "e":
             self._reply_arrived(frame)
             self._settle(token, None)
-        elif kind == b"t" or kind == b"a":
+        elif kind == "t" or kind == "a":
             await self._deliver(token, frame)
-        elif kind == b"w":
+        elif kind == "w":
             self._watch_arrived(frame)
             self._settle(token, None)
-        elif kind == b"x":
+        elif kind == "x":
             self._terminated_arrived(frame)
             self._settle(token, None)
         else:
@@ -601,16 +602,16 @@ class ClusterNode:
             self._settle(token, None)
 
     async def _deliver(self, token: str, frame: Frame, parked_since: float | None = None) -> None:
-        target = frame.get("to", b"").decode()
-        sender = frame.get("f", b"").decode()
-        corr = frame.get("c") if frame.get("k") == b"a" else None
-        message_id = frame.get("i", b"")
+        target = frame.get("to", "")
+        sender = frame.get("f", "")
+        corr = frame.get("c") if frame.get("k") == "a" else None
+        message_id = frame.get("i", "")
         try:
             message = self.transport.codec.decode(frame.get("m", b"null"), self.ref_from_uri)
         except Exception as exc:
             self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
             return
-        deliveries = int(frame.get("n", b"1"))
+        deliveries = int(frame.get("n", 1))
         limit = getattr(self.transport, "max_deliveries", None)
         if limit is not None and deliveries > limit:
             self._undeliverable(
@@ -625,7 +626,7 @@ class ClusterNode:
             return
         shard: int | None = None
         if target.startswith("entity:"):
-            shard = int(frame.get("s", b"-1"))
+            shard = int(frame.get("s", -1))
             if shard not in self.transport.owned:
                 return  # handed over meanwhile: left pending, its next owner claims it
             try:
@@ -651,7 +652,7 @@ class ClusterNode:
 
     async def _put(
         self, cell: ActorCell, token: str, frame: Frame, message: Any, target: str,
-        sender: str, corr: bytes | None, message_id: bytes, shard: int | None,
+        sender: str, corr: str | None, message_id: str, shard: int | None,
     ) -> None:
         """Into the mailbox, waiting for room (the reader reads on only when there is)."""
         delivery = _Delivery(self, token, message_id, sender, corr, shard)
@@ -698,7 +699,7 @@ class ClusterNode:
         now = anyio.current_time()
         parked, self._parked = self._parked, []
         for since, token, frame in parked:
-            target = frame.get("to", b"").decode()
+            target = frame.get("to", "")
             if self._resolve(target) is not None or now - since >= PARK_SECONDS:
                 await self._deliver(token, frame, parked_since=since)
             else:
@@ -709,7 +710,7 @@ class ClusterNode:
         message: Any = None,
     ) -> None:
         """A dead letter on this side; an asker gets ActorStopped at once (not a timeout)."""
-        corr = frame.get("c") if frame.get("k") == b"a" else None
+        corr = frame.get("c") if frame.get("k") == "a" else None
         self.system._facts.dead_letter(DeadLetter(
             target=f"{SCHEME}{self.member}/{target}",
             message=message if message is not None else frame.get("m", b""),
@@ -717,18 +718,18 @@ class ClusterNode:
         ))
         log.info("message to %s%s/%s is a dead letter: %s", SCHEME, self.member, target, why)
         if corr is not None and reply:
-            self._reply_error(frame.get("f", b"").decode(), corr, ActorStopped(
+            self._reply_error(frame.get("f", ""), corr, ActorStopped(
                 f"{SCHEME}{self.member}/{target} cannot take the message: {why}."
             ))
         self._settle(token, frame.get("i") if "s" in frame else None)
 
     def _reply_arrived(self, frame: Frame) -> None:
-        fut = self._asks.get(frame.get("c", b""))
+        fut = self._asks.get(frame.get("c", ""))
         if fut is None or fut.done():
             return  # timed out already: a late reply is dropped
         data = frame.get("m", b"null")
-        sender = frame.get("f", b"?").decode()
-        if frame.get("k") == b"r":
+        sender = frame.get("f", "?")
+        if frame.get("k") == "r":
             try:
                 fut.set_result(self.transport.codec.decode(data, self.ref_from_uri))
             except Exception as exc:
@@ -848,7 +849,7 @@ class ClusterNode:
             self._notify_watchers(key)
         elif first:
             self._queue(target.system_id, {
-                "k": b"w", "f": self.member.encode(), "to": target._target.encode(),
+                "k": "w", "f": self.member, "to": target._target,
             })
 
     def unwatch(self, watcher: Any, target: RemoteActorRef) -> None:
@@ -869,16 +870,16 @@ class ClusterNode:
                 cell.mailbox.force(note)
 
     def _watch_arrived(self, frame: Frame) -> None:
-        member = frame.get("f", b"").decode()
-        target = frame.get("to", b"").decode()
+        member = frame.get("f", "")
+        target = frame.get("to", "")
         cell = self._resolve(target)
         if cell is None or not cell.alive:
-            self._queue(member, {"k": b"x", "f": self.member.encode(), "to": target.encode()})
+            self._queue(member, {"k": "x", "f": self.member, "to": target})
             return
         self._watched_by.setdefault(cell.rid, set()).add((member, target))
 
     def _terminated_arrived(self, frame: Frame) -> None:
-        self._notify_watchers((frame.get("f", b"").decode(), frame.get("to", b"").decode()))
+        self._notify_watchers((frame.get("f", ""), frame.get("to", "")))
 
     def terminated(self, cell: ActorCell) -> None:
         """A local actor is terminating (called by the lifecycle): tell remote watchers."""
@@ -886,7 +887,7 @@ class ClusterNode:
         if not watchers:
             return
         for member, target in watchers:
-            self._queue(member, {"k": b"x", "f": self.member.encode(), "to": target.encode()})
+            self._queue(member, {"k": "x", "f": self.member, "to": target})
 
 
 def _always() -> bool:

@@ -295,9 +295,9 @@ class RedisStreamsTransport:
             for row in reply or ()
         }
         for token, frame in entries:
-            frame["n"] = b"%d" % counts.get(token.partition("@")[0], 1)
+            frame["n"] = counts.get(token.partition("@")[0], 1)
 
-    async def settle(self, done: Sequence[tuple[str, bytes | None]]) -> None:
+    async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
         if self._member is None or not done:
             return
         now = time.time()
@@ -320,17 +320,17 @@ class RedisStreamsTransport:
             if isinstance(reply, ReplyError):
                 raise RedisResponseError(reply.message)
 
-    async def handled(self, items: Sequence[tuple[str, bytes]]) -> set[bytes]:
+    async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
         if not items:
             return set()
-        by_key: dict[str, list[bytes]] = {}
+        by_key: dict[str, list[str]] = {}
         for token, message_id in items:
             by_key.setdefault(token.partition("@")[2], []).append(message_id)
         keys = list(by_key)
         replies = await self._redis.request(
             [("ZMSCORE", f"{key}:done", *by_key[key]) for key in keys]
         )
-        found: set[bytes] = set()
+        found: set[str] = set()
         for key, reply in zip(keys, replies, strict=True):
             if isinstance(reply, ReplyError):
                 raise RedisResponseError(reply.message)
@@ -525,8 +525,9 @@ def _text(value: Any) -> str:
 def _encode_entry(frame: Frame) -> bytes:
     """A frame as the value of its entry's field ``f``, RESP-encoded: the header fields as
     one JSON object (no newline in it), ``\n``, the payload bytes."""
-    header = orjson.dumps({k: v.decode() for k, v in frame.items() if k != "m"})
-    value = header + b"\n" + frame.get("m", b"")
+    header = frame.copy()
+    payload = header.pop("m", b"")
+    value = orjson.dumps(header) + b"\n" + payload
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
@@ -534,7 +535,12 @@ def _decode_entry(flat: list[Any]) -> Frame:
     """The frame of a stream entry ``[b"f", value]`` (see :func:`_encode_entry`)."""
     value = flat[1] if len(flat) == 2 and flat[0] == b"f" else b"{}\n"
     header, _, payload = value.partition(b"\n")
-    frame: Frame = {k: v.encode() for k, v in orjson.loads(header).items()}
+    try:
+        frame = orjson.loads(header)
+    except orjson.JSONDecodeError:
+        frame = None
+    if type(frame) is not dict:
+        return {}  # not a frame of ours: the node drops it as a frame of unknown kind
     frame["m"] = payload
     return frame
 
