@@ -65,6 +65,8 @@ _STOPPED_TYPE = "papyra.exceptions.ActorStopped"
 PARK_SECONDS = 5.0
 #: The most frames one send carries (group commit).
 _BATCH = 512
+#: How many remote refs a member keeps for reuse (see ClusterNode.remote_ref).
+_REF_CACHE = 1024
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
@@ -259,6 +261,7 @@ class ClusterNode:
         self._id_prefix = f"{self.member}/{self.run_id}/"
         self._seq = itertools.count(1)
         self._asks: dict[str, Any] = {}
+        self._refs: dict[tuple[str, str], RemoteActorRef] = {}  # see remote_ref
         # destination -> frames waiting to be sent there with their callers' futures (the
         # first entries are the batch in flight); see _send_to
         self._sending: dict[tuple[str, Any], list[tuple[Frame, Any]]] = {}
@@ -295,17 +298,27 @@ class ClusterNode:
         return member == self.member or member in self._live
 
     def remote_ref(self, member: str, target: str) -> RemoteActorRef:
-        """A ref to ``target`` (a name, ``#id`` or ``#id~run``) on ``member``."""
+        """A ref to ``target`` (a name, ``#id`` or ``#id~run``) on ``member``.
+
+        Refs are immutable, so the last ones made are kept and handed out again (code that
+        calls ``ref_for_name`` per message makes one, not one per message)."""
+        ref = self._refs.get((member, target))
+        if ref is not None:
+            return ref
         actor_id = 0
         if target.startswith("#"):
             number = target[1:].partition("~")[0]
             if not number.isdigit():
                 raise ValueError(f"not an actor id: {target!r}")
             actor_id = int(number)
-        return RemoteActorRef(
+        ref = RemoteActorRef(
             actor_id, _never_put, _always, None, ActorAddress(member, actor_id),
             _target=target, _node=self,
         )
+        if len(self._refs) >= _REF_CACHE:
+            self._refs.clear()
+        self._refs[(member, target)] = ref
+        return ref
 
     def is_remote(self, ref: Any) -> bool:
         return isinstance(ref, RemoteActorRef)
