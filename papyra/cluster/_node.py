@@ -29,12 +29,13 @@ import time
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import orjson
 
 from papyra import _accel
@@ -128,9 +129,9 @@ class RemoteActorRef(ActorRef[_M, _R]):
         """True while the member holds a current lease (as of its last heartbeat seen here)."""
         return bool(self._node.member_alive(self.system_id))
 
-    async def tell(self, message: Any) -> None:
+    def tell(self, message: Any) -> Coroutine[Any, Any, None]:
         """Send ``message``; returns once the transport accepted it (see docs/cluster.md)."""
-        await self._node.tell(self, message)
+        return self._node.tell(self, message)  # type: ignore[no-any-return]
 
     send = tell
 
@@ -263,8 +264,9 @@ class ClusterNode:
         self._asks: dict[str, Any] = {}
         self._refs: dict[tuple[str, str], RemoteActorRef] = {}  # see remote_ref
         # destination -> frames waiting to be sent there with their callers' futures (the
-        # first entries are the batch in flight); see _send_to
+        # first entries are the batch in flight); see _enqueue
         self._sending: dict[tuple[str, Any], list[tuple[Frame, Any]]] = {}
+        self._draining: set[tuple[str, Any]] = set()  # destinations a sender is draining
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
         self._done: list[tuple[str, str | None]] = []  # (token, message id) to settle
         # tokens handed to an actor and not settled yet: a re-read of the pending frames
@@ -369,14 +371,19 @@ class ClusterNode:
     async def tell(self, ref: RemoteActorRef, message: Any) -> None:
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
-        frame = {
-            "k": "t", "i": self._message_id(), "f": self.member, "to": ref._target,
-            "m": self._encode(message),
-        }
-        await self._send_to(ref, frame)
+        fut = self._enqueue(ref, {
+            "k": "t", "i": f"{self._id_prefix}{next(self._seq)}", "f": self.member,
+            "to": ref._target, "m": self.transport.codec.encode(message, self.uri_of),
+        })
+        if fut is None:  # the member's tasks are not running yet: send from here
+            await self._send_now(ref)
+        else:
+            await fut
 
-    async def _send_to(self, ref: RemoteActorRef, frame: Frame) -> None:
-        """Hand ``frame`` to the transport; return once it is accepted (or raise why not).
+    def _enqueue(self, ref: RemoteActorRef, frame: Frame) -> Any:
+        """Queue ``frame`` for its destination; the future the caller awaits (done once the
+        transport accepted it, or failed with why not), or None when the caller must send
+        it itself (:meth:`_send_now`: the member's tasks are not running yet).
 
         Group commit: frames for one destination (a member's inbox, a shard) sent while a
         send to it is under way wait and go together in the next one, in call order.
@@ -393,11 +400,22 @@ class ClusterNode:
             queue = self._sending[dest] = []
         fut = _accel.dispatch.create_future()
         queue.append((frame, fut))
-        if len(queue) == 1:  # nothing is being sent to dest: start a sender
-            if self._tg is not None:
-                self._tg.start_soon(self._drain, dest, queue)
-            else:  # the member's tasks are not running yet: send from here
-                await self._drain(dest, queue)
+        if dest not in self._draining:  # nothing is being sent to dest: start a sender
+            if self._tg is None:
+                return None
+            self._draining.add(dest)
+            self._tg.start_soon(self._drain, dest, queue)
+        return fut
+
+    async def _send_now(self, ref: RemoteActorRef) -> None:
+        """Send the queue of ``ref``'s destination from the calling task (before ``run``)."""
+        dest = ("shard", self.transport.shard_of(ref.kind, ref.key)) if isinstance(
+            ref, EntityRef) else ("member", ref.system_id)
+        queue = self._sending[dest]
+        fut = queue[-1][1]
+        if dest not in self._draining:
+            self._draining.add(dest)
+            await self._drain(dest, queue)
         await fut
 
     async def _drain(self, dest: tuple[str, Any], queue: list[tuple[Frame, Any]]) -> None:
@@ -405,26 +423,32 @@ class ClusterNode:
 
         Runs as a task of the member (callers only wait for their futures: a caller cancelled
         meanwhile does not cancel the send, and its frame may still go, as with ``ask``). The
-        batch being sent stays at the head of the queue, so later callers only append.
+        batch being sent stays at the head of the queue, so later callers only append. Once
+        the queue is empty it lets the callers it just released run before it looks again, so
+        that their next frames go with it rather than with a sender started anew.
         """
         try:
-            while queue:
-                batch = queue[:_BATCH]
-                frames = [frame for frame, _ in batch]
-                try:
-                    if dest[0] == "shard":
-                        await self.transport.send_shard(dest[1], frames)
+            while True:
+                while queue:
+                    batch = queue[:_BATCH]
+                    frames = [frame for frame, _ in batch]
+                    try:
+                        if dest[0] == "shard":
+                            await self.transport.send_shard(dest[1], frames)
+                        else:
+                            await self.transport.send(dest[1], frames)
+                    except Exception as exc:
+                        for _, fut in batch:
+                            if not fut.done():
+                                fut.set_exception(exc)
                     else:
-                        await self.transport.send(dest[1], frames)
-                except Exception as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                else:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_result(None)
-                del queue[:len(batch)]
+                        for _, fut in batch:
+                            if not fut.done():
+                                fut.set_result(None)
+                    del queue[:len(batch)]
+                await anyio.lowlevel.checkpoint()
+                if not queue:
+                    break
         except BaseException as exc:  # cancelled: the member is closing
             for _, fut in queue:
                 if not fut.done():
@@ -434,6 +458,7 @@ class ClusterNode:
             queue.clear()
             raise
         finally:
+            self._draining.discard(dest)
             if self._sending.get(dest) is queue and not queue:
                 del self._sending[dest]
 
@@ -456,7 +481,11 @@ class ClusterNode:
         }
         try:
             with anyio.move_on_after(timeout):
-                await self._send_to(ref, frame)
+                sent = self._enqueue(ref, frame)
+                if sent is None:
+                    await self._send_now(ref)
+                else:
+                    await sent
                 return await fut
             raise AskTimeout(f"ask() to {ref.uri} timed out after {timeout} seconds.")
         finally:
