@@ -618,97 +618,114 @@ class ClusterNode:
             if "n" in frame and "s" in frame and frame.get("k") in ("t", "a")
         ]
         seen = await self.transport.handled(ids) if ids else set()
+        in_hand = self._in_hand
         for token, frame in batch:
-            if token in self._in_hand:
+            if token in in_hand:
                 continue  # being handled right now: read again with the pending frames
             if seen and frame.get("i") in seen:
                 self._settle(token, None)  # handled before a crash: a duplicate
                 continue
-            await self._dispatch(token, frame)
+            kind = frame.get("k")
+            if kind == "t" or kind == "a":
+                wait = self._deliver(token, frame)
+                if wait is not None:
+                    await wait  # the mailbox is full: reading waits with it
+            else:
+                self._dispatch(token, frame, kind)
 
-    async def _dispatch(self, token: str, frame: Frame) -> None:
-        kind = frame.get("k")
+    def _dispatch(self, token: str, frame: Frame, kind: Any) -> None:
+        """A frame that is not a message for an actor: a reply, a watch, a notice."""
         if kind == "r" or kind == "e":
             self._reply_arrived(frame)
-            self._settle(token, None)
-        elif kind == "t" or kind == "a":
-            await self._deliver(token, frame)
         elif kind == "w":
             self._watch_arrived(frame)
-            self._settle(token, None)
         elif kind == "x":
             self._terminated_arrived(frame)
-            self._settle(token, None)
         else:
             log.warning("cluster member %s dropped a frame of unknown kind %r", self.member, kind)
-            self._settle(token, None)
+        self._settle(token, None)
 
-    async def _deliver(self, token: str, frame: Frame, parked_since: float | None = None) -> None:
+    def _deliver(
+        self, token: str, frame: Frame, parked_since: float | None = None
+    ) -> Coroutine[Any, Any, None] | None:
+        """Hand a message frame to its actor: into the mailbox at once when there is room
+        (None), else the wait for room, to be awaited by the reader (back-pressure)."""
         target = frame.get("to", "")
-        sender = frame.get("f", "")
-        corr = frame.get("c") if frame.get("k") == "a" else None
-        message_id = frame.get("i", "")
         try:
             message = self.transport.codec.decode(frame.get("m", b"null"), self.ref_from_uri)
         except Exception as exc:
             self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
-            return
-        deliveries = int(frame.get("n", 1))
-        limit = getattr(self.transport, "max_deliveries", None)
-        if limit is not None and deliveries > limit:
-            self._undeliverable(
-                frame, target, f"it was handed out {deliveries} times without being handled",
-                token, message=message,
-            )
-            return
+            return None
+        if "n" in frame:  # handed out before
+            deliveries = int(frame["n"])
+            limit = getattr(self.transport, "max_deliveries", None)
+            if limit is not None and deliveries > limit:
+                self._undeliverable(
+                    frame, target, f"it was handed out {deliveries} times without being handled",
+                    token, message=message,
+                )
+                return None
         deadline = frame.get("d")
         if deadline is not None and time.time() * 1000 > int(deadline):
             self._undeliverable(frame, target, "its ask deadline passed before delivery", token,
                                 reply=False, message=message)
-            return
-        shard: int | None = None
+            return None
         if target.startswith("entity:"):
             shard = int(frame.get("s", -1))
             if shard not in self.transport.owned:
-                return  # handed over meanwhile: left pending, its next owner claims it
+                return None  # handed over meanwhile: left pending, its next owner claims it
             try:
                 entity = self._entity(target, shard)
             except Exception as exc:
                 self._undeliverable(frame, target, str(exc), token, message=message)
-                return
-            await self._put(entity, token, frame, message, target, sender, corr, message_id,
-                            shard)
-            return
+                return None
+            return self._put(entity, token, frame, message, target, shard)
         cell = self._resolve(target)
         if parked_since is None and self._parked and any(
-            f.get("to") == frame.get("to") for _, _, f in self._parked
+            f.get("to") == target for _, _, f in self._parked
         ):
             cell = None  # behind earlier messages to the same name: keep their order
         if cell is None:
             if not target.startswith("#") and parked_since is None:
                 self._parked.append((anyio.current_time(), token, frame))
-                return
+                return None
             self._undeliverable(frame, target, "no such actor", token, message=message)
-            return
-        await self._put(cell, token, frame, message, target, sender, corr, message_id, None)
+            return None
+        return self._put(cell, token, frame, message, target, None)
 
-    async def _put(
+    def _put(
         self, cell: ActorCell, token: str, frame: Frame, message: Any, target: str,
-        sender: str, corr: str | None, message_id: str, shard: int | None,
-    ) -> None:
-        """Into the mailbox, waiting for room (the reader reads on only when there is)."""
-        delivery = _Delivery(self, token, message_id, sender, corr, shard)
+        shard: int | None,
+    ) -> Coroutine[Any, Any, None] | None:
+        """Into the mailbox if it has room now (None); else the wait for room (the reader
+        reads on only when there is)."""
+        corr = frame.get("c") if frame.get("k") == "a" else None
+        delivery = _Delivery(self, token, frame.get("i", ""), frame.get("f", ""), corr, shard)
         self._in_hand.add(token)
         if shard is not None:
             self._inflight[shard] += 1
+        envelope = Envelope(message, delivery)
         try:
             if not cell.accepting:
                 raise MailboxClosed
-            await cell.mailbox.put(Envelope(message, delivery))
+            if not cell.mailbox.offer(envelope):
+                return self._wait_put(cell, envelope, token, frame, target, shard)
         except MailboxClosed:
-            if shard is not None:
-                self._inflight[shard] -= 1
-            self._undeliverable(frame, target, "the actor has stopped", token, message=message)
+            self._closed_mailbox(token, frame, message, target, shard)
+            return None
+        if message is STOP:
+            cell.stop_accepted()
+        return None
+
+    async def _wait_put(
+        self, cell: ActorCell, envelope: Envelope, token: str, frame: Frame, target: str,
+        shard: int | None,
+    ) -> None:
+        message = envelope.message
+        try:
+            await cell.mailbox.put(envelope)
+        except MailboxClosed:
+            self._closed_mailbox(token, frame, message, target, shard)
             return
         except BaseException:
             self._in_hand.discard(token)
@@ -717,6 +734,13 @@ class ClusterNode:
             raise
         if message is STOP:
             cell.stop_accepted()
+
+    def _closed_mailbox(
+        self, token: str, frame: Frame, message: Any, target: str, shard: int | None
+    ) -> None:
+        if shard is not None:
+            self._inflight[shard] -= 1
+        self._undeliverable(frame, target, "the actor has stopped", token, message=message)
 
     def _entity(self, target: str, shard: int) -> ActorCell:
         """The local cell of entity ``target`` (``entity:Kind/key``), spawned on first use."""
@@ -743,7 +767,9 @@ class ClusterNode:
         for since, token, frame in parked:
             target = frame.get("to", "")
             if self._resolve(target) is not None or now - since >= PARK_SECONDS:
-                await self._deliver(token, frame, parked_since=since)
+                wait = self._deliver(token, frame, parked_since=since)
+                if wait is not None:
+                    await wait
             else:
                 self._parked.append((since, token, frame))
 
