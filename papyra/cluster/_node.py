@@ -23,6 +23,7 @@ field  meaning
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -267,6 +268,8 @@ class ClusterNode:
         # first entries are the batch in flight); see _enqueue
         self._sending: dict[tuple[str, Any], list[tuple[Frame, Any]]] = {}
         self._draining: set[tuple[str, Any]] = set()  # destinations a sender is draining
+        # a future of the running loop (asyncio's own method once run() knows the loop)
+        self._new_future: Callable[[], Any] = _accel.dispatch.create_future
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
         self._done: list[tuple[str, str | None]] = []  # (token, message id) to settle
         # tokens handed to an actor and not settled yet: a re-read of the pending frames
@@ -398,7 +401,7 @@ class ClusterNode:
         queue = self._sending.get(dest)
         if queue is None:
             queue = self._sending[dest] = []
-        fut = _accel.dispatch.create_future()
+        fut = self._new_future()
         queue.append((frame, fut))
         if dest not in self._draining:  # nothing is being sent to dest: start a sender
             if self._tg is None:
@@ -560,6 +563,9 @@ class ClusterNode:
 
     async def run(self) -> None:
         """The member's tasks: read the inbox, write replies and acks, heartbeat."""
+        loop = asyncio._get_running_loop()
+        if loop is not None:
+            self._new_future = loop.create_future
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._read_loop)
