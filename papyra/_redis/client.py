@@ -11,7 +11,9 @@ a pool of plain connections per event loop, opened on demand.
   (a request is one command or one pipeline: written with one send, replies read in order).
   A connection whose request failed or was cancelled half-way is closed, never reused: its
   reply stream is no longer in step. Used from another event loop (a second ``anyio.run``),
-  the client drops the old loop's connections and opens new ones.
+  the client drops the old loop's connections and opens new ones. On asyncio a plain TCP or
+  Unix connection is an asyncio protocol that parses replies as they arrive; TLS, and every
+  connection on trio, is an anyio stream.
 * **Waits are bounded.** Connecting, sending and reading a request share one deadline
   (``timeout``; blocking reads such as ``XREADGROUP BLOCK`` add their own block time). Past it,
   or on any socket error, :class:`RedisUnavailableError` names the URL (password hidden).

@@ -832,7 +832,19 @@ class ClusterNode:
                 pause = min(pause * 2, 2.0)
 
     async def _flush(self) -> None:
+        together = getattr(self.transport, "send_and_settle", None)
         async with self._flush_lock:
+            while together is not None and (self._outbox or self._done):
+                # replies and acknowledgements in one round trip, where the engine can
+                outbox, self._outbox = self._outbox, defaultdict(list)
+                done, self._done = self._done, []
+                try:
+                    await together(outbox, done)
+                except BaseException:
+                    for member, frames in outbox.items():  # those not accepted (see there)
+                        self._outbox[member][:0] = frames  # sent again first, next time
+                    self._done[:0] = done  # settling again is harmless
+                    raise
             while self._outbox or self._done:
                 outbox, self._outbox = self._outbox, defaultdict(list)
                 for member, frames in outbox.items():

@@ -30,7 +30,7 @@ import anyio
 import orjson
 
 from papyra._redis.client import RedisClient, RedisResponseError
-from papyra._redis.resp import ReplyError, encode_command
+from papyra._redis.resp import ReplyError, encode_command, encode_commands
 from papyra.cluster.codec import Codec, JsonCodec
 from papyra.cluster.transport import Frame, MemberInfo
 
@@ -233,10 +233,45 @@ class RedisStreamsTransport:
             await anyio.sleep(pause)
             pause = min(pause * 2, 0.1)
 
+    async def send_and_settle(
+        self, outbox: dict[str, list[Frame]], done: Sequence[tuple[str, str | None]]
+    ) -> None:
+        """:meth:`send` to each member of ``outbox``, then :meth:`settle` ``done``, in one round
+        trip (a member's replies and acknowledgements go together). A destination whose
+        backlog is at its bound is then sent to as :meth:`send` does (waiting for room).
+        Members are removed from ``outbox`` once their frames are accepted: after an error,
+        what is left there was not (or may not have been) sent."""
+        sends = [(member, frames) for member, frames in outbox.items() if frames]
+        commands = [
+            self._eval_payload("EVALSHA", _SEND_SHA, self.inbox_key(member), len(frames),
+                               b"".join([_encode_entry(frame) for frame in frames]))
+            for member, frames in sends
+        ]
+        settle = self._settle_commands(done) if self._member is not None and done else []
+        if settle:
+            commands.append(encode_commands(settle))
+        if not commands:
+            return
+        replies = await self._redis.request_encoded(b"".join(commands), len(sends) + len(settle))
+        for reply in replies[len(sends):]:
+            if isinstance(reply, ReplyError):
+                raise RedisResponseError(reply.message)
+        for (member, frames), reply in zip(sends, replies, strict=False):
+            if reply != len(frames):
+                if isinstance(reply, ReplyError) and not reply.message.startswith("NOSCRIPT"):
+                    raise RedisResponseError(reply.message)
+                # at the bound (0), or the script is not loaded yet
+                await self._append(self.inbox_key(member), frames)
+            del outbox[member]
+
+    def _eval_payload(self, verb: str, script: str, key: str, count: int, body: bytes) -> bytes:
+        """The send script's call for ``count`` frames already RESP-encoded in ``body``."""
+        head = encode_command((verb, script, 1, key, self.max_backlog or 0, count))
+        return b"*%d%s" % (6 + count, head[head.index(b"\r\n"):]) + body
+
     async def _eval(self, key: str, count: int, body: bytes) -> Any:
         for verb, script in (("EVALSHA", _SEND_SHA), ("EVAL", _SEND_SCRIPT)):
-            head = encode_command((verb, script, 1, key, self.max_backlog or 0, count))
-            payload = b"*%d%s" % (6 + count, head[head.index(b"\r\n"):]) + body
+            payload = self._eval_payload(verb, script, key, count, body)
             (reply,) = await self._redis.request_encoded(payload, 1)
             if isinstance(reply, ReplyError):
                 if verb == "EVALSHA" and reply.message.startswith("NOSCRIPT"):
@@ -300,6 +335,11 @@ class RedisStreamsTransport:
     async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
         if self._member is None or not done:
             return
+        for reply in await self._redis.request(self._settle_commands(done)):
+            if isinstance(reply, ReplyError):
+                raise RedisResponseError(reply.message)
+
+    def _settle_commands(self, done: Sequence[tuple[str, str | None]]) -> list[tuple[Any, ...]]:
         now = time.time()
         by_key: dict[str, tuple[list[str], list[Any]]] = {}
         for token, message_id in done:
@@ -316,9 +356,7 @@ class RedisStreamsTransport:
                 commands.append(("ZREMRANGEBYSCORE", done_key, "-inf", now - self.dedup_window))
             commands.append(("XACK", key, _GROUP, *ids))
             commands.append(("XDEL", key, *ids))
-        for reply in await self._redis.request(commands):
-            if isinstance(reply, ReplyError):
-                raise RedisResponseError(reply.message)
+        return commands
 
     async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
         if not items:
