@@ -37,7 +37,7 @@ import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import anyio
@@ -136,6 +136,15 @@ def parse_url(url: str) -> ServerAddress:
     return ServerAddress(safe, host, port, unix_path, scheme == "rediss", db, username, password)
 
 
+def _free_slot(pool: _Pool) -> bool:
+    """Take one of the pool's slots if one is free now."""
+    try:
+        pool.slots.acquire_nowait()
+    except anyio.WouldBlock:
+        return False
+    return True
+
+
 def _loop_identity() -> object:
     """The running event loop (asyncio) or run (trio): connections belong to one of them."""
     loop = _running_asyncio_loop()  # what current_token() answers on asyncio, without its cost
@@ -183,18 +192,28 @@ class _ProtocolConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def request(self, payload: bytes, count: int) -> list[Any]:
+    async def request(
+        self, payload: bytes, count: int, timeout: float | None = None
+    ) -> list[Any]:
+        """Send ``payload``, wait for its ``count`` replies; ``TimeoutError`` after
+        ``timeout`` seconds (None: the caller bounds the wait)."""
         transport = self.transport
         if self.error is not None or transport is None:
             raise self.error or anyio.EndOfStream()
         self.count = count
         transport.write(payload)
         if len(self.replies) < count and self.error is None:
-            self.waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = self.waiter = loop.create_future()
+            timer = None
+            if timeout is not None and math.isfinite(timeout):
+                timer = loop.call_later(timeout, _expire, waiter)
             try:
-                await self.waiter
+                await waiter
             finally:
                 self.waiter = None
+                if timer is not None:
+                    timer.cancel()
         replies, self.replies, self.count = self.replies, [], 0
         if len(replies) < count:
             raise self.error or anyio.EndOfStream()
@@ -221,6 +240,11 @@ class _ProtocolConnection(asyncio.Protocol):
         if sock is not None:
             sock.close()
             transport._sock = None  # type: ignore[attr-defined]  # its __del__ would warn
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class _Connection:
@@ -392,17 +416,18 @@ class RedisClient:
         pool = self._current_pool()
         conn: _Connection | _ProtocolConnection | None = None
         try:
-            with anyio.fail_after(self.timeout + extra_time):
-                # acquire_nowait first: `async with` would yield to the scheduler every time.
+            if pool.idle and type(pool.idle[-1]) is _ProtocolConnection and _free_slot(pool):
+                # the common case on asyncio: the connection keeps the deadline itself (a
+                # timer), cheaper than a cancel scope
+                conn = pool.idle.pop()
                 try:
-                    pool.slots.acquire_nowait()
-                except anyio.WouldBlock:
-                    await pool.slots.acquire()
-                try:
-                    conn = pool.idle.pop() if pool.idle else await self._connect()
-                    replies = await conn.request(payload, count)
+                    replies = await cast(_ProtocolConnection, conn).request(
+                        payload, count, self.timeout + extra_time
+                    )
                 finally:
                     pool.slots.release()
+            else:
+                conn, replies = await self._request_slowly(pool, payload, count, extra_time)
         except TimeoutError:
             if conn is not None:
                 conn.close_now()
@@ -438,6 +463,29 @@ class RedisClient:
         else:
             conn.close_now()
         return replies
+
+    async def _request_slowly(
+        self, pool: _Pool, payload: bytes, count: int, extra_time: float
+    ) -> tuple[_Connection | _ProtocolConnection, list[Any]]:
+        """A request that may wait for a slot or a new connection, all under one deadline;
+        the connection it used (to go back to the pool) and the replies."""
+        conn: _Connection | _ProtocolConnection | None = None
+        try:
+            with anyio.fail_after(self.timeout + extra_time):
+                # acquire_nowait first: `async with` would yield to the scheduler every time.
+                try:
+                    pool.slots.acquire_nowait()
+                except anyio.WouldBlock:
+                    await pool.slots.acquire()
+                try:
+                    conn = pool.idle.pop() if pool.idle else await self._connect()
+                    return conn, await conn.request(payload, count)
+                finally:
+                    pool.slots.release()
+        except BaseException:
+            if conn is not None:
+                conn.close_now()  # the caller does not know it: close it here
+            raise
 
     async def execute_command(self, *args: Arg, extra_time: float = 0.0) -> Any:
         """Run one command; its raw reply (bytes for bulk strings), error replies raised."""
