@@ -17,6 +17,11 @@ transport guarantees, per target member:
   whose lease it holds), each with a token; a frame is handed out again (after a restart of
   this member, or to a shard's next owner) until :meth:`Transport.settle` acknowledged its
   token: delivery is at least once.
+
+An engine may also offer ``send_and_settle(outbox, done)``: :meth:`Transport.send` to each
+member of ``outbox`` (a dict of frame lists), then :meth:`Transport.settle` ``done``, in one
+round trip, removing each member from ``outbox`` once its frames are accepted; the node uses
+it for its replies and acknowledgements when it is there.
 """
 
 from __future__ import annotations
