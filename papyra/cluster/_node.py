@@ -374,19 +374,21 @@ class ClusterNode:
     async def tell(self, ref: RemoteActorRef, message: Any) -> None:
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
-        fut = self._enqueue(ref, {
+        dest, queue, fut = self._enqueue(ref, {
             "k": "t", "i": f"{self._id_prefix}{next(self._seq)}", "f": self.member,
             "to": ref._target, "m": self.transport.codec.encode(message, self.uri_of),
         })
-        if fut is None:  # the member's tasks are not running yet: send from here
-            await self._send_now(ref)
-        else:
-            await fut
+        if dest is not None:  # nothing was being sent there: send it from here
+            await self._send_now(dest, queue)
+        await fut
 
-    def _enqueue(self, ref: RemoteActorRef, frame: Frame) -> Any:
-        """Queue ``frame`` for its destination; the future the caller awaits (done once the
-        transport accepted it, or failed with why not), or None when the caller must send
-        it itself (:meth:`_send_now`: the member's tasks are not running yet).
+    def _enqueue(
+        self, ref: RemoteActorRef, frame: Frame
+    ) -> tuple[tuple[str, Any] | None, list[tuple[Frame, Any]], Any]:
+        """Queue ``frame`` for its destination: ``(dest, queue, future)``, the future done once
+        the transport accepted the frame (or failed with why not). ``dest`` is None when a
+        sender is already at work there (then the caller only awaits the future), else the
+        caller sends it itself with :meth:`_send_now`.
 
         Group commit: frames for one destination (a member's inbox, a shard) sent while a
         send to it is under way wait and go together in the next one, in call order.
@@ -403,23 +405,71 @@ class ClusterNode:
             queue = self._sending[dest] = []
         fut = self._new_future()
         queue.append((frame, fut))
-        if dest not in self._draining:  # nothing is being sent to dest: start a sender
-            if self._tg is None:
-                return None
-            self._draining.add(dest)
-            self._tg.start_soon(self._drain, dest, queue)
-        return fut
+        if dest in self._draining:
+            return None, queue, fut
+        self._draining.add(dest)
+        return dest, queue, fut
 
-    async def _send_now(self, ref: RemoteActorRef) -> None:
-        """Send the queue of ``ref``'s destination from the calling task (before ``run``)."""
-        dest = ("shard", self.transport.shard_of(ref.kind, ref.key)) if isinstance(
-            ref, EntityRef) else ("member", ref.system_id)
-        queue = self._sending[dest]
-        fut = queue[-1][1]
-        if dest not in self._draining:
-            self._draining.add(dest)
+    async def _send_now(self, dest: tuple[str, Any], queue: list[tuple[Frame, Any]]) -> None:
+        """Send the caller's frame (the queue of ``dest``, where nothing was being sent) from
+        the calling task, once, when the engine can make one attempt that does not wait for
+        room (``try_send``): a task switch less for a lone send. Everything else (other
+        callers' frames queued meanwhile, a target at its backlog bound) goes on with a sender
+        task of the member, which callers only wait for: a caller cancelled meanwhile does
+        not cancel that send. Before the member's tasks run, the caller sends it all itself."""
+        if self._tg is None:
             await self._drain(dest, queue)
-        await fut
+            return
+        try_send = getattr(self.transport, "try_send", None)
+        batch = queue[:_BATCH]
+        sent = False
+        try:
+            if try_send is not None:
+                frames = [frame for frame, _ in batch]
+                try:
+                    sent = await try_send(dest, frames)
+                except Exception as exc:
+                    sent = True  # done with: the callers get why
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                else:
+                    if sent:
+                        for _, fut in batch:
+                            if not fut.done():
+                                fut.set_result(None)
+        except BaseException:
+            sent = True  # cancelled half-way: the frame may or may not have gone, not again
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(ActorStopped("The send was cancelled.", reason="shutdown"))
+            raise
+        finally:
+            if sent:
+                del queue[:len(batch)]
+            if queue and self._tg is not None:
+                self._tg.start_soon(self._drain, dest, queue)
+            else:
+                self._draining.discard(dest)
+                if self._sending.get(dest) is queue and not queue:
+                    del self._sending[dest]
+
+    async def _send_batch(self, dest: tuple[str, Any], batch: list[tuple[Frame, Any]]) -> None:
+        """Send ``batch`` to ``dest``; its futures get the outcome."""
+        frames = [frame for frame, _ in batch]
+        try:
+            if dest[0] == "shard":
+                await self.transport.send_shard(dest[1], frames)
+            else:
+                await self.transport.send(dest[1], frames)
+        except Exception as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+        else:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
 
     async def _drain(self, dest: tuple[str, Any], queue: list[tuple[Frame, Any]]) -> None:
         """Send what ``queue`` holds, batch after batch, until it is empty (then forget it).
@@ -434,20 +484,7 @@ class ClusterNode:
             while True:
                 while queue:
                     batch = queue[:_BATCH]
-                    frames = [frame for frame, _ in batch]
-                    try:
-                        if dest[0] == "shard":
-                            await self.transport.send_shard(dest[1], frames)
-                        else:
-                            await self.transport.send(dest[1], frames)
-                    except Exception as exc:
-                        for _, fut in batch:
-                            if not fut.done():
-                                fut.set_exception(exc)
-                    else:
-                        for _, fut in batch:
-                            if not fut.done():
-                                fut.set_result(None)
+                    await self._send_batch(dest, batch)
                     del queue[:len(batch)]
                 await anyio.lowlevel.checkpoint()
                 if not queue:
@@ -484,11 +521,10 @@ class ClusterNode:
         }
         try:
             with anyio.move_on_after(timeout):
-                sent = self._enqueue(ref, frame)
-                if sent is None:
-                    await self._send_now(ref)
-                else:
-                    await sent
+                dest, queue, sent = self._enqueue(ref, frame)
+                if dest is not None:
+                    await self._send_now(dest, queue)
+                await sent
                 return await fut
             raise AskTimeout(f"ask() to {ref.uri} timed out after {timeout} seconds.")
         finally:

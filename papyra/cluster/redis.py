@@ -215,9 +215,16 @@ class RedisStreamsTransport:
         """Append ``frames`` to the stream of ``shard``, read by its owner (whoever that is)."""
         await self._append(self.shard_key(shard), frames)
 
-    async def _append(self, key: str, frames: Sequence[Frame]) -> None:
+    async def try_send(self, dest: tuple[str, Any], frames: Sequence[Frame]) -> bool:
+        """One attempt of :meth:`send` (``dest``: ``("member", id)``) or :meth:`send_shard`
+        (``("shard", n)``) that does not wait for room: False, nothing sent, when the target's
+        backlog is at its bound."""
+        key = self.shard_key(dest[1]) if dest[0] == "shard" else self.inbox_key(dest[1])
+        return await self._append(key, frames, wait=False)
+
+    async def _append(self, key: str, frames: Sequence[Frame], *, wait: bool = True) -> bool:
         if not frames:
-            return
+            return True
         # Each frame is one stream entry of one field, "f": the header fields as a JSON object,
         # a newline, the payload bytes (one field parses much faster than six). The frames
         # are RESP-encoded here, once, and appended to the script call's head.
@@ -227,7 +234,9 @@ class RedisStreamsTransport:
         while True:
             reply = await self._eval(key, len(frames), body)
             if reply != 0:
-                return
+                return True
+            if not wait:
+                return False
             # The target's backlog is at its bound: wait like a full mailbox would, until
             # the member has caught up (or the caller's deadline cancels the wait).
             await anyio.sleep(pause)

@@ -21,7 +21,10 @@ transport guarantees, per target member:
 An engine may also offer ``send_and_settle(outbox, done)``: :meth:`Transport.send` to each
 member of ``outbox`` (a dict of frame lists), then :meth:`Transport.settle` ``done``, in one
 round trip, removing each member from ``outbox`` once its frames are accepted; the node uses
-it for its replies and acknowledgements when it is there.
+it for its replies and acknowledgements when it is there. And ``try_send(dest, frames)``: one
+attempt of :meth:`Transport.send` (``dest`` ``("member", id)``) or :meth:`Transport.send_shard`
+(``("shard", n)``) that returns False, nothing sent, instead of waiting for room; with it a
+lone send goes from the caller's task.
 """
 
 from __future__ import annotations
