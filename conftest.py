@@ -1,9 +1,9 @@
 """Fixtures shared by ``tests/`` and ``benchmarks/``: the anyio backends and both twins.
 
 ``impl`` is the one harness that runs a test against both implementations of every hot path
-(``impl.dispatch``, ``impl.ndjson``): the pure-Python ``_py`` references and the compiled
-``_c`` twins. The compiled param is marked ``speedups``; it is skipped when the twins are not
-built or ``PAPYRA_NO_EXTENSIONS`` is set, and a missing build is an error under
+(``impl.dispatch``, ``impl.ndjson``, ``impl.resp``): the pure-Python ``_py`` references and
+the compiled ``_c`` twins. The compiled param is marked ``speedups``; it is skipped when the
+twins are not built or ``PAPYRA_NO_EXTENSIONS`` is set, and a missing build is an error under
 ``PAPYRA_REQUIRE_EXTENSIONS=1``. A new twin joins by adding its stem to :data:`HOT_PATHS`.
 
 ``anyio_backend`` runs async tests on asyncio and trio everywhere, and on asyncio with uvloop's
@@ -50,7 +50,7 @@ def _has_uvloop() -> bool:
     return True
 
 #: The hot paths with a ``papyra._speedups.<stem>_py`` reference and a ``<stem>_c`` twin.
-HOT_PATHS = ("dispatch", "ndjson")
+HOT_PATHS = ("dispatch", "ndjson", "resp")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -141,7 +141,8 @@ def load_twins(name: str) -> SimpleNamespace:
     params=["python", pytest.param("cython", marks=pytest.mark.speedups)],
 )
 def impl(request: pytest.FixtureRequest) -> Any:
-    """One implementation's twins: ``impl.name``, ``impl.dispatch``, ``impl.ndjson``."""
+    """One implementation's twins: ``impl.name``, ``impl.dispatch``, ``impl.ndjson``,
+    ``impl.resp``."""
     name = str(request.param)
     if name == "cython" and NO_EXTENSIONS:
         pytest.skip("compiled speedups disabled (PAPYRA_NO_EXTENSIONS)")

@@ -3,10 +3,13 @@
 ``python -m benchmarks.cluster_member URL CLUSTER SYSTEM_ID`` hosts a named actor ``sink``
 (counts what it is told; an ask of ``"count"`` answers the count, an ask of anything else
 answers the message) and ``Sink`` entities that do the same. Prints ``ready``; ends on SIGTERM.
+With ``PAPYRA_MEMBER_PROFILE=path`` set, the process runs under cProfile and writes its stats
+there on exit.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any
@@ -41,7 +44,19 @@ def main() -> None:
                 async for _ in signals:
                     break
 
-    anyio.run(run)
+    profile = os.environ.get("PAPYRA_MEMBER_PROFILE")  # a path: cProfile stats written there
+    if not profile:
+        anyio.run(run)
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        anyio.run(run)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
 
 
 if __name__ == "__main__":

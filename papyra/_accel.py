@@ -26,17 +26,22 @@ EXTENSIONS_ACTIVE: bool = False
 if TYPE_CHECKING or NO_EXTENSIONS:
     from papyra._speedups import dispatch_py as dispatch
     from papyra._speedups import ndjson_py as ndjson
+    from papyra._speedups import resp_py as resp
 else:
     try:
         # All or nothing: one flag, so only two combinations ever run.
         from papyra._speedups import dispatch_c as dispatch
         from papyra._speedups import ndjson_c as ndjson
+        from papyra._speedups import resp_c as resp
     except ImportError:
         from papyra._speedups import dispatch_py as dispatch
         from papyra._speedups import ndjson_py as ndjson
+        from papyra._speedups import resp_py as resp
     else:
         EXTENSIONS_ACTIVE = True
 
 IMPLEMENTATION: str = "cython" if EXTENSIONS_ACTIVE else "python"
 
-__all__ = ("EXTENSIONS_ACTIVE", "IMPLEMENTATION", "NO_EXTENSIONS", "dispatch", "ndjson")
+__all__ = (
+    "EXTENSIONS_ACTIVE", "IMPLEMENTATION", "NO_EXTENSIONS", "dispatch", "ndjson", "resp",
+)

@@ -4,7 +4,8 @@ A :class:`ClusterNode` exists when ``ActorSystem(transport=...)`` was given. It 
 :class:`RemoteActorRef` into frames for the transport, hands inbound frames to local actors,
 and sends back what their handlers returned. See docs/cluster.md for the guarantees.
 
-Frames (``dict[str, bytes]``; see papyra.cluster.transport):
+Frames (``dict[str, Any]``: text header fields, the payload ``m`` as bytes; see
+papyra.cluster.transport):
 
 =====  ===========================================================================
 field  meaning
@@ -22,18 +23,20 @@ field  meaning
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import orjson
 
 from papyra import _accel
@@ -64,6 +67,8 @@ _STOPPED_TYPE = "papyra.exceptions.ActorStopped"
 PARK_SECONDS = 5.0
 #: The most frames one send carries (group commit).
 _BATCH = 512
+#: How many remote refs a member keeps for reuse (see ClusterNode.remote_ref).
+_REF_CACHE = 1024
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
@@ -125,9 +130,9 @@ class RemoteActorRef(ActorRef[_M, _R]):
         """True while the member holds a current lease (as of its last heartbeat seen here)."""
         return bool(self._node.member_alive(self.system_id))
 
-    async def tell(self, message: Any) -> None:
+    def tell(self, message: Any) -> Coroutine[Any, Any, None]:
         """Send ``message``; returns once the transport accepted it (see docs/cluster.md)."""
-        await self._node.tell(self, message)
+        return self._node.tell(self, message)  # type: ignore[no-any-return]
 
     send = tell
 
@@ -201,8 +206,8 @@ class _Delivery:
     __slots__ = ("corr", "finished", "message_id", "node", "reply_to", "shard", "token")
 
     def __init__(
-        self, node: ClusterNode, token: str, message_id: bytes, reply_to: str,
-        corr: bytes | None, shard: int | None = None,
+        self, node: ClusterNode, token: str, message_id: str, reply_to: str,
+        corr: str | None, shard: int | None = None,
     ) -> None:
         self.node = node
         self.shard = shard
@@ -255,13 +260,18 @@ class ClusterNode:
         self.transport = transport
         self.member = system.system_id
         self.run_id = uuid.uuid4().hex[:12]
+        self._id_prefix = f"{self.member}/{self.run_id}/"
         self._seq = itertools.count(1)
-        self._asks: dict[bytes, Any] = {}
+        self._asks: dict[str, Any] = {}
+        self._refs: dict[tuple[str, str], RemoteActorRef] = {}  # see remote_ref
         # destination -> frames waiting to be sent there with their callers' futures (the
-        # first entries are the batch in flight); see _send_to
+        # first entries are the batch in flight); see _enqueue
         self._sending: dict[tuple[str, Any], list[tuple[Frame, Any]]] = {}
+        self._draining: set[tuple[str, Any]] = set()  # destinations a sender is draining
+        # a future of the running loop (asyncio's own method once run() knows the loop)
+        self._new_future: Callable[[], Any] = _accel.dispatch.create_future
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
-        self._done: list[tuple[str, bytes | None]] = []  # (token, message id) to settle
+        self._done: list[tuple[str, str | None]] = []  # (token, message id) to settle
         # tokens handed to an actor and not settled yet: a re-read of the pending frames
         # (after a shard's frames were claimed) must not deliver them twice
         self._in_hand: set[str] = set()
@@ -286,24 +296,34 @@ class ClusterNode:
 
     # -- identity -----------------------------------------------------------------------------
 
-    def _message_id(self) -> bytes:
-        return f"{self.member}/{self.run_id}/{next(self._seq)}".encode()
+    def _message_id(self) -> str:
+        return f"{self._id_prefix}{next(self._seq)}"
 
     def member_alive(self, member: str) -> bool:
         return member == self.member or member in self._live
 
     def remote_ref(self, member: str, target: str) -> RemoteActorRef:
-        """A ref to ``target`` (a name, ``#id`` or ``#id~run``) on ``member``."""
+        """A ref to ``target`` (a name, ``#id`` or ``#id~run``) on ``member``.
+
+        Refs are immutable, so the last ones made are kept and handed out again (code that
+        calls ``ref_for_name`` per message makes one, not one per message)."""
+        ref = self._refs.get((member, target))
+        if ref is not None:
+            return ref
         actor_id = 0
         if target.startswith("#"):
             number = target[1:].partition("~")[0]
             if not number.isdigit():
                 raise ValueError(f"not an actor id: {target!r}")
             actor_id = int(number)
-        return RemoteActorRef(
+        ref = RemoteActorRef(
             actor_id, _never_put, _always, None, ActorAddress(member, actor_id),
             _target=target, _node=self,
         )
+        if len(self._refs) >= _REF_CACHE:
+            self._refs.clear()
+        self._refs[(member, target)] = ref
+        return ref
 
     def is_remote(self, ref: Any) -> bool:
         return isinstance(ref, RemoteActorRef)
@@ -354,14 +374,21 @@ class ClusterNode:
     async def tell(self, ref: RemoteActorRef, message: Any) -> None:
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
-        frame = {
-            "k": b"t", "i": self._message_id(), "f": self.member.encode(),
-            "to": ref._target.encode(), "m": self._encode(message),
-        }
-        await self._send_to(ref, frame)
+        dest, queue, fut = self._enqueue(ref, {
+            "k": "t", "i": f"{self._id_prefix}{next(self._seq)}", "f": self.member,
+            "to": ref._target, "m": self.transport.codec.encode(message, self.uri_of),
+        })
+        if dest is not None:  # nothing was being sent there: send it from here
+            await self._send_now(dest, queue)
+        await fut
 
-    async def _send_to(self, ref: RemoteActorRef, frame: Frame) -> None:
-        """Hand ``frame`` to the transport; return once it is accepted (or raise why not).
+    def _enqueue(
+        self, ref: RemoteActorRef, frame: Frame
+    ) -> tuple[tuple[str, Any] | None, list[tuple[Frame, Any]], Any]:
+        """Queue ``frame`` for its destination: ``(dest, queue, future)``, the future done once
+        the transport accepted the frame (or failed with why not). ``dest`` is None when a
+        sender is already at work there (then the caller only awaits the future), else the
+        caller sends it itself with :meth:`_send_now`.
 
         Group commit: frames for one destination (a member's inbox, a shard) sent while a
         send to it is under way wait and go together in the next one, in call order.
@@ -369,47 +396,99 @@ class ClusterNode:
         dest: tuple[str, Any]
         if isinstance(ref, EntityRef):
             shard: int = self.transport.shard_of(ref.kind, ref.key)
-            frame["s"] = b"%d" % shard
+            frame["s"] = str(shard)
             dest = ("shard", shard)
         else:
             dest = ("member", ref.system_id)
         queue = self._sending.get(dest)
         if queue is None:
             queue = self._sending[dest] = []
-        fut = _accel.dispatch.create_future()
+        fut = self._new_future()
         queue.append((frame, fut))
-        if len(queue) == 1:  # nothing is being sent to dest: start a sender
-            if self._tg is not None:
+        if dest in self._draining:
+            return None, queue, fut
+        self._draining.add(dest)
+        return dest, queue, fut
+
+    async def _send_now(self, dest: tuple[str, Any], queue: list[tuple[Frame, Any]]) -> None:
+        """Send the caller's frame (the queue of ``dest``, where nothing was being sent) from
+        the calling task, once, when the engine can make one attempt that does not wait for
+        room (``try_send``): a task switch less for a lone send. Everything else (other
+        callers' frames queued meanwhile, a target at its backlog bound) goes on with a sender
+        task of the member, which callers only wait for: a caller cancelled meanwhile does
+        not cancel that send. Before the member's tasks run, the caller sends it all itself."""
+        if self._tg is None:
+            await self._drain(dest, queue)
+            return
+        try_send = getattr(self.transport, "try_send", None)
+        batch = queue[:_BATCH]
+        sent = False
+        try:
+            if try_send is not None:
+                frames = [frame for frame, _ in batch]
+                try:
+                    sent = await try_send(dest, frames)
+                except Exception as exc:
+                    sent = True  # done with: the callers get why
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                else:
+                    if sent:
+                        for _, fut in batch:
+                            if not fut.done():
+                                fut.set_result(None)
+        except BaseException:
+            sent = True  # cancelled half-way: the frame may or may not have gone, not again
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(ActorStopped("The send was cancelled.", reason="shutdown"))
+            raise
+        finally:
+            if sent:
+                del queue[:len(batch)]
+            if queue and self._tg is not None:
                 self._tg.start_soon(self._drain, dest, queue)
-            else:  # the member's tasks are not running yet: send from here
-                await self._drain(dest, queue)
-        await fut
+            else:
+                self._draining.discard(dest)
+                if self._sending.get(dest) is queue and not queue:
+                    del self._sending[dest]
+
+    async def _send_batch(self, dest: tuple[str, Any], batch: list[tuple[Frame, Any]]) -> None:
+        """Send ``batch`` to ``dest``; its futures get the outcome."""
+        frames = [frame for frame, _ in batch]
+        try:
+            if dest[0] == "shard":
+                await self.transport.send_shard(dest[1], frames)
+            else:
+                await self.transport.send(dest[1], frames)
+        except Exception as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+        else:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
 
     async def _drain(self, dest: tuple[str, Any], queue: list[tuple[Frame, Any]]) -> None:
         """Send what ``queue`` holds, batch after batch, until it is empty (then forget it).
 
         Runs as a task of the member (callers only wait for their futures: a caller cancelled
         meanwhile does not cancel the send, and its frame may still go, as with ``ask``). The
-        batch being sent stays at the head of the queue, so later callers only append.
+        batch being sent stays at the head of the queue, so later callers only append. Once
+        the queue is empty it lets the callers it just released run before it looks again, so
+        that their next frames go with it rather than with a sender started anew.
         """
         try:
-            while queue:
-                batch = queue[:_BATCH]
-                frames = [frame for frame, _ in batch]
-                try:
-                    if dest[0] == "shard":
-                        await self.transport.send_shard(dest[1], frames)
-                    else:
-                        await self.transport.send(dest[1], frames)
-                except Exception as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                else:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_result(None)
-                del queue[:len(batch)]
+            while True:
+                while queue:
+                    batch = queue[:_BATCH]
+                    await self._send_batch(dest, batch)
+                    del queue[:len(batch)]
+                await anyio.lowlevel.checkpoint()
+                if not queue:
+                    break
         except BaseException as exc:  # cancelled: the member is closing
             for _, fut in queue:
                 if not fut.done():
@@ -419,6 +498,7 @@ class ClusterNode:
             queue.clear()
             raise
         finally:
+            self._draining.discard(dest)
             if self._sending.get(dest) is queue and not queue:
                 del self._sending[dest]
 
@@ -436,13 +516,15 @@ class ClusterNode:
         fut = _accel.dispatch.create_future()
         self._asks[corr] = fut
         frame = {
-            "k": b"a", "i": corr, "c": corr, "f": self.member.encode(),
-            "to": ref._target.encode(), "m": payload,
-            "d": b"%d" % int((time.time() + float(timeout)) * 1000),
+            "k": "a", "i": corr, "c": corr, "f": self.member, "to": ref._target, "m": payload,
+            "d": str(int((time.time() + float(timeout)) * 1000)),
         }
         try:
             with anyio.move_on_after(timeout):
-                await self._send_to(ref, frame)
+                dest, queue, sent = self._enqueue(ref, frame)
+                if dest is not None:
+                    await self._send_now(dest, queue)
+                await sent
                 return await fut
             raise AskTimeout(f"ask() to {ref.uri} timed out after {timeout} seconds.")
         finally:
@@ -452,7 +534,7 @@ class ClusterNode:
         self._outbox[member].append(frame)
         self._wake.set()
 
-    def _settle(self, token: str, message_id: bytes | None) -> None:
+    def _settle(self, token: str, message_id: str | None) -> None:
         self._in_hand.discard(token)
         self._done.append((token, message_id))
         self._wake.set()
@@ -465,8 +547,8 @@ class ClusterNode:
             if exc is None:
                 try:
                     self._queue(delivery.reply_to, {
-                        "k": b"r", "c": delivery.corr, "m": self._encode(value),
-                        "f": self.member.encode(),
+                        "k": "r", "c": delivery.corr, "m": self._encode(value),
+                        "f": self.member,
                     })
                 except MessageNotSerializable as error:
                     self._reply_error(delivery.reply_to, delivery.corr, error)
@@ -476,7 +558,7 @@ class ClusterNode:
         # (a shard changing hands): only there are they written.
         self._settle(delivery.token, delivery.message_id if delivery.shard is not None else None)
 
-    def _reply_error(self, member: str, corr: bytes, exc: BaseException) -> None:
+    def _reply_error(self, member: str, corr: str, exc: BaseException) -> None:
         kind = type(exc)
         type_name = (
             _STOPPED_TYPE if isinstance(exc, ActorStopped)
@@ -487,7 +569,7 @@ class ClusterNode:
         except Exception:
             text = "<str() failed>"
         self._queue(member, {
-            "k": b"e", "c": corr, "f": self.member.encode(),
+            "k": "e", "c": corr, "f": self.member,
             "m": orjson.dumps({"type": type_name, "message": text}),
         })
 
@@ -517,6 +599,9 @@ class ClusterNode:
 
     async def run(self) -> None:
         """The member's tasks: read the inbox, write replies and acks, heartbeat."""
+        loop = asyncio._get_running_loop()
+        if loop is not None:
+            self._new_future = loop.create_future
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._read_loop)
@@ -572,100 +657,117 @@ class ClusterNode:
         # can have been handled already, by the member that held the shard before.
         ids = [
             (token, frame["i"]) for token, frame in batch
-            if "n" in frame and "s" in frame and frame.get("k") in (b"t", b"a")
+            if "n" in frame and "s" in frame and frame.get("k") in ("t", "a")
         ]
         seen = await self.transport.handled(ids) if ids else set()
+        in_hand = self._in_hand
         for token, frame in batch:
-            if token in self._in_hand:
+            if token in in_hand:
                 continue  # being handled right now: read again with the pending frames
             if seen and frame.get("i") in seen:
                 self._settle(token, None)  # handled before a crash: a duplicate
                 continue
-            await self._dispatch(token, frame)
+            kind = frame.get("k")
+            if kind == "t" or kind == "a":
+                wait = self._deliver(token, frame)
+                if wait is not None:
+                    await wait  # the mailbox is full: reading waits with it
+            else:
+                self._dispatch(token, frame, kind)
 
-    async def _dispatch(self, token: str, frame: Frame) -> None:
-        kind = frame.get("k")
-        if kind == b"r" or kind == b"e":
+    def _dispatch(self, token: str, frame: Frame, kind: Any) -> None:
+        """A frame that is not a message for an actor: a reply, a watch, a notice."""
+        if kind == "r" or kind == "e":
             self._reply_arrived(frame)
-            self._settle(token, None)
-        elif kind == b"t" or kind == b"a":
-            await self._deliver(token, frame)
-        elif kind == b"w":
+        elif kind == "w":
             self._watch_arrived(frame)
-            self._settle(token, None)
-        elif kind == b"x":
+        elif kind == "x":
             self._terminated_arrived(frame)
-            self._settle(token, None)
         else:
             log.warning("cluster member %s dropped a frame of unknown kind %r", self.member, kind)
-            self._settle(token, None)
+        self._settle(token, None)
 
-    async def _deliver(self, token: str, frame: Frame, parked_since: float | None = None) -> None:
-        target = frame.get("to", b"").decode()
-        sender = frame.get("f", b"").decode()
-        corr = frame.get("c") if frame.get("k") == b"a" else None
-        message_id = frame.get("i", b"")
+    def _deliver(
+        self, token: str, frame: Frame, parked_since: float | None = None
+    ) -> Coroutine[Any, Any, None] | None:
+        """Hand a message frame to its actor: into the mailbox at once when there is room
+        (None), else the wait for room, to be awaited by the reader (back-pressure)."""
+        target = frame.get("to", "")
         try:
             message = self.transport.codec.decode(frame.get("m", b"null"), self.ref_from_uri)
         except Exception as exc:
             self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
-            return
-        deliveries = int(frame.get("n", b"1"))
-        limit = getattr(self.transport, "max_deliveries", None)
-        if limit is not None and deliveries > limit:
-            self._undeliverable(
-                frame, target, f"it was handed out {deliveries} times without being handled",
-                token, message=message,
-            )
-            return
+            return None
+        if "n" in frame:  # handed out before
+            deliveries = int(frame["n"])
+            limit = getattr(self.transport, "max_deliveries", None)
+            if limit is not None and deliveries > limit:
+                self._undeliverable(
+                    frame, target, f"it was handed out {deliveries} times without being handled",
+                    token, message=message,
+                )
+                return None
         deadline = frame.get("d")
         if deadline is not None and time.time() * 1000 > int(deadline):
             self._undeliverable(frame, target, "its ask deadline passed before delivery", token,
                                 reply=False, message=message)
-            return
-        shard: int | None = None
+            return None
         if target.startswith("entity:"):
-            shard = int(frame.get("s", b"-1"))
+            shard = int(frame.get("s", -1))
             if shard not in self.transport.owned:
-                return  # handed over meanwhile: left pending, its next owner claims it
+                return None  # handed over meanwhile: left pending, its next owner claims it
             try:
                 entity = self._entity(target, shard)
             except Exception as exc:
                 self._undeliverable(frame, target, str(exc), token, message=message)
-                return
-            await self._put(entity, token, frame, message, target, sender, corr, message_id,
-                            shard)
-            return
+                return None
+            return self._put(entity, token, frame, message, target, shard)
         cell = self._resolve(target)
         if parked_since is None and self._parked and any(
-            f.get("to") == frame.get("to") for _, _, f in self._parked
+            f.get("to") == target for _, _, f in self._parked
         ):
             cell = None  # behind earlier messages to the same name: keep their order
         if cell is None:
             if not target.startswith("#") and parked_since is None:
                 self._parked.append((anyio.current_time(), token, frame))
-                return
+                return None
             self._undeliverable(frame, target, "no such actor", token, message=message)
-            return
-        await self._put(cell, token, frame, message, target, sender, corr, message_id, None)
+            return None
+        return self._put(cell, token, frame, message, target, None)
 
-    async def _put(
+    def _put(
         self, cell: ActorCell, token: str, frame: Frame, message: Any, target: str,
-        sender: str, corr: bytes | None, message_id: bytes, shard: int | None,
-    ) -> None:
-        """Into the mailbox, waiting for room (the reader reads on only when there is)."""
-        delivery = _Delivery(self, token, message_id, sender, corr, shard)
+        shard: int | None,
+    ) -> Coroutine[Any, Any, None] | None:
+        """Into the mailbox if it has room now (None); else the wait for room (the reader
+        reads on only when there is)."""
+        corr = frame.get("c") if frame.get("k") == "a" else None
+        delivery = _Delivery(self, token, frame.get("i", ""), frame.get("f", ""), corr, shard)
         self._in_hand.add(token)
         if shard is not None:
             self._inflight[shard] += 1
+        envelope = Envelope(message, delivery)
         try:
             if not cell.accepting:
                 raise MailboxClosed
-            await cell.mailbox.put(Envelope(message, delivery))
+            if not cell.mailbox.offer(envelope):
+                return self._wait_put(cell, envelope, token, frame, target, shard)
         except MailboxClosed:
-            if shard is not None:
-                self._inflight[shard] -= 1
-            self._undeliverable(frame, target, "the actor has stopped", token, message=message)
+            self._closed_mailbox(token, frame, message, target, shard)
+            return None
+        if message is STOP:
+            cell.stop_accepted()
+        return None
+
+    async def _wait_put(
+        self, cell: ActorCell, envelope: Envelope, token: str, frame: Frame, target: str,
+        shard: int | None,
+    ) -> None:
+        message = envelope.message
+        try:
+            await cell.mailbox.put(envelope)
+        except MailboxClosed:
+            self._closed_mailbox(token, frame, message, target, shard)
             return
         except BaseException:
             self._in_hand.discard(token)
@@ -674,6 +776,13 @@ class ClusterNode:
             raise
         if message is STOP:
             cell.stop_accepted()
+
+    def _closed_mailbox(
+        self, token: str, frame: Frame, message: Any, target: str, shard: int | None
+    ) -> None:
+        if shard is not None:
+            self._inflight[shard] -= 1
+        self._undeliverable(frame, target, "the actor has stopped", token, message=message)
 
     def _entity(self, target: str, shard: int) -> ActorCell:
         """The local cell of entity ``target`` (``entity:Kind/key``), spawned on first use."""
@@ -698,9 +807,11 @@ class ClusterNode:
         now = anyio.current_time()
         parked, self._parked = self._parked, []
         for since, token, frame in parked:
-            target = frame.get("to", b"").decode()
+            target = frame.get("to", "")
             if self._resolve(target) is not None or now - since >= PARK_SECONDS:
-                await self._deliver(token, frame, parked_since=since)
+                wait = self._deliver(token, frame, parked_since=since)
+                if wait is not None:
+                    await wait
             else:
                 self._parked.append((since, token, frame))
 
@@ -709,7 +820,7 @@ class ClusterNode:
         message: Any = None,
     ) -> None:
         """A dead letter on this side; an asker gets ActorStopped at once (not a timeout)."""
-        corr = frame.get("c") if frame.get("k") == b"a" else None
+        corr = frame.get("c") if frame.get("k") == "a" else None
         self.system._facts.dead_letter(DeadLetter(
             target=f"{SCHEME}{self.member}/{target}",
             message=message if message is not None else frame.get("m", b""),
@@ -717,18 +828,18 @@ class ClusterNode:
         ))
         log.info("message to %s%s/%s is a dead letter: %s", SCHEME, self.member, target, why)
         if corr is not None and reply:
-            self._reply_error(frame.get("f", b"").decode(), corr, ActorStopped(
+            self._reply_error(frame.get("f", ""), corr, ActorStopped(
                 f"{SCHEME}{self.member}/{target} cannot take the message: {why}."
             ))
         self._settle(token, frame.get("i") if "s" in frame else None)
 
     def _reply_arrived(self, frame: Frame) -> None:
-        fut = self._asks.get(frame.get("c", b""))
+        fut = self._asks.get(frame.get("c", ""))
         if fut is None or fut.done():
             return  # timed out already: a late reply is dropped
         data = frame.get("m", b"null")
-        sender = frame.get("f", b"?").decode()
-        if frame.get("k") == b"r":
+        sender = frame.get("f", "?")
+        if frame.get("k") == "r":
             try:
                 fut.set_result(self.transport.codec.decode(data, self.ref_from_uri))
             except Exception as exc:
@@ -757,7 +868,19 @@ class ClusterNode:
                 pause = min(pause * 2, 2.0)
 
     async def _flush(self) -> None:
+        together = getattr(self.transport, "send_and_settle", None)
         async with self._flush_lock:
+            while together is not None and (self._outbox or self._done):
+                # replies and acknowledgements in one round trip, where the engine can
+                outbox, self._outbox = self._outbox, defaultdict(list)
+                done, self._done = self._done, []
+                try:
+                    await together(outbox, done)
+                except BaseException:
+                    for member, frames in outbox.items():  # those not accepted (see there)
+                        self._outbox[member][:0] = frames  # sent again first, next time
+                    self._done[:0] = done  # settling again is harmless
+                    raise
             while self._outbox or self._done:
                 outbox, self._outbox = self._outbox, defaultdict(list)
                 for member, frames in outbox.items():
@@ -848,7 +971,7 @@ class ClusterNode:
             self._notify_watchers(key)
         elif first:
             self._queue(target.system_id, {
-                "k": b"w", "f": self.member.encode(), "to": target._target.encode(),
+                "k": "w", "f": self.member, "to": target._target,
             })
 
     def unwatch(self, watcher: Any, target: RemoteActorRef) -> None:
@@ -869,16 +992,16 @@ class ClusterNode:
                 cell.mailbox.force(note)
 
     def _watch_arrived(self, frame: Frame) -> None:
-        member = frame.get("f", b"").decode()
-        target = frame.get("to", b"").decode()
+        member = frame.get("f", "")
+        target = frame.get("to", "")
         cell = self._resolve(target)
         if cell is None or not cell.alive:
-            self._queue(member, {"k": b"x", "f": self.member.encode(), "to": target.encode()})
+            self._queue(member, {"k": "x", "f": self.member, "to": target})
             return
         self._watched_by.setdefault(cell.rid, set()).add((member, target))
 
     def _terminated_arrived(self, frame: Frame) -> None:
-        self._notify_watchers((frame.get("f", b"").decode(), frame.get("to", b"").decode()))
+        self._notify_watchers((frame.get("f", ""), frame.get("to", "")))
 
     def terminated(self, cell: ActorCell) -> None:
         """A local actor is terminating (called by the lifecycle): tell remote watchers."""
@@ -886,7 +1009,7 @@ class ClusterNode:
         if not watchers:
             return
         for member, target in watchers:
-            self._queue(member, {"k": b"x", "f": self.member.encode(), "to": target.encode()})
+            self._queue(member, {"k": "x", "f": self.member, "to": target})
 
 
 def _always() -> bool:

@@ -41,6 +41,29 @@ class Codec(Protocol):
 
 
 _TAG = "$p"  # objects carrying this key are tagged values, never plain dicts
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_CONTAINERS = frozenset((list, dict))
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether orjson writes ``value`` as the codec would: JSON scalars, lists, and dicts with
+    str keys and no tag key (then the codec's rebuilt copy would be equal to it)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is dict:
+        if _TAG in value:
+            return False
+        for k, v in value.items():
+            if type(k) is not str or (type(v) not in _SCALARS and not _is_plain(v)):
+                return False
+        return True
+    if kind is list:
+        for v in value:  # noqa: SIM110 - a loop, not a generator per list
+            if type(v) not in _SCALARS and not _is_plain(v):
+                return False
+        return True
+    return False
 
 
 class JsonCodec:
@@ -87,7 +110,8 @@ class JsonCodec:
     # -- encoding -------------------------------------------------------------------------------
 
     def encode(self, message: Any, refs: Callable[[Any], str | None]) -> bytes:
-        plain = self._plain(message, refs, "message")
+        # Plain JSON (the common case) goes to orjson as it is; anything else is rebuilt.
+        plain = message if _is_plain(message) else self._plain(message, refs, "message")
         try:
             return orjson.dumps(plain)
         except orjson.JSONEncodeError as exc:  # e.g. an int beyond 64 bits
@@ -145,14 +169,22 @@ class JsonCodec:
         return self._value(orjson.loads(data), refs)
 
     def _value(self, value: Any, refs: Callable[[str], Any]) -> Any:
+        """What ``value`` (fresh from ``orjson.loads``: ours to change) stands for; plain
+        lists and dicts are kept, only their tagged parts replaced."""
         kind = type(value)
         if kind is list:
-            return [self._value(v, refs) for v in value]
+            for i, v in enumerate(value):
+                if type(v) in _CONTAINERS:
+                    value[i] = self._value(v, refs)
+            return value
         if kind is not dict:
             return value
         tag = value.get(_TAG)
         if tag is None:
-            return {k: self._value(v, refs) for k, v in value.items()}
+            for k, v in value.items():
+                if type(v) in _CONTAINERS:
+                    value[k] = self._value(v, refs)  # same keys: iterating stays valid
+            return value
         inner = value.get("v")
         if tag == "tuple":
             return tuple(self._value(v, refs) for v in inner)

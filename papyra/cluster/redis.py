@@ -30,7 +30,7 @@ import anyio
 import orjson
 
 from papyra._redis.client import RedisClient, RedisResponseError
-from papyra._redis.resp import ReplyError, encode_command
+from papyra._redis.resp import ReplyError, encode_command, encode_commands
 from papyra.cluster.codec import Codec, JsonCodec
 from papyra.cluster.transport import Frame, MemberInfo
 
@@ -215,9 +215,16 @@ class RedisStreamsTransport:
         """Append ``frames`` to the stream of ``shard``, read by its owner (whoever that is)."""
         await self._append(self.shard_key(shard), frames)
 
-    async def _append(self, key: str, frames: Sequence[Frame]) -> None:
+    async def try_send(self, dest: tuple[str, Any], frames: Sequence[Frame]) -> bool:
+        """One attempt of :meth:`send` (``dest``: ``("member", id)``) or :meth:`send_shard`
+        (``("shard", n)``) that does not wait for room: False, nothing sent, when the target's
+        backlog is at its bound."""
+        key = self.shard_key(dest[1]) if dest[0] == "shard" else self.inbox_key(dest[1])
+        return await self._append(key, frames, wait=False)
+
+    async def _append(self, key: str, frames: Sequence[Frame], *, wait: bool = True) -> bool:
         if not frames:
-            return
+            return True
         # Each frame is one stream entry of one field, "f": the header fields as a JSON object,
         # a newline, the payload bytes (one field parses much faster than six). The frames
         # are RESP-encoded here, once, and appended to the script call's head.
@@ -227,16 +234,53 @@ class RedisStreamsTransport:
         while True:
             reply = await self._eval(key, len(frames), body)
             if reply != 0:
-                return
+                return True
+            if not wait:
+                return False
             # The target's backlog is at its bound: wait like a full mailbox would, until
             # the member has caught up (or the caller's deadline cancels the wait).
             await anyio.sleep(pause)
             pause = min(pause * 2, 0.1)
 
+    async def send_and_settle(
+        self, outbox: dict[str, list[Frame]], done: Sequence[tuple[str, str | None]]
+    ) -> None:
+        """:meth:`send` to each member of ``outbox``, then :meth:`settle` ``done``, in one round
+        trip (a member's replies and acknowledgements go together). A destination whose
+        backlog is at its bound is then sent to as :meth:`send` does (waiting for room).
+        Members are removed from ``outbox`` once their frames are accepted: after an error,
+        what is left there was not (or may not have been) sent."""
+        sends = [(member, frames) for member, frames in outbox.items() if frames]
+        commands = [
+            self._eval_payload("EVALSHA", _SEND_SHA, self.inbox_key(member), len(frames),
+                               b"".join([_encode_entry(frame) for frame in frames]))
+            for member, frames in sends
+        ]
+        settle = self._settle_commands(done) if self._member is not None and done else []
+        if settle:
+            commands.append(encode_commands(settle))
+        if not commands:
+            return
+        replies = await self._redis.request_encoded(b"".join(commands), len(sends) + len(settle))
+        for reply in replies[len(sends):]:
+            if isinstance(reply, ReplyError):
+                raise RedisResponseError(reply.message)
+        for (member, frames), reply in zip(sends, replies, strict=False):
+            if reply != len(frames):
+                if isinstance(reply, ReplyError) and not reply.message.startswith("NOSCRIPT"):
+                    raise RedisResponseError(reply.message)
+                # at the bound (0), or the script is not loaded yet
+                await self._append(self.inbox_key(member), frames)
+            del outbox[member]
+
+    def _eval_payload(self, verb: str, script: str, key: str, count: int, body: bytes) -> bytes:
+        """The send script's call for ``count`` frames already RESP-encoded in ``body``."""
+        head = encode_command((verb, script, 1, key, self.max_backlog or 0, count))
+        return b"*%d%s" % (6 + count, head[head.index(b"\r\n"):]) + body
+
     async def _eval(self, key: str, count: int, body: bytes) -> Any:
         for verb, script in (("EVALSHA", _SEND_SHA), ("EVAL", _SEND_SCRIPT)):
-            head = encode_command((verb, script, 1, key, self.max_backlog or 0, count))
-            payload = b"*%d%s" % (6 + count, head[head.index(b"\r\n"):]) + body
+            payload = self._eval_payload(verb, script, key, count, body)
             (reply,) = await self._redis.request_encoded(payload, 1)
             if isinstance(reply, ReplyError):
                 if verb == "EVALSHA" and reply.message.startswith("NOSCRIPT"):
@@ -295,11 +339,16 @@ class RedisStreamsTransport:
             for row in reply or ()
         }
         for token, frame in entries:
-            frame["n"] = b"%d" % counts.get(token.partition("@")[0], 1)
+            frame["n"] = counts.get(token.partition("@")[0], 1)
 
-    async def settle(self, done: Sequence[tuple[str, bytes | None]]) -> None:
+    async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
         if self._member is None or not done:
             return
+        for reply in await self._redis.request(self._settle_commands(done)):
+            if isinstance(reply, ReplyError):
+                raise RedisResponseError(reply.message)
+
+    def _settle_commands(self, done: Sequence[tuple[str, str | None]]) -> list[tuple[Any, ...]]:
         now = time.time()
         by_key: dict[str, tuple[list[str], list[Any]]] = {}
         for token, message_id in done:
@@ -316,21 +365,19 @@ class RedisStreamsTransport:
                 commands.append(("ZREMRANGEBYSCORE", done_key, "-inf", now - self.dedup_window))
             commands.append(("XACK", key, _GROUP, *ids))
             commands.append(("XDEL", key, *ids))
-        for reply in await self._redis.request(commands):
-            if isinstance(reply, ReplyError):
-                raise RedisResponseError(reply.message)
+        return commands
 
-    async def handled(self, items: Sequence[tuple[str, bytes]]) -> set[bytes]:
+    async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
         if not items:
             return set()
-        by_key: dict[str, list[bytes]] = {}
+        by_key: dict[str, list[str]] = {}
         for token, message_id in items:
             by_key.setdefault(token.partition("@")[2], []).append(message_id)
         keys = list(by_key)
         replies = await self._redis.request(
             [("ZMSCORE", f"{key}:done", *by_key[key]) for key in keys]
         )
-        found: set[bytes] = set()
+        found: set[str] = set()
         for key, reply in zip(keys, replies, strict=True):
             if isinstance(reply, ReplyError):
                 raise RedisResponseError(reply.message)
@@ -525,8 +572,9 @@ def _text(value: Any) -> str:
 def _encode_entry(frame: Frame) -> bytes:
     """A frame as the value of its entry's field ``f``, RESP-encoded: the header fields as
     one JSON object (no newline in it), ``\n``, the payload bytes."""
-    header = orjson.dumps({k: v.decode() for k, v in frame.items() if k != "m"})
-    value = header + b"\n" + frame.get("m", b"")
+    header = frame.copy()
+    payload = header.pop("m", b"")
+    value = orjson.dumps(header) + b"\n" + payload
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
@@ -534,7 +582,12 @@ def _decode_entry(flat: list[Any]) -> Frame:
     """The frame of a stream entry ``[b"f", value]`` (see :func:`_encode_entry`)."""
     value = flat[1] if len(flat) == 2 and flat[0] == b"f" else b"{}\n"
     header, _, payload = value.partition(b"\n")
-    frame: Frame = {k: v.encode() for k, v in orjson.loads(header).items()}
+    try:
+        frame = orjson.loads(header)
+    except orjson.JSONDecodeError:
+        frame = None
+    if type(frame) is not dict:
+        return {}  # not a frame of ours: the node drops it as a frame of unknown kind
     frame["m"] = payload
     return frame
 

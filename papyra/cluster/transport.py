@@ -5,7 +5,9 @@
 :class:`~papyra.cluster.redis.RedisStreamsTransport` is the engine shipped; another (NATS
 JetStream, say) implements these methods and nothing else changes.
 
-A frame is a flat ``dict[str, bytes]``. The transport guarantees, per target member:
+A frame is a flat ``dict[str, Any]``: header fields of text (``str``; a transport may add
+``n``, the number of deliveries, as an ``int``) and the payload ``m`` as ``bytes``. The
+transport guarantees, per target member:
 
 * :meth:`Transport.send` returns once the engine has durably accepted the frames, in order
   (frames of one ``send`` stay together and in order, and two sends from one task arrive in the
@@ -15,6 +17,14 @@ A frame is a flat ``dict[str, bytes]``. The transport guarantees, per target mem
   whose lease it holds), each with a token; a frame is handed out again (after a restart of
   this member, or to a shard's next owner) until :meth:`Transport.settle` acknowledged its
   token: delivery is at least once.
+
+An engine may also offer ``send_and_settle(outbox, done)``: :meth:`Transport.send` to each
+member of ``outbox`` (a dict of frame lists), then :meth:`Transport.settle` ``done``, in one
+round trip, removing each member from ``outbox`` once its frames are accepted; the node uses
+it for its replies and acknowledgements when it is there. And ``try_send(dest, frames)``: one
+attempt of :meth:`Transport.send` (``dest`` ``("member", id)``) or :meth:`Transport.send_shard`
+(``("shard", n)``) that returns False, nothing sent, instead of waiting for room; with it a
+lone send goes from the caller's task.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from papyra.cluster.codec import Codec
 __all__ = ("Frame", "MemberInfo", "Transport")
 
 #: One message (or reply, or control notice) on the wire.
-Frame = dict[str, bytes]
+Frame = dict[str, Any]
 
 
 #: What a member announces about itself (``members()``): plain JSON data.
@@ -60,11 +70,11 @@ class Transport(Protocol):
         (well under a second) when there is nothing, then returns an empty list.
         """
 
-    async def settle(self, done: Sequence[tuple[str, bytes | None]]) -> None:
+    async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
         """Acknowledge the frames of the ``(token, message id)`` pairs (they are done), and
         remember the message ids (where not None) as handled for the de-duplication window."""
 
-    async def handled(self, items: Sequence[tuple[str, bytes]]) -> set[bytes]:
+    async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
         """Which message ids of the ``(token, message id)`` pairs were settled within the
         de-duplication window (a frame handed out again after a crash)."""
 

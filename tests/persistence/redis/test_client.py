@@ -15,42 +15,72 @@ from papyra._redis.client import (
     RedisUnavailableError,
     parse_url,
 )
-from papyra._redis.resp import ProtocolError, ReplyError, ReplyParser, encode_command
+from papyra._redis.resp import ProtocolError, ReplyError, ReplyParser
 from tests.redis_server import shared_server, unique_prefix
 
-# -- the protocol ------------------------------------------------------------------------------
+# -- the protocol (both twins: impl.resp is resp_py or the compiled resp_c) --------------------
 
 
-def test_commands_are_arrays_of_bulk_strings() -> None:
+def test_the_module_re_exports_the_selected_twin() -> None:
+    from papyra import _accel
+    from papyra._redis import resp
+
+    assert resp.ReplyParser is _accel.resp.ReplyParser
+    assert resp.encode_command is _accel.resp.encode_command
+    assert (ProtocolError, ReplyError, ReplyParser) == (
+        resp.ProtocolError, resp.ReplyError, resp.ReplyParser,
+    )
+
+
+def test_commands_are_arrays_of_bulk_strings(impl: Any) -> None:
+    encode_command = impl.resp.encode_command
     assert encode_command(["SET", "k", b"\x00\xff", 12, 1.5]) == (
         b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n\x00\xff\r\n$2\r\n12\r\n$3\r\n1.5\r\n"
+    )
+    assert encode_command([]) == b"*0\r\n"
+    assert encode_command(["é", -7, 10**30, b""]) == (
+        b"*4\r\n$2\r\n\xc3\xa9\r\n$2\r\n-7\r\n$31\r\n1" + b"0" * 30 + b"\r\n$0\r\n\r\n"
+    )
+    assert impl.resp.encode_commands([["PING"], ("GET", "k")]) == (
+        b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
     )
     with pytest.raises(TypeError, match="cannot be a bool"):
         encode_command(["SET", "k", True])
     with pytest.raises(TypeError, match="not NoneType"):
-        encode_command(["GET", None])  # type: ignore[list-item]
+        encode_command(["GET", None])
+
+
+@given(st.lists(st.one_of(
+    st.binary(max_size=40), st.text(max_size=20), st.integers(), st.floats(allow_nan=False),
+), max_size=12))
+def test_the_encoders_agree(impl: Any, args: list[Any]) -> None:
+    from papyra._speedups import resp_py
+
+    assert impl.resp.encode_command(args) == resp_py.encode_command(args)
 
 
 REPLIES = (
     b"+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*-1\r\n*0\r\n-ERR wrong\r\n"
     b"*2\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$4\r\ndata\r\n$2\r\n{}\r\n:7\r\n$0\r\n\r\n"
+    b":-12\r\n:-9223372036854775808\r\n:123456789012345678901\r\n$4\r\na\r\nb\r\n+\xe9\r\n"
 )
 EXPECTED = [
     "OK", 42, b"hello", None, None, [], ReplyError("ERR wrong"),
-    [[b"1-0", [b"data", b"{}"]], 7], b"",
+    [[b"1-0", [b"data", b"{}"]], 7], b"", -12, -9223372036854775808, 123456789012345678901,
+    b"a\r\nb", "\ufffd",
 ]
 
 
-def test_replies_of_every_type_parse() -> None:
-    parser = ReplyParser()
+def test_replies_of_every_type_parse(impl: Any) -> None:
+    parser = impl.resp.ReplyParser()
     parser.feed(REPLIES)
     assert parser.replies() == EXPECTED
     assert parser.replies() == []
 
 
 @given(st.lists(st.integers(min_value=1, max_value=len(REPLIES)), max_size=30))
-def test_replies_parse_the_same_in_any_pieces(cuts: list[int]) -> None:
-    parser = ReplyParser()
+def test_replies_parse_the_same_in_any_pieces(impl: Any, cuts: list[int]) -> None:
+    parser = impl.resp.ReplyParser()
     got: list[Any] = []
     start = 0
     for cut in [*sorted(set(cuts)), len(REPLIES)]:
@@ -60,9 +90,21 @@ def test_replies_parse_the_same_in_any_pieces(cuts: list[int]) -> None:
     assert got == EXPECTED
 
 
-def test_garbage_is_a_protocol_error() -> None:
-    parser = ReplyParser()
-    parser.feed(b"?what\r\n")
+def test_a_large_reply_in_pieces_keeps_its_place(impl: Any) -> None:
+    entry = b"*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$300\r\n" + b"x" * 300 + b"\r\n"
+    data = b"*1000\r\n" + entry * 1000 + b":1\r\n"
+    parser = impl.resp.ReplyParser()
+    got: list[Any] = []
+    for start in range(0, len(data), 4096):
+        parser.feed(data[start:start + 4096])
+        got += parser.replies()
+    assert got == [[[b"1-0", [b"f", b"x" * 300]]] * 1000, 1]
+
+
+@pytest.mark.parametrize("data", [b"?what\r\n", b"$abc\r\n", b"*1x\r\n", b":\r\n", b":1-\r\n"])
+def test_garbage_is_a_protocol_error(impl: Any, data: bytes) -> None:
+    parser = impl.resp.ReplyParser()
+    parser.feed(data)
     with pytest.raises(ProtocolError):
         parser.replies()
 

@@ -1,0 +1,16 @@
+"""Types of the compiled twin: exactly the API of :mod:`papyra._speedups.resp_py`."""
+
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ("ReplyParser", "encode_command", "encode_commands")
+
+Arg = bytes | str | int | float
+
+def encode_command(args: Iterable[Arg]) -> bytes: ...
+def encode_commands(commands: Iterable[Iterable[Arg]]) -> bytes: ...
+
+class ReplyParser:
+    def __init__(self) -> None: ...
+    def feed(self, data: bytes) -> None: ...
+    def replies(self) -> list[Any]: ...
