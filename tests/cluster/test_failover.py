@@ -73,14 +73,14 @@ def handled(paths: list[Path]) -> Counter[tuple[str, int]]:
 
 
 async def test_a_killed_member_loses_no_acknowledged_message(
-    tmp_path: Path, anyio_backend: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, anyio_backend_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = shared_server().url
     cluster = unique_prefix()
     outs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [
-        start_member(url, cluster, "node-a", outs[0], anyio_backend),
-        start_member(url, cluster, "node-b", outs[1], anyio_backend),
+        start_member(url, cluster, "node-a", outs[0], anyio_backend_name),
+        start_member(url, cluster, "node-b", outs[1], anyio_backend_name),
     ]
     try:
         transport = RedisStreamsTransport(
@@ -108,7 +108,7 @@ async def test_a_killed_member_loses_no_acknowledged_message(
         lost = set(sent) - set(seen)
         with capsys.disabled():
             print(
-                f"\n[fail-over {anyio_backend}] sent={len(sent)} handled={len(seen)} "
+                f"\n[fail-over {anyio_backend_name}] sent={len(sent)} handled={len(seen)} "
                 f"duplicates={duplicates} lost={len(lost)} "
                 f"shard owners after={set(owners.values())}"
             )
