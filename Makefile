@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # twice and mypy once: its result does not depend on which twin is loaded).
 TYPECHECK := 1
 
-.PHONY: demo test bench bench-peers typecheck lint ext clean
+.PHONY: demo test bench bench-peers docs docs-serve typecheck lint ext clean
 
 demo: ext
 	$(BIN)/python examples/demo.py
@@ -33,6 +33,17 @@ bench-peers: ext
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test,bench]'
 	$(BIN)/python benchmarks/peers/run.py $(PEERS_ARGS)
 	$(BIN)/python benchmarks/plot.py benchmarks/peers/results.json docs/img/peers.png
+
+# The documentation site (mkdocs.yml, docs/): a strict build fails on any warning (a broken
+# link, a reference that does not resolve, a docstring that does not render). The reference
+# pages read the sources of this checkout (griffe), so no compiled extension is needed.
+docs: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[docs]'
+	$(BIN)/python -m mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[docs]'
+	$(BIN)/python -m mkdocs serve
 
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy
@@ -56,4 +67,4 @@ else
 endif
 
 clean:
-	rm -rf build $(VENV) papyra/_speedups/*.so papyra/_speedups/*.c
+	rm -rf build site $(VENV) papyra/_speedups/*.so papyra/_speedups/*.c
