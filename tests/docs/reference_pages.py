@@ -111,13 +111,19 @@ def _modules(obj: Any) -> list[Any]:
     return out
 
 
-def build_pages() -> list[Page]:
-    """The pages, in nav order."""
+def load_package() -> Any:
+    """Papyra as griffe reads it from this checkout's sources."""
     import griffe
 
-    package = griffe.load(
+    return griffe.load(
         "papyra", search_paths=[str(ROOT)], resolve_aliases=True, resolve_external=False
     )
+
+
+def build_pages(package: Any = None) -> list[Page]:
+    """The pages, in nav order (``package``: a griffe package, else :func:`load_package`)."""
+    if package is None:
+        package = load_package()
     modules = {
         m.path: m
         for m in _modules(package)

@@ -13,7 +13,10 @@ loads it (``extensions:`` of the python handler).
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import griffe
@@ -38,7 +41,31 @@ def _lookup(root: Any, path: str) -> Any | None:
     return obj
 
 
-def _resolve(root: Any, scope: Any, target: str) -> str | None:
+def _public_homes(root: Any) -> dict[str, str]:
+    """Canonical path of each object a reference page renders -> its anchor there.
+
+    ``papyra.system`` renders ``STOP``, defined in the private ``papyra._envelope``: a role
+    naming ``papyra._envelope.STOP`` links to ``papyra.system.STOP``.
+    """
+    spec = importlib.util.spec_from_file_location(
+        "_papyra_reference_pages", Path(__file__).with_name("reference_pages.py")
+    )
+    assert spec is not None and spec.loader is not None
+    pages = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(pages)
+    homes: dict[str, str] = {}
+    for page in pages.build_pages(root):
+        module = root if page.module == root.name else root[page.module.partition(".")[2]]
+        for name in page.rendered:
+            member = module.members[name]
+            try:
+                homes.setdefault(str(member.canonical_path), f"{page.module}.{name}")
+            except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                pass
+    return homes
+
+
+def _resolve(root: Any, scope: Any, target: str, homes: dict[str, str]) -> str | None:
     """The identifier that ``target`` (as written in ``scope``'s docstring) names, or None."""
     if target.startswith(PACKAGE + ".") or target == PACKAGE:
         candidates = [target]
@@ -57,14 +84,18 @@ def _resolve(root: Any, scope: Any, target: str) -> str | None:
                 return None  # a name imported from outside the package
             # __init__ is documented with its class (merge_init_into_class).
             path = path.removesuffix(".__init__")
-            # Private modules and names have no page: the role stays code.
+            # Private modules and names have no page, unless a public module re-exports the
+            # name and its page renders it; else the role stays code.
             if any(part.startswith("_") for part in path.split(".")):
+                for canonical, anchor in homes.items():
+                    if path == canonical or path.startswith(canonical + "."):
+                        return anchor + path[len(canonical):]
                 return None
             return path
     return None
 
 
-def _rewrite(root: Any, obj: Any, text: str) -> str:
+def _rewrite(root: Any, obj: Any, text: str, homes: dict[str, str]) -> str:
     def link(match: re.Match[str]) -> str:
         content = match.group(1)
         explicit = re.fullmatch(r"(.*?)\s*<([^>]+)>", content)
@@ -78,7 +109,7 @@ def _rewrite(root: Any, obj: Any, text: str) -> str:
         target = target.lstrip("~")
         call = target.endswith("()")
         target = target.removesuffix("()")
-        identifier = _resolve(root, obj, target)
+        identifier = _resolve(root, obj, target, homes)
         if identifier is None:
             return f"`{title}`"
         if call and not title.endswith("()"):
@@ -105,6 +136,7 @@ class SphinxRolesToLinks(griffe.Extension):
     def on_package(self, *, pkg: Any, **kwargs: Any) -> None:
         if pkg.name != PACKAGE:
             return
+        homes = _public_homes(pkg)
         for obj in _walk(pkg):
             if obj.docstring is not None and ":" in obj.docstring.value:
-                obj.docstring.value = _rewrite(pkg, obj, obj.docstring.value)
+                obj.docstring.value = _rewrite(pkg, obj, obj.docstring.value, homes)
