@@ -2,18 +2,20 @@
 one, and the strict build passes.
 
 Public modules and their ``__all__`` are read here with ``ast``, independently of the page
-generator (tests/docs/reference_pages.py), so that a generator bug cannot hide a missing name.
+generator (docs/_tools/reference_pages.py), so that a generator bug cannot hide a missing name.
 """
 
 from __future__ import annotations
 
 import ast
 import html
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,11 +26,23 @@ try:
 except ImportError:
     pytest.skip("pip install -e '.[docs]'", allow_module_level=True)
 
-from tests.docs.reference_pages import build_pages
-
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference"
+
+
+def _load_generator() -> Any:
+    """docs/_tools/reference_pages.py (the docs' build tools are no package)."""
+    spec = importlib.util.spec_from_file_location(
+        "_papyra_reference_pages", DOCS / "_tools" / "reference_pages.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
+
+
+build_pages = _load_generator().build_pages
 
 
 def _public_modules() -> dict[str, tuple[str, ...]]:
@@ -99,7 +113,7 @@ def test_pages_match_the_generator() -> None:
         committed = (REFERENCE / page.filename).read_text(encoding="utf-8")
         assert committed == page.markdown(), (
             f"docs/reference/{page.filename} is stale: run "
-            "`.venv/bin/python tests/docs/reference_pages.py`"
+            "`.venv/bin/python docs/_tools/reference_pages.py`"
         )
 
 

@@ -9,7 +9,7 @@ order of :data:`SECTIONS`.
 
 Run from the repository root after adding, removing or renaming a public module or name::
 
-    .venv/bin/python tests/docs/reference_pages.py
+    .venv/bin/python docs/_tools/reference_pages.py
 
 It rewrites docs/reference/ and prints the ``Reference`` entry of the mkdocs.yml nav.
 tests/docs/test_site.py fails while the committed pages differ from what this produces.
