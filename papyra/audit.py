@@ -11,6 +11,13 @@ __all__ = ("ActorInfo", "AuditReport")
 
 @dataclass(frozen=True, slots=True)
 class ActorInfo:
+    """One actor as ``system.actor_info(ref)`` and ``audit(include_actors=True)`` saw it.
+
+    ``rid`` is its id in the system (``address.actor_id``), ``name`` its registered name,
+    ``parent_rid`` / ``children_rids`` its place in the supervision tree; ``alive``,
+    ``stopping`` and ``restarting`` are its flags at that moment (see :attr:`state`).
+    """
+
     rid: int
     address: ActorAddress
     name: str | None
@@ -35,6 +42,7 @@ class ActorInfo:
         return "alive" if self.alive else "stopped"
 
     def panel_line(self) -> str:
+        """One line for ``papyra inspect`` panels: ``rid=... address=... state=...``."""
         children = ",".join(map(str, self.children_rids)) or "-"
         parent = "-" if self.parent_rid is None else str(self.parent_rid)
         return (
@@ -45,6 +53,15 @@ class ActorInfo:
 
 @dataclass(frozen=True, slots=True)
 class AuditReport:
+    """What ``system.audit()`` returns: the system's actors and registry at one moment.
+
+    ``total_actors`` counts every actor ever spawned; ``alive_actors``, ``stopping_actors``
+    and ``restarting_actors`` those in each state now. ``registry_size`` is the number of
+    registered names, ``registry_orphans`` the names pointing at no record any more and
+    ``registry_dead`` those pointing at a stopped actor (both empty in a healthy system).
+    ``actors`` has one :class:`ActorInfo` per retained actor when asked for.
+    """
+
     system_id: str
     total_actors: int
     alive_actors: int
@@ -60,6 +77,7 @@ class AuditReport:
     dead_letters_total: int | None = None
 
     def summary_lines(self) -> tuple[str, ...]:
+        """The counts as ``key=value`` lines (``system_id``, actors, registry, dead letters)."""
         return (
             f"system_id={self.system_id}",
             f"actors(total={self.total_actors}, alive={self.alive_actors}, "
@@ -70,6 +88,7 @@ class AuditReport:
         )
 
     def panel_lines(self) -> tuple[str, ...]:
+        """:meth:`summary_lines`, then one :meth:`ActorInfo.panel_line` per actor."""
         if not self.actors:
             return (*self.summary_lines(), "actors=<not included>")
         return (*self.summary_lines(), *(info.panel_line() for info in self.actors))

@@ -17,7 +17,11 @@ __all__ = ("Clock", "ManualClock", "SystemClock")
 
 @runtime_checkable
 class Clock(Protocol):
-    def now(self) -> float: ...
+    """Anything with ``now()``: the time in seconds, as ``system.now()`` reads it."""
+
+    def now(self) -> float:
+        """The current time in seconds."""
+        ...
 
 
 class SystemClock:
@@ -29,6 +33,7 @@ class SystemClock:
         self._time_fn = time_fn
 
     def now(self) -> float:
+        """The time function's current value."""
         return self._time_fn()
 
     def __repr__(self) -> str:
@@ -62,6 +67,7 @@ class ManualClock(TimerHeap):
         return self._now
 
     def time(self) -> float:
+        """:meth:`now` under the name event-loop clocks use (the runtime's timer line)."""
         return self._now
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerEntry:

@@ -81,35 +81,61 @@ class RestartBudgetExhausted:
 
 @runtime_checkable
 class SystemHooks(Protocol):
-    def on_event(self, event: ActorEvent) -> MaybeAwaitable: ...
-    def on_dead_letter(self, dead_letter: DeadLetter) -> MaybeAwaitable: ...
-    def on_failure(self, failure: FailureInfo) -> MaybeAwaitable: ...
-    def on_audit(self, report: object) -> MaybeAwaitable: ...
-    async def on_persistence_scan(self, report: PersistenceScanReport) -> None: ...
-    async def on_persistence_recovery(self, report: Any) -> None: ...
+    """What ``ActorSystem(hooks=...)`` calls: any object with some of these methods.
+
+    A missing method is simply not called. Each is called synchronously, in the task where
+    the fact happens (an actor's task, or the caller's), and must not block; one that returns
+    an awaitable has it awaited in a task of its own while the system runs. What a hook
+    raises is logged (``papyra`` logger, debug) and never reaches the runtime.
+    """
+
+    def on_event(self, event: ActorEvent) -> MaybeAwaitable:
+        """Every lifecycle event (``papyra.events``), as it is emitted."""
+
+    def on_dead_letter(self, dead_letter: DeadLetter) -> MaybeAwaitable:
+        """A message that could not be delivered (a stopped actor, a closed system...)."""
+
+    def on_failure(self, failure: FailureInfo) -> MaybeAwaitable:
+        """An actor failed: before the decision (``decision=None``), then with it."""
+
+    def on_audit(self, report: object) -> MaybeAwaitable:
+        """The report of each ``ActorSystem.audit()``."""
+
+    async def on_persistence_scan(self, report: PersistenceScanReport) -> None:
+        """The scan report of the startup check, awaited in ``start()``."""
+
+    async def on_persistence_recovery(self, report: Any) -> None:
+        """The recovery report of the startup check, awaited in ``start()``."""
 
 
 @dataclass(slots=True)
 class DefaultHooks:
-    """Hooks that do nothing."""
+    """Hooks that do nothing: subclass it and override only the ones you need."""
 
     def on_event(self, event: ActorEvent) -> MaybeAwaitable:
+        """Every lifecycle event, as it is emitted (see :class:`SystemHooks`)."""
         return None
 
     def on_dead_letter(self, dead_letter: DeadLetter) -> MaybeAwaitable:
+        """A message that could not be delivered."""
         return None
 
     def on_failure(self, failure: FailureInfo) -> MaybeAwaitable:
+        """An actor failed: before the supervision decision, then with it."""
         return None
 
     def on_audit(self, report: object) -> MaybeAwaitable:
+        """The report of each ``ActorSystem.audit()``."""
         return None
 
     def on_restart_budget_exhausted(self, info: RestartBudgetExhausted) -> MaybeAwaitable:
+        """An actor spent its restart budget (``max_restarts`` within ``within_seconds``)."""
         return None
 
     async def on_persistence_scan(self, report: PersistenceScanReport) -> None:
+        """The scan report of the startup check."""
         return None
 
     async def on_persistence_recovery(self, report: Any) -> None:
+        """The recovery report of the startup check."""
         return None

@@ -308,6 +308,8 @@ class ActorSystem:
 
     @property
     def persistence_startup(self) -> PersistenceStartupConfig | None:
+        """The startup check ``start()`` runs on the backend (None: none), settable before
+        ``start()``; a value that is not a ``PersistenceStartupConfig`` raises ``TypeError``."""
         return self._persistence_startup
 
     @persistence_startup.setter
@@ -317,6 +319,9 @@ class ActorSystem:
 
     @property
     def persistence_recovery(self) -> PersistenceRecoveryConfig | None:
+        """How the startup check recovers a damaged store when its own config says nothing
+        (None: it does not); a value of the wrong type raises ``TypeError``. The 0.3.0
+        spelling ``persistance_recovery`` is the same property."""
         return self._persistence_recovery
 
     @persistence_recovery.setter
@@ -868,11 +873,20 @@ class ActorSystem:
         return ref
 
     def list_names(self) -> dict[str, ActorAddress]:
+        """Each registered name of a live actor -> its address (a new dict, a snapshot).
+
+        A name is listed from its ``spawn(name=...)`` until the actor has terminated.
+        """
         return {
             name: ActorAddress(self.system_id, rid) for name, rid in self._names.items()
         }
 
     def list_actors(self, *, alive_only: bool = False) -> tuple[ActorAddress, ...]:
+        """The addresses of the actors this system knows, in spawn order.
+
+        Terminated actors are included (up to ``retain_terminated`` of them) unless
+        ``alive_only``: then only actors that run and accept messages.
+        """
         return tuple(
             cell.address
             for cell in self._by_id.values()
@@ -880,6 +894,9 @@ class ActorSystem:
         )
 
     def refs(self, *, alive_only: bool = True) -> tuple[ActorRef, ...]:
+        """Fresh refs to the actors of this system, in spawn order (the running ones only,
+        unless ``alive_only=False``: then also the retained records of stopping and
+        terminated actors, whose refs dead-letter what they are sent)."""
         return tuple(
             self._lifecycle.ref(cell)
             for cell in self._by_id.values()
@@ -889,6 +906,11 @@ class ActorSystem:
     def refs_by_type(
         self, actor_type: type[Actor] | str, *, alive_only: bool = True
     ) -> tuple[ActorRef, ...]:
+        """:meth:`refs` of the actors whose current instance is of ``actor_type``.
+
+        ``actor_type`` is a class (subclasses match) or a name: the class's ``__name__``,
+        ``__qualname__`` or ``module.qualname``.
+        """
         matches = _type_matcher(actor_type)
         return tuple(
             self._lifecycle.ref(cell)
