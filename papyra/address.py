@@ -44,8 +44,11 @@ class ActorAddress:
         return cls(system=system, actor_id=number)
 
     def to_dict(self) -> dict[str, object]:
+        """``{"system": ..., "actor_id": ...}``: the form events carry (``event.address``)."""
         return {"system": self.system, "actor_id": self.actor_id}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ActorAddress:
+        """The address of a :meth:`to_dict` mapping; ``KeyError`` / ``ValueError`` when a
+        field is missing or not convertible."""
         return cls(system=str(data["system"]), actor_id=int(data["actor_id"]))

@@ -80,6 +80,7 @@ class ActorRef(Generic[_M, _R]):
 
     @property
     def address(self) -> ActorAddress:
+        """Where the actor lives (``system:id``); ``RuntimeError`` for a ref built without one."""
         if self._address is None:
             raise RuntimeError("ActorRef has no address bound")
         return self._address
