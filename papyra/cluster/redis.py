@@ -165,12 +165,14 @@ class RedisStreamsTransport:
 
     @property
     def url(self) -> str:
+        """The Redis URL, password masked."""
         return self._redis.url
 
     def __repr__(self) -> str:
         return f"RedisStreamsTransport({self.url!r}, cluster={self.cluster!r})"
 
     def inbox_key(self, member: str) -> str:
+        """The stream holding ``member``'s inbox: ``{cluster}:inbox:{member}``."""
         return f"{self.cluster}:inbox:{member}"
 
     def _lease_key(self, member: str) -> str:
@@ -181,6 +183,7 @@ class RedisStreamsTransport:
         return f"{self.cluster}:members"
 
     def shard_key(self, shard: int) -> str:
+        """The stream holding ``shard``'s entity messages: ``{cluster}:shard:{shard}``."""
         return f"{self.cluster}:shard:{shard}"
 
     def _owner_key(self, shard: int) -> str:
@@ -193,6 +196,7 @@ class RedisStreamsTransport:
     # -- joining ------------------------------------------------------------------------------
 
     async def open(self, member: str) -> None:
+        """Join as ``member``: create its inbox stream and the consumer group (Transport)."""
         self._member = member
         self._streams = {}
         await self._join_stream(self.inbox_key(member))
@@ -209,6 +213,8 @@ class RedisStreamsTransport:
     # -- sending ------------------------------------------------------------------------------
 
     async def send(self, member: str, frames: Sequence[Frame]) -> None:
+        """Append ``frames`` to ``member``'s inbox in one script call; waits while its
+        backlog is at ``max_backlog`` (Transport)."""
         await self._append(self.inbox_key(member), frames)
 
     async def send_shard(self, shard: int, frames: Sequence[Frame]) -> None:
@@ -292,6 +298,8 @@ class RedisStreamsTransport:
     # -- receiving ----------------------------------------------------------------------------
 
     async def receive(self, count: int) -> list[tuple[str, Frame]]:
+        """Up to ``count`` frames from this member's inbox and owned shards, oldest first;
+        ``RuntimeError`` before :meth:`open` (Transport)."""
         member = self._member
         if member is None:
             raise RuntimeError("the transport has not joined a cluster: call open() first")
@@ -342,6 +350,8 @@ class RedisStreamsTransport:
             frame["n"] = counts.get(token.partition("@")[0], 1)
 
     async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
+        """Acknowledge and delete the frames of ``done``; shard frames also mark their
+        message id handled (Transport)."""
         if self._member is None or not done:
             return
         for reply in await self._redis.request(self._settle_commands(done)):
@@ -368,6 +378,7 @@ class RedisStreamsTransport:
         return commands
 
     async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
+        """The message ids among ``items`` already handled on their shard (Transport)."""
         if not items:
             return set()
         by_key: dict[str, list[str]] = {}
@@ -387,6 +398,7 @@ class RedisStreamsTransport:
     # -- membership ---------------------------------------------------------------------------
 
     async def heartbeat(self, info: MemberInfo) -> None:
+        """Renew this member's lease and publish ``info`` (Transport)."""
         member = self._member
         if member is None:
             return
@@ -400,6 +412,7 @@ class RedisStreamsTransport:
                 raise RedisResponseError(reply.message)
 
     async def members(self) -> dict[str, MemberInfo]:
+        """The members whose lease is current, by system id (Transport)."""
         reply = await self._redis.execute_command("HKEYS", self._members_key)
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in reply or ()]
         if not names:
@@ -556,6 +569,7 @@ class RedisStreamsTransport:
         ])
 
     async def aclose(self) -> None:
+        """Give up the held shard leases and close the Redis connections (Transport)."""
         for shard in list(self._owned):
             try:
                 await self.release(shard)
