@@ -71,6 +71,7 @@ class AskStats:
         self.sum += seconds
 
     def snapshot(self) -> LatencyHistogram:
+        """A frozen copy of the histogram as it is now."""
         return LatencyHistogram(self.bounds, tuple(self.counts), self.sum)
 
 
@@ -101,6 +102,7 @@ class LatencyHistogram:
         return tuple(pairs)
 
     def as_dict(self) -> dict[str, Any]:
+        """``bounds``, ``counts``, ``count`` and ``sum`` as plain JSON-ready values."""
         return {
             "bounds": list(self.bounds),
             "counts": list(self.counts),

@@ -267,6 +267,7 @@ class PoolRef(Generic[_M, _R]):
 
     @property
     def routing(self) -> Routing:
+        """How the pool picks a worker for each message."""
         return self._state.routing
 
     @property
@@ -280,6 +281,7 @@ class PoolRef(Generic[_M, _R]):
         return tuple(w.ref for w in self._state.workers)
 
     def is_alive(self) -> bool:
+        """True while the pool actor (the parent of the workers) runs and accepts messages."""
         return self._state.pool_ref.is_alive()
 
     def route(self, message: _M) -> ActorRef[_M, _R]:

@@ -110,6 +110,8 @@ class JsonCodec:
     # -- encoding -------------------------------------------------------------------------------
 
     def encode(self, message: Any, refs: Callable[[Any], str | None]) -> bytes:
+        """The JSON bytes of ``message`` (tagged where JSON has no form for a value);
+        ``MessageNotSerializable`` naming the first value that cannot be carried."""
         # Plain JSON (the common case) goes to orjson as it is; anything else is rebuilt.
         plain = message if _is_plain(message) else self._plain(message, refs, "message")
         try:
@@ -166,6 +168,7 @@ class JsonCodec:
     # -- decoding -------------------------------------------------------------------------------
 
     def decode(self, data: bytes, refs: Callable[[str], Any]) -> Any:
+        """The message :meth:`encode` made ``data`` from; refs come back through ``refs``."""
         return self._value(orjson.loads(data), refs)
 
     def _value(self, value: Any, refs: Callable[[str], Any]) -> Any:

@@ -112,6 +112,7 @@ class CompactionReport:
 
     @property
     def removed_records(self) -> int:
+        """``before_records - after_records``: how many records the compaction dropped."""
         return self.before_records - self.after_records
 
     @property
@@ -213,6 +214,7 @@ class PersistenceScanReport:
 
     @property
     def has_anomalies(self) -> bool:
+        """True when the scan found anything to report."""
         return bool(self.anomalies)
 
 
