@@ -43,15 +43,19 @@ class CompactSerializer:
         }
 
     def dump(self, obj: Any, fp: IO[str], **kwargs: Any) -> None:
+        """Write ``obj`` as JSON text to ``fp`` (``json.dump`` with the defaults)."""
         json.dump(obj, fp, **{**self.defaults, **kwargs})
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """``obj`` as JSON text; ``TypeError`` / ``ValueError`` as ``json.dumps`` raises."""
         return json.dumps(obj, **{**self.defaults, **kwargs})
 
     def load(self, fp: IO[str] | IO[bytes], **kwargs: Any) -> Any:
+        """The value of the JSON document in ``fp`` (``json.load``)."""
         return json.load(fp, **kwargs)
 
     def loads(self, s: str | bytes | bytearray, **kwargs: Any) -> Any:
+        """The value of the JSON document ``s`` (``json.loads``)."""
         return json.loads(s, **kwargs)
 
 
@@ -79,6 +83,7 @@ class StandardSerializerConfig(SerializerConfig):
     """Builds a :class:`CompactSerializer`; :attr:`options` become its per-call defaults."""
 
     def get_serializer(self) -> CompactSerializer:
+        """A new :class:`CompactSerializer` with :attr:`options` as its defaults."""
         return CompactSerializer(**self.options)
 
 
@@ -111,15 +116,19 @@ class SerializerProxy:
         return bound
 
     def dump(self, obj: Any, fp: Any, **kwargs: Any) -> None:
+        """The bound serializer's ``dump``."""
         self._bound().dump(obj, fp, **kwargs)
 
     def dumps(self, obj: Any, **kwargs: Any) -> Any:
+        """The bound serializer's ``dumps`` (``str`` or ``bytes``, as it returns)."""
         return self._bound().dumps(obj, **kwargs)
 
     def load(self, fp: Any, **kwargs: Any) -> Any:
+        """The bound serializer's ``load``."""
         return self._bound().load(fp, **kwargs)
 
     def loads(self, s: str | bytes | bytearray, **kwargs: Any) -> Any:
+        """The bound serializer's ``loads``."""
         return self._bound().loads(s, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
