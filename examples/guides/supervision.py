@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 
-from papyra import Actor, ActorStopped, ActorSystem, SupervisionPolicy
+from papyra import Actor, ActorStopped, ActorSystem, Strategy, SupervisionPolicy
 from papyra.events import ActorRestarted
 from papyra.hooks import DefaultHooks, RestartBudgetExhausted
 
@@ -40,7 +40,7 @@ class Manager(Actor):
 
     async def on_start(self) -> None:
         Manager.instances += 1
-        escalate = SupervisionPolicy(strategy="escalate")
+        escalate = SupervisionPolicy(strategy=Strategy.ESCALATE)
         self.worker = self.context.spawn_child(Fragile, policy=escalate)
 
     async def receive(self, message: str) -> object:
@@ -49,7 +49,7 @@ class Manager(Actor):
 
 async def main() -> None:
     policy = SupervisionPolicy(
-        strategy="restart",
+        strategy=Strategy.RESTART,
         max_restarts=2,
         within_seconds=60,
         backoff_min=0.05,  # first restart waits 0.05 s, the second 0.1 s
