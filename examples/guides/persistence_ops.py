@@ -1,4 +1,4 @@
-"""Operating a JSON log: startup checks, recovery, compaction, the CLI (docs/guides/persistence-operations.md)."""
+"""A JSON log: startup checks, recovery, compaction, the CLI (persistence-operations.md)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class Echo(Actor):
 
 
 def papyra_cli(*args: str, log: Path) -> None:
-    """Run the ``papyra`` command (as ``papyra <args>`` would) and print its exit code and output."""
+    """Run ``papyra <args>`` and print its output (masked) and exit code."""
     command = [sys.executable, "-c", "from papyra.cli.app import app; app()", *args]
     done = subprocess.run(command, capture_output=True, text=True)
     print(f"$ papyra {' '.join(args)}".replace(str(log), "events.ndjson"))

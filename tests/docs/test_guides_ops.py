@@ -39,8 +39,13 @@ def test_example_runs_and_prints_what_the_guide_shows(guide: str, example: str) 
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(
-        [sys.executable, example], cwd=ROOT, env=env, capture_output=True, text=True,
-        encoding="utf-8", timeout=120,
+        [sys.executable, example],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == output
