@@ -24,7 +24,7 @@ class Echo(Actor):
 
 def papyra_cli(*args: str, log: Path) -> None:
     """Run ``papyra <args>`` and print its output (masked) and exit code."""
-    command = [sys.executable, "-c", "from papyra.cli.app import app; app()", *args]
+    command = [sys.executable, "-m", "papyra", *args]
     done = subprocess.run(command, capture_output=True, text=True)
     print(f"$ papyra {' '.join(args)}".replace(str(log), "events.ndjson"))
     output = done.stdout.replace(str(log), "events.ndjson").rstrip()

@@ -96,3 +96,14 @@ def test_help_lists_options_with_dashes(invoke: Invoke) -> None:
     assert "--show-metrics" in out and "--limit" in out and "--json" in out
     out = invoke("doctor", "run", "--help").stdout
     assert "--quarantine-dir" in out and "--no-" not in out
+
+
+def test_python_dash_m_papyra_is_the_same_command_line() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "papyra", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "Papyra, version 0.3.0"
