@@ -28,6 +28,8 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
+from papyra._accel import dispatch
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -243,19 +245,8 @@ class PartialWrite(Exception):
         self.error = error
 
 
-@types.coroutine
-def _asyncio_yield() -> Generator[None, None, None]:
-    """Let the other ready tasks run once: what ``asyncio.sleep(0)`` does, minus its layers."""
-    yield
-
-
-async def _pause() -> None:
-    """One scheduler pass (a cancellation point): anyio's checkpoint, without its layers on
-    asyncio, where it is the bare ``yield`` an asyncio task treats as "run me again soon"."""
-    if _get_running_loop() is not None:
-        await _asyncio_yield()
-    else:
-        await anyio.lowlevel.checkpoint()
+#: One scheduler pass (a cancellation point), as cheaply as the backend allows.
+yield_now = dispatch.yield_now
 
 
 class _Group:
@@ -385,7 +376,7 @@ class GroupCommitter:
 
     async def _wait(self, group: _Group) -> None:
         if self._leading:
-            await _pause()
+            await yield_now()
             if not group.finished:
                 await group.wait()
         else:
@@ -394,7 +385,7 @@ class GroupCommitter:
     async def _lead(self) -> None:
         self._leading = True
         try:
-            await _pause()  # let concurrent callers join this group
+            await yield_now()  # let concurrent callers join this group
             while self._open.lines:
                 group = self._writing = self._open
                 self._open = _Group()
