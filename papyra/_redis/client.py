@@ -229,17 +229,21 @@ class _ProtocolConnection(asyncio.Protocol):
 
     def close_now(self) -> None:
         """Close the socket at once, without awaiting, even from outside its event loop."""
-        transport = self.transport
-        if transport is None:
-            return
-        loop = getattr(transport, "_loop", None)
-        if loop is not None and not loop.is_closed():
-            transport.abort()
-            return
-        sock = getattr(transport, "_sock", None)
-        if sock is not None:
-            sock.close()
-            transport._sock = None  # type: ignore[attr-defined]  # its __del__ would warn
+        if self.transport is not None:
+            _close_transport(self.transport)
+
+
+def _close_transport(transport: Any) -> None:
+    """Close an asyncio transport's socket at once: ``abort()`` while its loop runs, else the
+    socket itself (the transport's ``__del__`` would warn about an open one)."""
+    loop = getattr(transport, "_loop", None)
+    if loop is not None and not loop.is_closed():
+        transport.abort()
+        return
+    sock = getattr(transport, "_sock", None)
+    if sock is not None:
+        sock.close()
+        transport._sock = None
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -284,14 +288,7 @@ class _Connection:
             stream = stream.transport_stream
         transport = getattr(stream, "_transport", None)  # anyio on asyncio
         if transport is not None:
-            loop = getattr(transport, "_loop", None)
-            if loop is not None and not loop.is_closed():
-                transport.abort()
-                return
-            sock = getattr(transport, "_sock", None)
-            if sock is not None:
-                sock.close()
-                transport._sock = None  # the transport's __del__ would warn about it otherwise
+            _close_transport(transport)
             return
         trio_socket = getattr(stream, "_trio_socket", None)  # anyio on trio
         if trio_socket is not None:
