@@ -35,10 +35,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TELLS = 20_000
 SENDERS = 64
 ASKS = 2_000
-#: The stream entry a remote tell of MESSAGE writes (the transport's own wire form).
+#: The stream entry of one remote tell of MESSAGE (the transport's own wire form: a field per
+#: frame, its header, whose value is the payload). The baseline writes one entry per message.
 FRAME = {
-    "f": b'{"k":"t","i":"client/0123456789ab/12345","f":"client","to":"sink"}\n'
-         b'{"order":12345,"item":"book","qty":2}',
+    b'{"k":"t","i":"client/0123456789ab/12345","f":"client","to":"sink"}':
+        b'{"order":12345,"item":"book","qty":2}',
 }
 MESSAGE = {"order": 12345, "item": "book", "qty": 2}
 

@@ -2,10 +2,14 @@
 
 Keys, under ``{cluster}`` (a prefix of your choosing, default ``"papyra"``):
 
-* ``{cluster}:inbox:{member}``: a stream per member. Every frame sent to the member is an
-  entry; the member reads it through the consumer group ``papyra`` as consumer ``{member}``,
-  acknowledges it once handled, then deletes it, so the stream's length is the member's
-  backlog (unread plus in progress).
+* ``{cluster}:inbox:{member}``: a stream per member. Every send to the member (one frame, or
+  the frames that callers queued for it while the previous send was under way) is one entry,
+  one field per frame (the header) whose value is the frame's payload; the member reads it
+  through the consumer group ``papyra`` as consumer ``{member}``, acknowledges and deletes
+  it once every frame in it was handled.
+* ``{stream}:n``: how many frames ``{stream}`` holds (unread plus in progress): raised by a
+  send and lowered by the settle that deletes an entry, both atomically with the change to
+  the stream (Lua). It is the backlog a sender's bound is checked against.
 * ``{cluster}:member:{member}``: the member's lease, renewed by its heartbeat, expiring
   ``member_ttl`` seconds after the last one; ``{cluster}:members``: a hash of what each member
   announced (for ``papyra cluster status``).
@@ -38,16 +42,14 @@ __all__ = ("RedisStreamsTransport",)
 
 _GROUP = "papyra"
 
-# XADD every frame to KEYS[1] unless its backlog (XLEN) is at the bound ARGV[1] (0: none).
-# ARGV[2]: how many frames; then the frames, each the value of the entry's one field "f".
+# Append one entry to KEYS[1] holding ARGV[2] frames (ARGV[3..]: header, payload, header,
+# payload, ...) and count them in KEYS[2], unless that count is at the bound ARGV[1] (0: none).
 _SEND_SCRIPT = """
 local bound = tonumber(ARGV[1])
-if bound > 0 and redis.call('XLEN', KEYS[1]) >= bound then return 0 end
-local count = tonumber(ARGV[2])
-for f = 3, count + 2 do
-  redis.call('XADD', KEYS[1], '*', 'f', ARGV[f])
-end
-return count
+if bound > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= bound then return 0 end
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+redis.call('INCRBY', KEYS[2], ARGV[2])
+return tonumber(ARGV[2])
 """
 _SEND_SHA = hashlib.sha1(_SEND_SCRIPT.encode()).hexdigest()
 
@@ -62,6 +64,20 @@ return 0
 _FORGET_SCRIPT = """
 if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('HDEL', KEYS[2], ARGV[1]) end
 return 0
+"""
+# Acknowledge the entries ARGV[1], ARGV[3], ... of stream KEYS[1] (group "papyra") and delete
+# them; the count KEYS[2] goes down by the frames (ARGV[2], ARGV[4], ...) of those this call
+# deleted (a settle sent again deletes nothing and counts nothing).
+_SETTLE_SCRIPT = """
+local ids = {}
+for i = 1, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+redis.call('XACK', KEYS[1], 'papyra', unpack(ids))
+local gone = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then gone = gone + tonumber(ARGV[i + 1]) end
+end
+if gone > 0 and redis.call('DECRBY', KEYS[2], gone) < 0 then redis.call('SET', KEYS[2], 0) end
+return gone
 """
 _RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -162,6 +178,9 @@ class RedisStreamsTransport:
         # the frames handed out before and never settled is (None: done, read new ones).
         self._streams: dict[str, str | None] = {}
         self._owned: set[int] = set()
+        # Entries of several frames handed out and not settled in full: (key, entry id) ->
+        # the indexes of their frames not settled yet (see _settle_commands).
+        self._open: dict[tuple[str, str], set[int]] = {}
 
     @property
     def url(self) -> str:
@@ -186,6 +205,10 @@ class RedisStreamsTransport:
         """The stream holding ``shard``'s entity messages: ``{cluster}:shard:{shard}``."""
         return f"{self.cluster}:shard:{shard}"
 
+    @staticmethod
+    def _count_key(stream: str) -> str:
+        return f"{stream}:n"
+
     def _owner_key(self, shard: int) -> str:
         return f"{self.cluster}:owner:{shard}"
 
@@ -199,6 +222,7 @@ class RedisStreamsTransport:
         """Join as ``member``: create its inbox stream and the consumer group (Transport)."""
         self._member = member
         self._streams = {}
+        self._open = {}
         await self._join_stream(self.inbox_key(member))
 
     async def _join_stream(self, key: str) -> None:
@@ -231,11 +255,10 @@ class RedisStreamsTransport:
     async def _append(self, key: str, frames: Sequence[Frame], *, wait: bool = True) -> bool:
         if not frames:
             return True
-        # Each frame is one stream entry of one field, "f": the header fields as a JSON object,
-        # a newline, the payload bytes (one field parses much faster than six). The frames
-        # are RESP-encoded here, once, and appended to the script call's head.
-        parts = [_encode_entry(frame) for frame in frames]
-        body = b"".join(parts)
+        # All the frames go in one entry: a field per frame, its header fields as a JSON
+        # object, whose value is the payload bytes. They are RESP-encoded here, once, and
+        # appended to the script call's head.
+        body = _encode_frames(frames)
         pause = 0.001
         while True:
             reply = await self._eval(key, len(frames), body)
@@ -259,7 +282,7 @@ class RedisStreamsTransport:
         sends = [(member, frames) for member, frames in outbox.items() if frames]
         commands = [
             self._eval_payload("EVALSHA", _SEND_SHA, self.inbox_key(member), len(frames),
-                               b"".join([_encode_entry(frame) for frame in frames]))
+                               _encode_frames(frames))
             for member, frames in sends
         ]
         settle = self._settle_commands(done) if self._member is not None and done else []
@@ -281,8 +304,10 @@ class RedisStreamsTransport:
 
     def _eval_payload(self, verb: str, script: str, key: str, count: int, body: bytes) -> bytes:
         """The send script's call for ``count`` frames already RESP-encoded in ``body``."""
-        head = encode_command((verb, script, 1, key, self.max_backlog or 0, count))
-        return b"*%d%s" % (6 + count, head[head.index(b"\r\n"):]) + body
+        head = encode_command(
+            (verb, script, 2, key, self._count_key(key), self.max_backlog or 0, count)
+        )
+        return b"*%d%s" % (7 + 2 * count, head[head.index(b"\r\n"):]) + body
 
     async def _eval(self, key: str, count: int, body: bytes) -> Any:
         for verb, script in (("EVALSHA", _SEND_SHA), ("EVAL", _SEND_SCRIPT)):
@@ -298,8 +323,8 @@ class RedisStreamsTransport:
     # -- receiving ----------------------------------------------------------------------------
 
     async def receive(self, count: int) -> list[tuple[str, Frame]]:
-        """Up to ``count`` frames from this member's inbox and owned shards, oldest first;
-        ``RuntimeError`` before :meth:`open` (Transport)."""
+        """Frames from up to ``count`` entries of this member's inbox and owned shards, oldest
+        first; ``RuntimeError`` before :meth:`open` (Transport)."""
         member = self._member
         if member is None:
             raise RuntimeError("the transport has not joined a cluster: call open() first")
@@ -321,7 +346,7 @@ class RedisStreamsTransport:
                     self._streams[key] = last
                 if entries:
                     await self._count_deliveries(key, entries)
-                out.extend(entries)
+                out.extend(self._tokens(key, entries))
             for key in backlog.keys() - seen:  # nothing pending there any more
                 if key in self._streams:
                     self._streams[key] = None
@@ -331,27 +356,54 @@ class RedisStreamsTransport:
             "XREADGROUP", "GROUP", _GROUP, member, "COUNT", count, "BLOCK", 250,
             "STREAMS", *keys, *([">"] * len(keys)), extra_time=0.25,
         )
-        return [entry for _, entries, _, _ in _entries(reply) for entry in entries]
+        out = []
+        for key, entries, _, _ in _entries(reply):
+            out.extend(self._tokens(key, entries))
+        return out
 
-    async def _count_deliveries(self, key: str, entries: list[tuple[str, Frame]]) -> None:
-        """Put into each re-read frame, as field ``n``, how often it was handed out."""
+    def _tokens(
+        self, key: str, entries: list[tuple[str, list[Frame]]]
+    ) -> list[tuple[str, Frame]]:
+        """The frames of ``entries`` (read from ``key``) with their settle tokens.
+
+        A token is ``{entry id}@{key}`` for an entry of one frame, ``{entry id}.{index}.{frames}
+        @{key}`` for a frame of a larger one. Such an entry is remembered until each of its
+        frames was settled (then it is acknowledged); read again meanwhile, it yields only the
+        frames not settled yet.
+        """
+        out: list[tuple[str, Frame]] = []
+        open_ = self._open
+        for entry_id, frames in entries:
+            size = len(frames)
+            if size == 1:
+                out.append((f"{entry_id}@{key}", frames[0]))
+                continue
+            left = open_.get((key, entry_id))
+            if left is None:
+                left = open_[(key, entry_id)] = set(range(size))
+            out.extend(
+                (f"{entry_id}.{index}.{size}@{key}", frame)
+                for index, frame in enumerate(frames) if index in left
+            )
+        return out
+
+    async def _count_deliveries(self, key: str, entries: list[tuple[str, list[Frame]]]) -> None:
+        """Put into each re-read frame, as field ``n``, how often its entry was handed out."""
         member = self._member
         assert member is not None
-        first = entries[0][0].partition("@")[0]
-        last = entries[-1][0].partition("@")[0]
+        first, last = entries[0][0], entries[-1][0]
         reply = await self._redis.execute_command(
             "XPENDING", key, _GROUP, first, last, len(entries) * 2 + 10, member
         )
-        counts = {
-            (row[0].decode() if isinstance(row[0], bytes) else str(row[0])): int(row[3])
-            for row in reply or ()
-        }
-        for token, frame in entries:
-            frame["n"] = counts.get(token.partition("@")[0], 1)
+        counts = {_text(row[0]): int(row[3]) for row in reply or ()}
+        for entry_id, frames in entries:
+            times = counts.get(entry_id, 1)
+            for frame in frames:
+                frame["n"] = times
 
     async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
-        """Acknowledge and delete the frames of ``done``; shard frames also mark their
-        message id handled (Transport)."""
+        """Mark the frames of ``done`` handled: an entry is acknowledged and deleted once all
+        its frames were; shard frames also mark their message id handled (Transport)."""
         if self._member is None or not done:
             return
         for reply in await self._redis.request(self._settle_commands(done)):
@@ -360,21 +412,34 @@ class RedisStreamsTransport:
 
     def _settle_commands(self, done: Sequence[tuple[str, str | None]]) -> list[tuple[Any, ...]]:
         now = time.time()
-        by_key: dict[str, tuple[list[str], list[Any]]] = {}
+        by_key: dict[str, tuple[list[Any], list[Any]]] = {}
+        open_ = self._open
         for token, message_id in done:
-            entry_id, _, key = token.partition("@")
-            ids, marks = by_key.setdefault(key, ([], []))
-            ids.append(entry_id)
+            head, _, key = token.partition("@")
+            entries, marks = by_key.setdefault(key, ([], []))
             if message_id is not None:
                 marks += (now, message_id)
+            entry_id, dot, rest = head.partition(".")
+            if not dot:
+                entries += (entry_id, 1)
+                continue
+            index, _, size = rest.partition(".")
+            left = open_.get((key, entry_id))
+            if left is not None:
+                left.discard(int(index))
+                if left:
+                    continue  # frames of the entry still in progress
+                del open_[(key, entry_id)]
+            # the last frame of the entry (or settled again after an error: deletes nothing)
+            entries += (entry_id, int(size))
         commands: list[tuple[Any, ...]] = []
-        for key, (ids, marks) in by_key.items():
+        for key, (entries, marks) in by_key.items():
             if marks:  # remembered first: a crash between the two leaves a mark, not a loss
                 done_key = f"{key}:done"
                 commands.append(("ZADD", done_key, *marks))
                 commands.append(("ZREMRANGEBYSCORE", done_key, "-inf", now - self.dedup_window))
-            commands.append(("XACK", key, _GROUP, *ids))
-            commands.append(("XDEL", key, *ids))
+            if entries:
+                commands.append(("EVAL", _SETTLE_SCRIPT, 2, key, self._count_key(key), *entries))
         return commands
 
     async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
@@ -542,20 +607,22 @@ class RedisStreamsTransport:
         return said
 
     async def backlogs(self, members: Sequence[str]) -> tuple[dict[str, int], list[int]]:
-        """The backlog of each member's inbox, and of each shard (by shard number)."""
-        replies = await self._redis.request(
-            [("XLEN", self.inbox_key(m)) for m in members]
-            + [("XLEN", self.shard_key(n)) for n in range(self.shards)]
-        )
+        """The backlog of each member's inbox, and of each shard (by shard number): the
+        frames there not handled yet (unread plus in progress)."""
+        streams = [self.inbox_key(m) for m in members]
+        streams += [self.shard_key(n) for n in range(self.shards)]
+        replies = await self._redis.request([("GET", self._count_key(k)) for k in streams])
+        counts: list[int] = []
         for reply in replies:
-            if isinstance(reply, ReplyError):  # e.g. WRONGTYPE: a key that is not a stream
+            if isinstance(reply, ReplyError):  # e.g. WRONGTYPE: a key that is not a count
                 raise RedisResponseError(reply.message)
-        counts = [int(r) for r in replies]
+            counts.append(_count(reply))
         return dict(zip(members, counts[:len(members)], strict=True)), counts[len(members):]
 
     async def backlog(self, member: str) -> int:
         """Frames in ``member``'s inbox not yet handled (unread plus in progress)."""
-        return int(await self._redis.execute_command("XLEN", self.inbox_key(member)))
+        key = self._count_key(self.inbox_key(member))
+        return _count(await self._redis.execute_command("GET", key))
 
     async def leave(self) -> None:
         """End the lease now; forget what the member announced unless its inbox still holds
@@ -579,49 +646,70 @@ class RedisStreamsTransport:
         await self._redis.aclose()
 
 
+def _count(reply: Any) -> int:
+    """A frame count as read with ``GET`` (none yet: 0)."""
+    return 0 if reply is None else max(0, int(reply))
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _encode_entry(frame: Frame) -> bytes:
-    """A frame as the value of its entry's field ``f``, RESP-encoded: the header fields as
-    one JSON object (no newline in it), ``\n``, the payload bytes."""
-    header = frame.copy()
-    payload = header.pop("m", b"")
-    value = orjson.dumps(header) + b"\n" + payload
-    return b"$%d\r\n%s\r\n" % (len(value), value)
+def _encode_frames(frames: Sequence[Frame]) -> bytes:
+    """``frames`` as the field/value pairs of one stream entry, RESP-encoded: per frame, the
+    header fields as one JSON object (the field), then the payload bytes (its value)."""
+    parts: list[bytes] = []
+    for frame in frames:
+        header = frame.copy()
+        payload = header.pop("m", b"")
+        text = orjson.dumps(header)
+        parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(text), text, len(payload), payload))
+    return b"".join(parts)
 
 
-def _decode_entry(flat: list[Any]) -> Frame:
-    """The frame of a stream entry ``[b"f", value]`` (see :func:`_encode_entry`)."""
-    value = flat[1] if len(flat) == 2 and flat[0] == b"f" else b"{}\n"
-    header, _, payload = value.partition(b"\n")
-    try:
-        frame = orjson.loads(header)
-    except orjson.JSONDecodeError:
-        frame = None
-    if type(frame) is not dict:
-        return {}  # not a frame of ours: the node drops it as a frame of unknown kind
-    frame["m"] = payload
-    return frame
+def _decode_frames(flat: list[Any]) -> list[Frame]:
+    """The frames of a stream entry's flat field/value list (see :func:`_encode_frames`).
+
+    A field that is not a JSON object gives an empty frame, which the node drops as a frame
+    of unknown kind (an entry that is not ours); so does an entry written by an earlier
+    version (one field ``f``: the header, a newline, the payload), which is read as such.
+    """
+    if len(flat) == 2 and flat[0] == b"f":
+        header, _, payload = flat[1].partition(b"\n")
+        flat = [header, payload]
+    frames: list[Frame] = []
+    loads = orjson.loads
+    for index in range(0, len(flat) - 1, 2):
+        try:
+            frame = loads(flat[index])
+        except orjson.JSONDecodeError:
+            frame = None
+        if type(frame) is not dict:
+            frame = {}
+        else:
+            frame["m"] = flat[index + 1]
+        frames.append(frame)
+    return frames or [{}]
 
 
-def _entries(reply: Any) -> list[tuple[str, list[tuple[str, Frame]], str | None, list[str]]]:
-    """``XREADGROUP``'s reply, per stream: its key, its ``(token, frame)`` pairs (the token
-    is ``{entry id}@{key}``), its last entry id (None when it had none), and the ids of its
-    entries deleted meanwhile (no fields)."""
-    out: list[tuple[str, list[tuple[str, Frame]], str | None, list[str]]] = []
+def _entries(
+    reply: Any,
+) -> list[tuple[str, list[tuple[str, list[Frame]]], str | None, list[str]]]:
+    """``XREADGROUP``'s reply, per stream: its key, its entries as ``(entry id, frames)``, its
+    last entry id (None when it had none), and the ids of its entries deleted meanwhile (no
+    fields)."""
+    out: list[tuple[str, list[tuple[str, list[Frame]]], str | None, list[str]]] = []
     for raw_key, items in reply or ():
-        key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
-        entries: list[tuple[str, Frame]] = []
+        key = _text(raw_key)
+        entries: list[tuple[str, list[Frame]]] = []
         last: str | None = None
         gone: list[str] = []
         for raw_id, flat in items:
-            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            entry_id = _text(raw_id)
             last = entry_id
             if flat is None:
                 gone.append(entry_id)
                 continue
-            entries.append((f"{entry_id}@{key}", _decode_entry(flat)))
+            entries.append((entry_id, _decode_frames(flat)))
         out.append((key, entries, last, gone))
     return out
