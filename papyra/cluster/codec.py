@@ -41,6 +41,7 @@ class Codec(Protocol):
 
 
 _TAG = "$p"  # objects carrying this key are tagged values, never plain dicts
+_TAG_BYTES = b'"$p"'  # how the key reads in what encode() wrote
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _CONTAINERS = frozenset((list, dict))
 
@@ -169,6 +170,8 @@ class JsonCodec:
 
     def decode(self, data: bytes, refs: Callable[[str], Any]) -> Any:
         """The message :meth:`encode` made ``data`` from; refs come back through ``refs``."""
+        if _TAG_BYTES not in data:  # nothing tagged (orjson writes a key as it is): as read
+            return orjson.loads(data)
         return self._value(orjson.loads(data), refs)
 
     def _value(self, value: Any, refs: Callable[[str], Any]) -> Any:
