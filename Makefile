@@ -27,8 +27,9 @@ endif
 bench: ext
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-enable -p no:cacheprovider $(PYTEST_ARGS)
 
-# Optional, not in CI: Papyra against 0.3.0, pykka and Thespian (benchmarks/peers/run.py), then
-# the plot docs/img/peers.png from the JSON results.
+# Optional, not in CI: Papyra against 0.3.0, pykka, Thespian and the raw-asyncio ceilings in one
+# run (benchmarks/peers/run.py), then the plot docs/img/peers.png from the JSON results
+# (docs/performance.md shows both).
 bench-peers: ext
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test,bench]'
 	$(BIN)/python benchmarks/peers/run.py $(PEERS_ARGS)

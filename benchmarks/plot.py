@@ -3,7 +3,9 @@
 Usage: ``python benchmarks/plot.py [RESULTS.json] [OUT.png]`` (defaults: the peers results
 and ``docs/img/peers.png``). Needs matplotlib (the ``bench`` extra). One panel per workload,
 one bar per peer, on a log scale: throughput panels read "longer is better", the idle-memory
-panel "shorter is better".
+panel "shorter is better". The ceilings (raw asyncio primitives doing the same work, measured in
+the same run) are hatched bars at the bottom of each panel, and the asyncio ceiling is also a
+dashed line across the panel, so every peer's bar can be read against it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ COLOURS = {
     "papyra-0.3.0": "#9a9a9a",
     "pykka": "#d9822b",
     "thespian": "#4a9a5b",
+    "ceiling": "#ffffff",
+    "ceiling-uvloop": "#ffffff",
 }
+CEILING_EDGE = "#333333"
+#: The ceiling drawn as a line across each panel.
+CEILING_LINE = "ceiling"
 TITLES = {
     "tell": "tell: 1 producer, 1 consumer\n(messages/s, higher is better)",
     "ask": "ask: sequential round trips\n(asks/s, higher is better)",
@@ -64,10 +71,24 @@ def plot(data: dict[str, Any], out: Path) -> None:
         axes = [axes]
     for ax, workload in zip(axes, workloads, strict=True):
         results = data["results"][workload]
-        names = [p for p in peers if p in results]
+        ceilings = set(data.get("ceilings", ()))
+        # The peers first, the ceilings last (runs from before the ceilings have none).
+        names = [p for p in peers if p in results and p not in ceilings]
+        names += [p for p in peers if p in results and p in ceilings]
         values = [_value(workload, results[p]) for p in names]
         positions = range(len(names))
-        ax.barh(positions, values, color=[COLOURS.get(p, "#666666") for p in names])
+        bars = ax.barh(
+            positions, values, color=[COLOURS.get(p, "#666666") for p in names],
+            edgecolor=[CEILING_EDGE if p in ceilings else "none" for p in names],
+        )
+        for bar, name in zip(bars, names, strict=True):
+            if name in ceilings:
+                bar.set_hatch("///")
+        if CEILING_LINE in names:
+            ax.axvline(
+                _value(workload, results[CEILING_LINE]), color=CEILING_EDGE, linestyle="--",
+                linewidth=0.9, alpha=0.7,
+            )
         ax.set_yticks(list(positions), [peers[p] for p in names], fontsize=8)
         ax.invert_yaxis()
         ax.set_xscale("log")
@@ -80,7 +101,8 @@ def plot(data: dict[str, Any], out: Path) -> None:
             ax.text(value * 1.08, y, _label(workload, value), va="center", fontsize=8)
     machine = data.get("machine", {})
     fig.suptitle(
-        f"Papyra and its peers, one run on one machine ({machine.get('cpus', '?')} CPUs, "
+        f"Papyra, its peers and the raw-asyncio ceilings (hatched, dashed line), one run on "
+        f"one machine\n({machine.get('cpus', '?')} CPUs, "
         f"Python {machine.get('python', '?')}, {data.get('generated', '')[:10]})"
         + (" [QUICK RUN: not a result]" if data.get("quick") else ""),
         fontsize=10,

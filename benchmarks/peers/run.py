@@ -12,7 +12,11 @@ The peers:
   directory (it has the same import name), imported from there alone;
 * ``pykka`` (``ThreadingActor``: a thread per actor) and ``thespian`` (``simpleSystemBase``: the
   in-process base, where actors run in the sender's thread; its other bases put each actor in
-  a process of its own, out of reach for 10,000 actors on two cores).
+  a process of its own, out of reach for 10,000 actors on two cores);
+* the ceilings, no library: ``ceiling`` is raw asyncio primitives doing the same work (a
+  bounded ``asyncio.Queue`` for tell and fan-out, bare futures for ask, raw tasks for
+  spawn+stop and idle memory), ``ceiling-uvloop`` the same on uvloop. They run in the same
+  session as the peers, so every panel of the plot carries its own reference.
 
 The ``bench`` extra installs pykka, thespian, uvloop and matplotlib; 0.3.0 is installed on the
 first run (``--papyra-030-dir``).
@@ -42,7 +46,11 @@ PEERS = {
     "papyra-0.3.0": "Papyra 0.3.0 (PyPI)",
     "pykka": "pykka (ThreadingActor)",
     "thespian": "Thespian (simpleSystemBase)",
+    "ceiling": "Ceiling: raw asyncio primitives",
+    "ceiling-uvloop": "Ceiling: raw asyncio primitives, uvloop",
 }
+#: The peers that are no library but the loop's own primitives (drawn apart by plot.py).
+CEILINGS = ("ceiling", "ceiling-uvloop")
 
 #: workload -> (N per round, unit, operations per round as a function of N)
 SIZES: dict[str, tuple[int, str]] = {
@@ -161,6 +169,7 @@ def main() -> None:
         "quick": args.quick,
         "rounds": args.rounds,
         "peers": {p: PEERS[p] for p in peers},
+        "ceilings": [p for p in peers if p in CEILINGS],
         "sizes": {},
         "results": {},
     }

@@ -15,6 +15,9 @@ it:
 * ``spawn+stop``: spawn N actors, stop each, until all have run their stop hook.
 * ``idle-memory``: RSS growth while N spawned actors sit idle (one measurement).
 
+The ``ceiling`` peers (``ceiling``, ``ceiling-uvloop``) are no library: raw asyncio primitives
+doing the same work (:func:`ceiling_peer`), so every panel also shows what the loop itself costs.
+
 Throughput workloads run one untimed warm-up round and ``ROUNDS`` timed rounds; only the
 workload itself is timed (starting and closing the actor system is not, for any peer).
 """
@@ -334,6 +337,148 @@ def thespian_peer() -> dict[str, Callable[[int], Any]]:
     }
 
 
+# -- the ceilings: raw asyncio primitives doing the same work, no actor runtime ----------------
+
+
+def ceiling_peer(backend_options: dict[str, Any] | None = None) -> dict[str, Callable[[int], Any]]:
+    """What the event loop's own primitives cost for each workload: the most any asyncio actor
+    runtime could reach on this loop (the baselines of ``benchmarks/test_bench_runtime.py``).
+
+    * ``tell``: one ``asyncio.Queue(1024)`` (Papyra's default mailbox capacity), the producer
+      awaits ``put``, a consumer task counts; the clock stops when the consumer has all N;
+    * ``ask``: two tasks, two bare futures per round trip (the request carries the reply future);
+    * ``fan-out``: 1,000 queues with a consumer task each, the same send order; the clock stops
+      when every consumer has its N;
+    * ``spawn+stop``: N tasks parked on a future, each cancelled, until all ran their ``finally``
+      (the stop hook);
+    * ``idle-memory``: N tasks parked on a future (an idle Papyra actor holds no task, so it can
+      come out below this one).
+    """
+    import asyncio
+
+    import anyio
+
+    mailbox = 1024
+
+    def run(main: Callable[..., Any], n: int) -> Any:
+        return anyio.run(main, n, backend="asyncio", backend_options=backend_options)
+
+    async def tell(n: int) -> tuple[float, int]:
+        queue: asyncio.Queue[int] = asyncio.Queue(mailbox)
+        seen = 0
+
+        async def consumer() -> None:
+            nonlocal seen
+            get = queue.get
+            while seen < n:
+                await get()
+                seen += 1
+
+        task = asyncio.create_task(consumer())
+        await asyncio.sleep(0)  # started and parked, like a spawned actor
+        start = time.perf_counter()
+        put = queue.put
+        for i in range(n):
+            await put(i)
+        await task
+        return time.perf_counter() - start, seen
+
+    async def ask(n: int) -> tuple[float, int]:
+        loop = asyncio.get_running_loop()
+        inbox: list[Any] = [loop.create_future()]
+
+        async def server() -> None:
+            count = 0
+            while True:
+                message, reply = await inbox[0]
+                inbox[0] = loop.create_future()  # re-armed before the client can send again
+                if message is None:
+                    return
+                count += 1
+                reply.set_result(count)
+
+        task = loop.create_task(server())
+        await asyncio.sleep(0)
+        start = time.perf_counter()
+        last = 0
+        for i in range(n):
+            reply = loop.create_future()
+            inbox[0].set_result((i, reply))
+            last = await reply
+        elapsed = time.perf_counter() - start
+        inbox[0].set_result((None, None))
+        await task
+        return elapsed, last
+
+    async def fan_out(n: int) -> tuple[float, int]:
+        total = 0
+
+        async def consumer(queue: asyncio.Queue[int]) -> None:
+            nonlocal total
+            get = queue.get
+            count = 0
+            while count < n:
+                await get()
+                count += 1
+            total += count
+
+        queues: list[asyncio.Queue[int]] = [asyncio.Queue(mailbox) for _ in range(FAN_ACTORS)]
+        tasks = [asyncio.create_task(consumer(queue)) for queue in queues]
+        await asyncio.sleep(0)
+        start = time.perf_counter()
+        puts = [queue.put for queue in queues]
+        for i in range(n):
+            for put in puts:
+                await put(i)
+        await asyncio.wait(tasks)
+        return time.perf_counter() - start, total
+
+    async def spawn_stop(n: int) -> tuple[float, int]:
+        loop = asyncio.get_running_loop()
+        stopped: list[int] = []
+
+        async def parked() -> None:
+            try:
+                await loop.create_future()  # never completed: parked like an idle actor
+            finally:
+                stopped.append(1)
+
+        start = time.perf_counter()
+        tasks = [loop.create_task(parked()) for _ in range(n)]
+        await asyncio.sleep(0)  # every task starts and parks
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        return time.perf_counter() - start, len(stopped)
+
+    async def idle_memory(n: int) -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+
+        async def parked() -> None:
+            await loop.create_future()
+
+        warm = [loop.create_task(parked()) for _ in range(WARM_ACTORS)]
+        await asyncio.sleep(0)
+        gc.collect()
+        before = rss_bytes()
+        tasks = [loop.create_task(parked()) for _ in range(n)]
+        await asyncio.sleep(0)  # every task started and parked
+        gc.collect()
+        after = rss_bytes()
+        for task in warm + tasks:
+            task.cancel()
+        await asyncio.wait(warm + tasks)
+        return after - before, len(tasks)
+
+    return {
+        "tell": lambda n: run(tell, n),
+        "ask": lambda n: run(ask, n),
+        "fan-out": lambda n: run(fan_out, n),
+        "spawn+stop": lambda n: run(spawn_stop, n),
+        "idle-memory": lambda n: run(idle_memory, n),
+    }
+
+
 # -- the driver ----------------------------------------------------------------------------------
 
 PEERS: dict[str, Callable[[], dict[str, Callable[[int], Any]]]] = {
@@ -342,6 +487,8 @@ PEERS: dict[str, Callable[[], dict[str, Callable[[int], Any]]]] = {
     "papyra-0.3.0": papyra_peer,
     "pykka": pykka_peer,
     "thespian": thespian_peer,
+    "ceiling": ceiling_peer,
+    "ceiling-uvloop": lambda: ceiling_peer({"use_uvloop": True}),
 }
 
 #: What each workload's check value must be for ``n``: a wrong count is a broken run.
@@ -367,6 +514,10 @@ def describe(peer: str) -> dict[str, Any]:
         else:
             info["implementation"] = _accel.IMPLEMENTATION
         return info
+    if peer.startswith("ceiling"):
+        import platform
+
+        return {"version": f"{platform.python_implementation()} {platform.python_version()}"}
     from importlib.metadata import version
 
     return {"version": version(peer)}
