@@ -109,7 +109,8 @@ class RedisStreamsTransport:
       last renewal (``member_ttl`` must exceed ``heartbeat_interval``).
     * ``max_backlog``: a sender waits while the target member's backlog is this long (``None``:
       no bound).
-    * ``read_batch``: frames read per request.
+    * ``read_batch``: stream entries read per request (an entry holds the frames of one
+      send: one, or up to 512 sent together).
     * ``dedup_window``: seconds a handled message id is remembered (duplicates after a
       fail-over are dropped within it).
     * ``max_deliveries``: a message handed out this many times without being handled (its
