@@ -367,23 +367,26 @@ class RedisStreamsTransport:
     ) -> list[tuple[str, Frame]]:
         """The frames of ``entries`` (read from ``key``) with their settle tokens.
 
-        A token is ``{entry id}@{key}`` for an entry of one frame, ``{entry id}.{index}.{frames}
-        @{key}`` for a frame of a larger one. Such an entry is remembered until each of its
-        frames was settled (then it is acknowledged); read again meanwhile, it yields only the
-        frames not settled yet.
+        A token is ``{key}␀{entry id}`` for an entry of one frame, ``{key}␀{entry id}␀{index}
+        ␀{frames}`` for a frame of a larger one (``␀``: a NUL, which neither a key nor an id
+        holds; one ``split`` takes a token apart). Such an entry is remembered until each of
+        its frames was settled (then it is acknowledged); read again meanwhile, it yields only
+        the frames not settled yet.
         """
         out: list[tuple[str, Frame]] = []
         open_ = self._open
         for entry_id, frames in entries:
             size = len(frames)
+            head = f"{key}\0{entry_id}"
             if size == 1:
-                out.append((f"{entry_id}@{key}", frames[0]))
+                out.append((head, frames[0]))
                 continue
             left = open_.get((key, entry_id))
             if left is None:
                 left = open_[(key, entry_id)] = set(range(size))
+            tail = f"\0{size}"
             out.extend(
-                (f"{entry_id}.{index}.{size}@{key}", frame)
+                (f"{head}\0{index}{tail}", frame)
                 for index, frame in enumerate(frames) if index in left
             )
         return out
@@ -413,34 +416,41 @@ class RedisStreamsTransport:
 
     def _settle_commands(self, done: Sequence[tuple[str, str | None]]) -> list[tuple[Any, ...]]:
         now = time.time()
-        by_key: dict[str, tuple[list[Any], list[Any]]] = {}
+        # key -> (entry id, frames, entry id, frames, ...) to delete, message ids to mark
+        acks: dict[str, list[Any]] = {}
+        marks: dict[str, list[Any]] = {}
         open_ = self._open
         for token, message_id in done:
-            head, _, key = token.partition("@")
-            entries, marks = by_key.setdefault(key, ([], []))
+            parts = token.split("\0")
+            key = parts[0]
             if message_id is not None:
-                marks += (now, message_id)
-            entry_id, dot, rest = head.partition(".")
-            if not dot:
-                entries += (entry_id, 1)
-                continue
-            index, _, size = rest.partition(".")
-            left = open_.get((key, entry_id))
-            if left is not None:
-                left.discard(int(index))
-                if left:
-                    continue  # frames of the entry still in progress
-                del open_[(key, entry_id)]
-            # the last frame of the entry (or settled again after an error: deletes nothing)
-            entries += (entry_id, int(size))
+                marks.setdefault(key, []).extend((now, message_id))
+            if len(parts) == 4:
+                entry = (key, parts[1])
+                left = open_.get(entry)
+                if left is not None:
+                    left.discard(int(parts[2]))
+                    if left:
+                        continue  # frames of the entry still in progress
+                    del open_[entry]
+                # the entry's last frame (or settled again after an error: deletes nothing)
+                size: Any = parts[3]
+            else:
+                size = 1
+            ids = acks.get(key)
+            if ids is None:
+                ids = acks[key] = []
+            ids += (parts[1], size)
         commands: list[tuple[Any, ...]] = []
-        for key, (entries, marks) in by_key.items():
-            if marks:  # remembered first: a crash between the two leaves a mark, not a loss
+        for key in dict.fromkeys([*marks, *acks]):
+            key_marks = marks.get(key)
+            if key_marks:  # remembered first: a crash between the two leaves a mark, not a loss
                 done_key = f"{key}:done"
-                commands.append(("ZADD", done_key, *marks))
+                commands.append(("ZADD", done_key, *key_marks))
                 commands.append(("ZREMRANGEBYSCORE", done_key, "-inf", now - self.dedup_window))
-            if entries:
-                commands.append(("EVAL", _SETTLE_SCRIPT, 2, key, self._count_key(key), *entries))
+            key_acks = acks.get(key)
+            if key_acks:
+                commands.append(("EVAL", _SETTLE_SCRIPT, 2, key, self._count_key(key), *key_acks))
         return commands
 
     async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
@@ -449,7 +459,7 @@ class RedisStreamsTransport:
             return set()
         by_key: dict[str, list[str]] = {}
         for token, message_id in items:
-            by_key.setdefault(token.partition("@")[2], []).append(message_id)
+            by_key.setdefault(token.partition("\0")[0], []).append(message_id)
         keys = list(by_key)
         replies = await self._redis.request(
             [("ZMSCORE", f"{key}:done", *by_key[key]) for key in keys]
