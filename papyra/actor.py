@@ -46,7 +46,9 @@ class Actor(Generic[_M, _R]):
     def context(self) -> ActorContext:
         """The actor's :class:`~papyra.context.ActorContext`.
 
-        Raises :class:`RuntimeError` before the system injected it (e.g. inside ``__init__``).
+        Available from ``on_start`` on; a restart injects a new one into the new instance.
+
+        :raises RuntimeError: the system has not injected it yet (e.g. inside ``__init__``).
         """
         ctx = self._context
         if ctx is None:
@@ -59,18 +61,31 @@ class Actor(Generic[_M, _R]):
     async def on_start(self) -> None:
         """Runs in the actor's task before the first message (and after each restart).
 
-        An exception here is an actor failure (``RuntimeError("actor.on_start() failed")``,
-        chained to the original) handled by supervision.
+        Messages sent meanwhile are queued and handled after it returns. An exception here
+        is an actor failure (``RuntimeError("actor.on_start() failed")``, chained to the
+        original) handled by supervision. The default does nothing.
         """
 
     async def on_stop(self) -> None:
         """Runs once per instance when it is replaced by a restart or finally stopped.
 
-        Watchers have already been notified. Exceptions are ignored.
+        Runs in the actor's own task, never concurrently with ``receive``. On a final stop
+        it runs after the watchers were notified and the leftover messages became dead
+        letters, shielded from cancellation until ``aclose()`` gives up on it (its
+        ``shutdown_grace`` ran out, or ``aclose()`` was cancelled). Exceptions are logged at
+        DEBUG and otherwise ignored. The default does nothing.
         """
 
     async def receive(self, message: _M) -> _R:
-        """Handle one message; the return value is the reply to an ``ask``."""
+        """Handle one message; the return value is the reply to an ``ask``.
+
+        Must be ``async def``. Runs in the actor's own task, one message at a time, in the
+        order messages were enqueued. An exception is an actor failure: supervision decides
+        (restart, stop, escalate), and an ``ask`` caller gets the exception itself. The
+        value returned for a ``tell`` is discarded.
+
+        :raises NotImplementedError: a subclass did not override it.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement receive().")
 
     async def on_child_failure(
@@ -78,6 +93,9 @@ class Actor(Generic[_M, _R]):
     ) -> SupervisorDecision | None:
         """Decide for a failed child; ``None`` lets the child's own policy apply.
 
-        Called in the failing child's task, concurrently with this actor's own messages.
+        Called in the failing child's task, concurrently with this actor's own messages
+        (so asking that child from here raises ``AskDeadlock``). A decision may also be given
+        by name (``"restart"``); an invalid one is logged at WARNING and the child's policy
+        applies. The default returns ``None``.
         """
         return None

@@ -26,8 +26,8 @@ class ActorAddress:
     def parse(cls, raw: str) -> ActorAddress:
         """Parse ``"local:1"`` (or ``"local://1"``) back into an address.
 
-        Raises :class:`ValueError` for anything that is not a ``str`` holding a non-empty system
-        name and an integer id separated by ``:`` or ``://``.
+        :raises ValueError: anything that is not a ``str`` holding a non-empty system name and
+            an integer id separated by ``:`` or ``://``.
         """
         if not isinstance(raw, str) or ":" not in raw:
             raise ValueError(f"Invalid actor address {raw!r}: expected '<system>:<id>'.")

@@ -52,6 +52,8 @@ class ManualClock(TimerHeap):
     so a test cannot hang on a clock nobody advances.
 
     One manual clock may drive several systems of the same event loop.
+
+    :raises TypeError: ``start`` is not a finite real number (infinity and NaN included).
     """
 
     def __init__(self, start: float = 0.0) -> None:
@@ -82,8 +84,11 @@ class ManualClock(TimerHeap):
         (``anyio.wait_all_tasks_blocked``): the message a timer posted is handled, a periodic
         timer has rescheduled itself, a restarted actor has started. Entries scheduled during
         the advance fire in it too when they fall due before its end. Returns once the time
-        is ``now() + seconds`` and everything has settled. ``seconds`` must be a finite
-        number ``>= 0`` (``TypeError`` / ``ValueError``).
+        is ``now() + seconds`` and everything has settled. The callbacks run in the caller's
+        task; call it from a task of the event loop the systems run on (the test's).
+
+        :raises TypeError: ``seconds`` is not a real number (a ``bool`` included).
+        :raises ValueError: ``seconds`` is negative, infinite or NaN.
         """
         if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
             raise TypeError(f"advance() takes a number of seconds >= 0, not {seconds!r}.")

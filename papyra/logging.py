@@ -32,6 +32,8 @@ class LoggingConfig(ABC):
     ``level`` is upper-cased and must name a standard level. Extra keyword arguments are
     kept in :attr:`options` for subclasses. With ``skip_setup_configure=True``,
     :func:`setup_logging` binds :meth:`get_logger` without calling :meth:`configure`.
+
+    :raises InvalidLoggingLevel: ``level`` names no standard level.
     """
 
     def __init__(
@@ -111,8 +113,10 @@ def setup_logging(logging_config: LoggingConfig | None = None) -> None:
 
     ``None`` means ``StandardLoggingConfig()`` (a console handler on the root logger at
     level ``DEBUG``). Calling it again reconfigures; it never stacks duplicate handlers
-    for the standard config. Raises ``ValueError`` if ``logging_config`` is not a
-    :class:`LoggingConfig`.
+    for the standard config. Takes effect at the call, process-wide (Python's logging is
+    global); call it once at start-up, before the systems log.
+
+    :raises ValueError: ``logging_config`` is not a :class:`LoggingConfig`.
     """
     if logging_config is None:
         from papyra.utils.logging import StandardLoggingConfig

@@ -332,8 +332,12 @@ class PapyraCollector:
         REGISTRY.register(PapyraCollector(system))
 
     Each scrape takes a fresh snapshot (``system.metrics()``); the families and names are
-    those of :func:`prometheus_text`. Raises ``ImportError`` when ``prometheus_client`` is
-    not installed, ``TypeError`` when ``system`` is not an ``ActorSystem``.
+    those of :func:`prometheus_text`. ``prometheus_client`` calls :meth:`collect` in the
+    thread that serves the scrape (``start_http_server`` serves from a thread of its own),
+    and once at ``register``.
+
+    :raises ImportError: ``prometheus_client`` is not installed.
+    :raises TypeError: ``system`` is not an ``ActorSystem``.
     """
 
     def __init__(self, system: ActorSystem) -> None:

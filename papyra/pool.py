@@ -252,7 +252,8 @@ class PoolRef(Generic[_M, _R]):
 
     Made by :func:`spawn_pool`. ``tell``/``ask`` route each message to one worker (all of
     them for ``tell`` with :attr:`Routing.BROADCAST`); :attr:`ref` is the pool actor itself
-    (stop it, watch it, or ``join`` it like any actor).
+    (stop it, watch it, or ``join`` it like any actor). The routing decision is made in the
+    caller's task, at the call; use it from any task of the system's event loop.
     """
 
     _state: _PoolState
@@ -285,7 +286,11 @@ class PoolRef(Generic[_M, _R]):
         return self._state.pool_ref.is_alive()
 
     def route(self, message: _M) -> ActorRef[_M, _R]:
-        """The worker that ``tell``/``ask`` would pick for ``message`` now (advances the turn)."""
+        """The worker that ``tell``/``ask`` would pick for ``message`` now (advances the turn).
+
+        :raises TypeError: the pool broadcasts (it routes to no single worker).
+        :raises ActorStopped: the pool is stopped or has no running worker.
+        """
         if self._state.routing is Routing.BROADCAST:
             raise TypeError("A broadcast pool sends to every worker: it routes to no single one.")
         return self._state.pick(message)
@@ -293,8 +298,11 @@ class PoolRef(Generic[_M, _R]):
     async def tell(self, message: _M) -> None:
         """Send ``message`` to the worker picked by the routing (every worker for BROADCAST).
 
-        Back-pressure and dead letters as for ``ActorRef.tell``; ``ActorStopped`` when the pool
-        is stopped or has no running worker.
+        Back-pressure and dead letters as for ``ActorRef.tell``: returns once the message is
+        enqueued (in every running worker, for BROADCAST). ``send`` is the same method.
+
+        :raises ActorStopped: the pool is stopped or has no running worker, or the picked
+            worker stopped before the message was enqueued.
         """
         if self._state.routing is Routing.BROADCAST:
             await self.broadcast(message)
@@ -306,8 +314,14 @@ class PoolRef(Generic[_M, _R]):
     async def ask(self, message: _M, *, timeout: float | None = None) -> _R:
         """Send ``message`` to exactly one worker and return its reply (as ``ActorRef.ask``).
 
-        A broadcast pool refuses with ``TypeError``: use :meth:`broadcast`, then ask workers
-        individually through :attr:`workers` if replies are needed.
+        The worker is picked at the call; the caller's task waits for the reply. A broadcast
+        pool refuses: use :meth:`broadcast`, then ask workers individually through
+        :attr:`workers` if replies are needed.
+
+        :raises TypeError: the pool broadcasts; or a bad ``timeout`` (as ``ActorRef.ask``).
+        :raises ActorStopped: the pool is stopped or has no running worker, or the worker
+            stopped before handling the message.
+        :raises AskTimeout: ``timeout`` elapsed first; and so on, as ``ActorRef.ask``.
         """
         if self._state.routing is Routing.BROADCAST:
             raise TypeError(
@@ -318,7 +332,13 @@ class PoolRef(Generic[_M, _R]):
         return reply
 
     async def broadcast(self, message: _M) -> None:
-        """``tell`` ``message`` to every running worker (whatever the routing), in order."""
+        """``tell`` ``message`` to every running worker (whatever the routing), in order.
+
+        Returns once it is enqueued in each (waiting for room in a full mailbox); a worker that
+        stopped meanwhile is skipped (its copy becomes a dead letter).
+
+        :raises ActorStopped: the pool is stopped.
+        """
         if not self._state.pool_ref.is_alive():
             raise self._state._no_worker()
         for worker in list(self._state.workers):
@@ -334,6 +354,11 @@ class PoolRef(Generic[_M, _R]):
         Growing spawns workers at once. Shrinking removes the most recently added workers from
         routing at once, then stops them gracefully: what they already have queued is still
         processed. Returns without waiting for them to terminate (``system.join(ref)`` does).
+        A worker factory that raises while growing propagates its exception.
+
+        :raises TypeError: ``size`` is not an int (a ``bool`` included).
+        :raises ValueError: ``size`` is below 1.
+        :raises ActorStopped: the pool is stopped.
         """
         size = _check_size(size, "size")
         state = self._state
@@ -347,7 +372,14 @@ class PoolRef(Generic[_M, _R]):
                 await state.system.stop(ref)
 
     async def stop(self, *, wait: bool = False) -> None:
-        """Stop the pool: its workers stop gracefully first, then the pool actor."""
+        """Stop the pool: its workers stop gracefully first, then the pool actor.
+
+        :meth:`ActorSystem.stop <papyra.system.ActorSystem.stop>` of :attr:`ref`: returns once
+        the requests are made, or with ``wait=True`` once the pool actor has terminated. A
+        no-op for a stopped pool.
+
+        :raises RuntimeError: ``wait=True`` from the pool actor's own task.
+        """
         await self._state.system.stop(self._state.pool_ref, wait=wait)
 
 
@@ -369,7 +401,20 @@ def spawn_pool(
     as their bytes/str/int value or else their ``repr`` and hashed with BLAKE2b, so the mapping
     does not depend on the process. ``policy`` supervises each worker (default: RESTART, 3
     restarts a minute). ``mailbox_capacity`` is each worker's; ``name`` names the pool actor.
-    Bad arguments raise ``TypeError``/``ValueError`` before anything is spawned.
+    Bad arguments are refused before anything is spawned.
+
+    The pool actor and its workers are spawned now, in the caller's task (any task of the
+    system's event loop, while the system runs). If a worker factory raises, the pool and
+    the workers spawned so far are stopped and the exception propagates.
+
+    :raises TypeError: ``size`` is not an int, ``routing`` is not a string or a
+        :class:`Routing`, ``key`` is not callable, ``policy`` is not a
+        ``SupervisionPolicy``, or the factory or ``mailbox_capacity`` is refused as by
+        ``spawn``.
+    :raises ValueError: ``size`` is below 1, ``routing`` names no routing, ``key`` is missing
+        for (or given without) consistent hashing, ``mailbox_capacity`` is out of range, or
+        ``name`` is already in use.
+    :raises ActorStopped: the system is not running.
     """
     size = _check_size(size, "size")
     routing = enum_member(Routing, routing, "routing")

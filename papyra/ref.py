@@ -57,6 +57,10 @@ class ActorRef(Generic[_M, _R]):
     Two refs are equal when they point at the same actor (same rid and address). Liveness is
     evaluated on every call: a ref to a stopped actor (or to a closed system) turns every send
     into a dead letter plus :class:`~papyra.exceptions.ActorStopped`.
+
+    Refs are made by the system (``spawn``, ``ref_for``...), not by hand. Use them from any
+    task of the system's event loop, an actor's included; they are not thread-safe. To stop
+    the actor, ``tell(STOP)`` or :meth:`ActorSystem.stop <papyra.system.ActorSystem.stop>`.
     """
 
     _rid: int
@@ -80,13 +84,20 @@ class ActorRef(Generic[_M, _R]):
 
     @property
     def address(self) -> ActorAddress:
-        """Where the actor lives (``system:id``); ``RuntimeError`` for a ref built without one."""
+        """Where the actor lives (``system:id``).
+
+        :raises RuntimeError: the ref was built by hand without an address.
+        """
         if self._address is None:
             raise RuntimeError("ActorRef has no address bound")
         return self._address
 
     def is_alive(self) -> bool:
-        """True while the actor runs and accepts messages (no stop requested, system open)."""
+        """True while the actor runs and accepts messages (no stop requested, system open).
+
+        Evaluated now, in the caller's task: the answer may change right after, so a send can
+        still raise ``ActorStopped``.
+        """
         cell = self._cell
         if cell is not None:
             return bool(cell.accepting)
@@ -122,11 +133,17 @@ class ActorRef(Generic[_M, _R]):
     async def tell(self, message: _M | _Stop) -> None:
         """Enqueue ``message`` without waiting for it to be processed.
 
-        Waits while the mailbox is full (back-pressure); the message is never dropped: if the
-        actor is not running (or stops while we wait for room) it becomes a dead letter and
-        :class:`~papyra.exceptions.ActorStopped` is raised. ``tell(STOP)`` is a graceful stop:
-        once it is enqueued the actor accepts nothing more (later sends are dead letters and
-        raise ``ActorStopped``) and it stops after the messages queued before it.
+        Returns once the message is in the mailbox; the actor handles it later, in its own
+        task, after the messages queued before it (unless a priority mailbox lets it jump the
+        queue). Waits while the mailbox is full (back-pressure); the message is never dropped:
+        if the actor is not running (or stops while we wait for room) it becomes a dead letter
+        and :class:`~papyra.exceptions.ActorStopped` is raised. ``tell(STOP)`` is a graceful
+        stop: once it is enqueued the actor accepts nothing more (later sends are dead letters
+        and raise ``ActorStopped``) and it stops after the messages queued before it.
+        ``send`` is the same method.
+
+        :raises ActorStopped: the actor is not running, or stopped while the call waited for
+            room.
         """
         cell = self._cell
         if cell is not None:
@@ -161,6 +178,17 @@ class ActorRef(Generic[_M, _R]):
         An actor asking itself from its own task gets :class:`~papyra.exceptions.AskDeadlock`
         at once. ``ask(STOP)`` stops the actor like ``tell(STOP)`` and returns ``None`` once
         the messages queued before it were processed.
+
+        The caller's task waits; ``receive`` runs in the actor's task. Cancelling the caller
+        once the message is enqueued drops the reply, not the message.
+
+        :raises AskTimeout: ``timeout`` elapsed first.
+        :raises ActorStopped: the actor is not running, or stopped before it handled the
+            message.
+        :raises AskDeadlock: the actor asked itself from its own task.
+        :raises TypeError: ``timeout`` is not ``None`` or a real number.
+        :raises ValueError: ``timeout`` is negative or NaN.
+        :raises Exception: whatever ``receive`` raised for this message (the same object).
         """
         if timeout is not None and (
             (type(timeout) is not float and type(timeout) is not int) or not timeout >= 0
@@ -220,7 +248,14 @@ class ActorRef(Generic[_M, _R]):
         return fut
 
     def proxy(self) -> ActorProxy:
-        """A proxy that reads, writes and calls attributes of the actor inside its loop."""
+        """A proxy that reads, writes and calls attributes of the actor inside its task.
+
+        Each access through the proxy is an ``ask`` (a ``ProxyGetAttr``, ``ProxySetAttr`` or
+        ``ProxyCall`` message) handled in the actor's own task between its other messages,
+        so it raises what :meth:`ask` raises.
+
+        :raises ActorStopped: the actor is not running now (a dead letter is recorded).
+        """
         from papyra.proxy import ActorProxy
 
         if not self.is_alive():

@@ -147,8 +147,10 @@ def setup_serializer(serializer_config: SerializerConfig | None = None) -> None:
     """Bind ``serializer_config.get_serializer()`` to :data:`serializer`.
 
     ``None`` means :class:`StandardSerializerConfig`. :meth:`SerializerConfig.configure`
-    runs first unless ``skip_setup_configure`` is set. Raises ``ValueError`` if
-    ``serializer_config`` is not a :class:`SerializerConfig`.
+    runs first unless ``skip_setup_configure`` is set. Takes effect at the call, for the
+    whole process.
+
+    :raises ValueError: ``serializer_config`` is not a :class:`SerializerConfig`.
     """
     if serializer_config is None:
         serializer_config = StandardSerializerConfig()

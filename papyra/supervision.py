@@ -44,8 +44,7 @@ class SupervisionPolicy:
 
     ``max_restarts=0`` never restarts. The window is measured with the system clock.
     ``strategy`` takes a :class:`Strategy`, its value or its name in any case (``"restart"``,
-    ``"RESTART"``) and always holds the member; any other string raises ``ValueError``, any
-    other type ``TypeError``.
+    ``"RESTART"``) and always holds the member.
 
     **Restart backoff** (off by default: ``backoff_min=0``). The *n*-th consecutive restart
     waits ``min(backoff_max, backoff_min * backoff_factor ** (n - 1))`` seconds, shortened by
@@ -55,6 +54,17 @@ class SupervisionPolicy:
     once an instance has run ``backoff_reset_after`` seconds of the system clock without
     failing (``None``: ``within_seconds``). See :meth:`backoff_delay`.
     ``backoff_random`` takes no part in equality.
+
+    Every field is checked when the policy is made:
+
+    :raises ValueError: a ``strategy`` string that names no strategy; a negative
+        ``max_restarts`` or ``within_seconds``; a ``backoff_*`` value out of range
+        (``backoff_min`` finite and >= 0, ``backoff_max`` >= ``backoff_min``,
+        ``backoff_factor`` finite and >= 1, ``backoff_jitter`` in [0, 1],
+        ``backoff_reset_after`` >= 0); NaN anywhere.
+    :raises TypeError: a ``strategy`` that is neither a string nor a :class:`Strategy`, a
+        ``max_restarts`` that is not an int, a number field that is not a number (a ``bool``
+        included), or a ``backoff_random`` that is not callable.
     """
 
     strategy: Strategy = Strategy.STOP

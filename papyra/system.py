@@ -86,7 +86,10 @@ class DeadLetterMailbox:
     """Messages that could not be delivered, newest last.
 
     Holds at most ``maxlen`` dead letters (the oldest are discarded first; ``None`` keeps all),
-    so a long-running system does not grow without bound.
+    so a long-running system does not grow without bound. The system makes one
+    (``system.dead_letters``) and pushes to it in the task that failed to deliver.
+
+    :raises ValueError: ``maxlen`` is negative.
     """
 
     def __init__(
@@ -163,6 +166,17 @@ class ActorSystem:
     together with ``time_fn``. ``transport``: a cluster transport such as
     :class:`~papyra.cluster.RedisStreamsTransport` makes the system a member of a cluster;
     ``start()`` then joins it (docs/cluster.md).
+
+    One event loop: the system runs on the loop ``start()`` is awaited on, and its methods are
+    called from tasks of that loop (an actor's task included). Nothing here is thread-safe.
+
+    :raises ValueError: an empty ``system_id``, a negative ``retain_terminated``, ``time_fn``
+        together with ``clock``, or a ``shutdown_grace`` that is not ``None`` or a number of
+        seconds >= 0.
+    :raises TypeError: a ``time_fn``, ``clock``, ``hooks``, ``persistence``,
+        ``persistence_startup``, ``persistence_recovery``, ``transport``, ``log_crashes`` or
+        ``tracing`` of the wrong kind (docs/runtime.md, "Validation").
+    :raises RuntimeError: ``tracing`` is on and ``opentelemetry-api`` is not installed.
     """
 
     def __init__(
@@ -308,8 +322,12 @@ class ActorSystem:
 
     @property
     def persistence_startup(self) -> PersistenceStartupConfig | None:
-        """The startup check ``start()`` runs on the backend (None: none), settable before
-        ``start()``; a value that is not a ``PersistenceStartupConfig`` raises ``TypeError``."""
+        """The startup check ``start()`` runs on the backend (None: none).
+
+        Settable; a new value is used by a ``start()`` that has not begun yet.
+
+        :raises TypeError: (setter) a value that is not a ``PersistenceStartupConfig`` or None.
+        """
         return self._persistence_startup
 
     @persistence_startup.setter
@@ -320,8 +338,14 @@ class ActorSystem:
     @property
     def persistence_recovery(self) -> PersistenceRecoveryConfig | None:
         """How the startup check recovers a damaged store when its own config says nothing
-        (None: it does not); a value of the wrong type raises ``TypeError``. The 0.3.0
-        spelling ``persistance_recovery`` is the same property."""
+        (None: it does not).
+
+        Settable, read when ``start()`` runs the check. The 0.3.0 spelling
+        ``persistance_recovery`` is the same property.
+
+        :raises TypeError: (setter) a value that is not a ``PersistenceRecoveryConfig`` or None
+            (a bare mode such as ``"repair"``).
+        """
         return self._persistence_recovery
 
     @persistence_recovery.setter
@@ -361,13 +385,20 @@ class ActorSystem:
     async def start(self) -> None:
         """Run the persistence startup checks, then start the system's own tasks.
 
-        Idempotent. Raises ``ActorStopped`` on a closed system. If the startup checks raise
-        (or are cancelled), the system is closed for good and the exception propagates.
+        Returns once the system is running: ``spawn`` works from then on. Idempotent (a second
+        call returns at once). With a transport, the system joins its cluster here. If the
+        startup checks or the join raise (or are cancelled), the system is closed for good and
+        the exception propagates.
 
         The actors and the persistence writer run in tasks the system owns, not in the
         caller's: ``start()`` and ``aclose()`` may be called from any task of the event loop,
         inside any cancel scope (``with anyio.fail_after(5): await system.start()``), and the
         system keeps running after that scope ends.
+
+        :raises ActorStopped: the system is closed (also when it was closed during the checks).
+        :raises RuntimeError: the startup check failed (``FAIL_ON_ANOMALY`` found anomalies,
+            or ``RECOVER`` left some).
+        :raises TimeoutError: the startup check took longer than its ``timeout_seconds``.
         """
         if self._closed:
             raise ActorStopped("ActorSystem is closed.", reason="shutdown")
@@ -494,6 +525,9 @@ class ActorSystem:
         If an actor raised a base exception that is not an ``Exception`` (``SystemExit``,
         ``KeyboardInterrupt``...), the system was shut down then and there; ``aclose()`` ends
         the shutdown and raises the first such exception (once).
+
+        :raises BaseException: that first fatal base exception of an actor, re-raised once
+            the shutdown is complete.
         """
         lifecycle = self._lifecycle
         inside_actor = lifecycle.is_actor_task()
@@ -546,8 +580,11 @@ class ActorSystem:
     async def wait_closed(self) -> None:
         """Wait until the system is closed: every actor stopped, facts flushed, backend closed.
 
-        Useful after ``aclose()`` was called from inside an actor. Returns at once for a system
-        whose ``start()`` failed; ``RuntimeError`` for one neither started nor closed.
+        Useful after ``aclose()`` was called from inside an actor; call it from any other task
+        (from the actor that called ``aclose()`` it would wait for itself). Returns at once when
+        the system has finished closing, or for one whose ``start()`` failed.
+
+        :raises RuntimeError: the system was neither started nor closed.
         """
         if not self._started and not self._closed:
             raise RuntimeError("wait_closed() on a system that was neither started nor closed")
@@ -591,15 +628,14 @@ class ActorSystem:
     ) -> ActorRef[_M, _R]:
         """Create an actor and schedule it; returns its ref at once.
 
-        The factory runs synchronously here (its exceptions propagate). ``on_start`` runs in
-        the actor's task afterwards; messages sent meanwhile wait for it. ``mailbox_capacity``
-        bounds the mailbox (``None``: unbounded). Named actors default to a RESTART policy,
-        unnamed ones to STOP. Raises ``ActorStopped`` if the system is not running and
-        ``ValueError`` for a name already in use. Bad arguments are refused before anything
-        is scheduled (docs/runtime.md, "Validation"): an actor instance instead of its class
-        or a factory, an actor whose ``receive`` is not ``async def``, a ``parent`` that is
-        not a ref of this system, a ``mailbox_capacity`` that is not ``None`` or an int in
-        ``0..sys.maxsize``, a ``priority`` or ``control_first`` of the wrong kind (``TypeError``).
+        Call it from any task of the system's event loop, an actor's included (for a child,
+        :meth:`ActorContext.spawn_child <papyra.context.ActorContext.spawn_child>`). The
+        factory runs synchronously here, in the caller's task (its exceptions propagate).
+        ``on_start`` runs in the actor's own task afterwards; messages sent meanwhile wait for
+        it. The ref accepts messages at once. ``mailbox_capacity`` bounds the mailbox
+        (``None``: unbounded). Named actors default to a RESTART policy, unnamed ones to STOP.
+        Bad arguments are refused before anything is scheduled (docs/runtime.md,
+        "Validation").
 
         ``priority`` lets marked messages jump the queue: a class or an iterable of classes
         (urgent: an instance of one of them) or a predicate ``message -> bool``, applied when
@@ -607,6 +643,14 @@ class ActorSystem:
         requests and ``ActorTerminated`` notices ahead of the backlog. Either option gives the
         actor a :class:`~papyra.mailbox.PriorityMailbox`; by default the mailbox is FIFO
         (docs/runtime.md, "Priority and control messages").
+
+        :raises ActorStopped: the system is not running, or ``parent`` is stopping or stopped.
+        :raises ValueError: ``name`` is empty or already in use, ``parent`` is a ref of another
+            system, or ``mailbox_capacity`` is an int out of ``0..sys.maxsize``.
+        :raises TypeError: an actor instance instead of its class or a factory, a factory
+            whose actor has no ``async def receive``, a ``parent`` that is not an ``ActorRef``,
+            a ``mailbox_capacity`` that is not ``None`` or an int, a ``policy`` that is not a
+            ``SupervisionPolicy``, or a ``priority`` / ``control_first`` of the wrong kind.
         """
         if not self._started or self._closed:
             raise ActorStopped("ActorSystem is not running.", reason="shutdown")
@@ -640,10 +684,16 @@ class ActorSystem:
     ) -> None:
         """Record what :meth:`actor` spawns under ``name``; spawns nothing itself.
 
-        Allowed before or after ``start()``. ``ValueError`` for an empty or already registered
-        name; ``ActorStopped`` on a closed system. The keyword arguments are those of
-        :meth:`spawn` (``priority`` and ``control_first`` included), checked here the same way
-        and used for every instance :meth:`actor` spawns.
+        Allowed before or after ``start()``, from any task. The keyword arguments are those
+        of :meth:`spawn` (``priority`` and ``control_first`` included), checked here the same
+        way and used for every instance :meth:`actor` spawns.
+
+        :raises ActorStopped: the system is closed.
+        :raises ValueError: ``name`` is empty or already registered, or ``mailbox_capacity``
+            is an int out of range.
+        :raises TypeError: an actor instance or a non-callable factory, a ``mailbox_capacity``
+            that is not ``None`` or an int, a ``policy`` that is not a ``SupervisionPolicy``,
+            or a ``priority`` / ``control_first`` of the wrong kind.
         """
         if self._closed:
             raise ActorStopped("ActorSystem is closed.", reason="shutdown")
@@ -663,9 +713,11 @@ class ActorSystem:
     def actor(self, name: str) -> ActorRef:
         """A ref to the running actor named ``name``, spawning a registered one on first use.
 
-        After a registered actor terminates for good, the next call spawns a fresh instance.
-        Raises ``ActorStopped`` for an unknown name, or when a spawn is needed and the system
-        is not running.
+        After a registered actor terminates for good, the next call spawns a fresh instance
+        (in the caller's task, as :meth:`spawn`). Call it from any task of the system's loop.
+
+        :raises ActorStopped: ``name`` is neither running nor registered, or a spawn is needed
+            and the system is not running.
         """
         rid = self._names.get(name)
         if rid is not None:
@@ -696,8 +748,13 @@ class ActorSystem:
           free for a new spawn, ``ActorStopped`` emitted); else return once the requests are
           made. Do not wait for an actor from its own task (``RuntimeError``).
 
-        ``ref`` is not alive from the call on. A no-op on a closed system, an unknown ref or a
-        stopped actor (with ``wait=True``: returns once that actor has terminated).
+        ``ref`` is not alive from the call on: later sends are dead letters and raise
+        ``ActorStopped``. Call it from any task of the system's loop; from the actor's own task
+        only without ``wait`` (as :meth:`ActorContext.stop_self
+        <papyra.context.ActorContext.stop_self>` does). A no-op on a closed system, an unknown
+        ref or a stopped actor (with ``wait=True``: returns once that actor has terminated).
+
+        :raises RuntimeError: ``wait=True`` from the actor's own task.
         """
         cell = self._lifecycle.cell_of(ref)
         if cell is None:
@@ -714,8 +771,10 @@ class ActorSystem:
         """Wait until ``ref``'s actor has terminated (``on_stop`` done, name free).
 
         Returns at once for an actor that has terminated, or a ref this system does not know
-        (e.g. one whose record was released). ``RuntimeError`` when called from the actor's own
-        task, which would wait for itself.
+        (e.g. one whose record was released). Stops nothing: see :meth:`stop`. Call it from
+        any task but the actor's own.
+
+        :raises RuntimeError: called from the actor's own task, which would wait for itself.
         """
         cell = self._lifecycle.cell_of(ref)
         if cell is None or cell.terminated:
@@ -725,7 +784,11 @@ class ActorSystem:
         await self._lifecycle.join(cell)
 
     async def stop_all(self) -> None:
-        """Gracefully stop every root actor (and so every actor); the system stays open."""
+        """Gracefully stop every root actor (and so every actor); the system stays open.
+
+        Returns once the stop requests are made (each actor first processes what is queued);
+        new actors can be spawned afterwards. Call it from any task of the system's loop.
+        """
         self._lifecycle.stop_roots()
 
     def _watch(self, watcher: Any, target: Any) -> None:
@@ -779,11 +842,19 @@ class ActorSystem:
     # -- lookup ------------------------------------------------------------------------------------
 
     def ref_for(self, address: ActorAddress | str) -> ActorRef:
-        """A fresh ref to a running actor of this system (``ActorStopped`` otherwise).
+        """A fresh ref to a running actor of this system, from its address.
 
-        With a transport (a cluster member), also a ref to an actor of another member: an
-        ``ActorAddress`` of that system, or a URI ``"papyra://<system>/<name>"``
-        (``/#<id>`` for an unnamed actor). Such a ref is not checked for liveness here.
+        ``address`` is an ``ActorAddress`` or its string (``"local:3"``). With a transport (a
+        cluster member), also a ref to an actor of another member: an ``ActorAddress`` of that
+        system, or a URI ``"papyra://<system>/<name>"`` (``/#<id>`` for an unnamed actor).
+        Such a ref is not checked for liveness here. Liveness is checked now, in the caller's
+        task: the actor may stop right after. Call it from any task of the system's loop.
+
+        :raises ActorStopped: the actor is unknown, stopping or stopped; the address is of
+            another system and this one has no transport; or a remote ref is asked for and
+            the system is not running.
+        :raises ValueError: an unparsable address string or URI.
+        :raises TypeError: ``address`` is neither an ``ActorAddress`` nor a string.
         """
         if isinstance(address, str) and address.startswith("papyra://"):
             from papyra.cluster._node import parse_uri
@@ -813,9 +884,18 @@ class ActorSystem:
     def ref_for_name(self, name: str, *, system: str | None = None) -> ActorRef:
         """A fresh ref to the actor registered under ``name`` (no liveness check).
 
-        ``system``: the id of another member of this system's cluster (needs a transport);
-        the ref is then a :class:`~papyra.cluster.RemoteActorRef`, made without asking that
-        member (a message to a name nobody has there becomes a dead letter on that side).
+        A name is known from its ``spawn(name=...)`` until that actor has terminated, so the
+        ref may be to an actor that is stopping (its sends raise ``ActorStopped``). Unlike
+        :meth:`actor`, spawns nothing. ``system``: the id of another member of this system's
+        cluster (needs a transport); the ref is then a
+        :class:`~papyra.cluster.RemoteActorRef`, made without asking that member (a message to
+        a name nobody has there becomes a dead letter on that side). Call it from any task of
+        the system's loop.
+
+        :raises ActorStopped: no actor of this system has that name, or ``system`` is another
+            member and this system is not running.
+        :raises ValueError: ``system`` is another member and this system has no transport,
+            or ``name`` is empty then.
         """
         if system is not None and system != self.system_id:
             return self._remote(system, name)
@@ -831,7 +911,12 @@ class ActorSystem:
         Needs a transport. Every member that registers a kind takes a share of the shards
         (docs/cluster.md, "Entities"); register the same kinds on those members. ``ValueError``
         for an empty kind, one with a ``/``, or one already registered; ``TypeError`` for a
-        factory that is not an actor class or callable.
+        factory that is not an actor class or callable. Call it before ``start()``, so that
+        this member takes its shards when it joins.
+
+        :raises ValueError: no transport; an empty kind, one with a ``/``, or one already
+            registered.
+        :raises TypeError: ``factory`` is an actor instance or not callable.
         """
         if self._transport is None:
             raise ValueError(
@@ -847,7 +932,16 @@ class ActorSystem:
 
     def entity(self, kind: str, key: str) -> ActorRef:
         """A ref to entity ``kind``/``key`` wherever it lives in the cluster (see
-        :meth:`register_entity`); messages to it are routed by its shard."""
+        :meth:`register_entity`); messages to it are routed by its shard.
+
+        Made at once, without asking any member: the entity is spawned by the member that
+        owns its shard when the first message arrives there. Call it from any task of the
+        system's loop while the system runs.
+
+        :raises ValueError: an empty ``kind``, one with a ``/``, an empty ``key``, or a
+            system without a transport.
+        :raises ActorStopped: the system is not running.
+        """
         if not isinstance(kind, str) or not kind or "/" in kind:
             raise ValueError(f"kind must be a non-empty name without '/', not {kind!r}.")
         if not isinstance(key, str) or not key:
@@ -909,7 +1003,9 @@ class ActorSystem:
         """:meth:`refs` of the actors whose current instance is of ``actor_type``.
 
         ``actor_type`` is a class (subclasses match) or a name: the class's ``__name__``,
-        ``__qualname__`` or ``module.qualname``.
+        ``__qualname__`` or ``module.qualname``. A snapshot, taken now.
+
+        :raises TypeError: ``actor_type`` is neither a class nor a string.
         """
         matches = _type_matcher(actor_type)
         return tuple(
@@ -925,7 +1021,16 @@ class ActorSystem:
         actor_type: type[Actor] | str | None = None,
         alive_only: bool = True,
     ) -> int:
-        """``tell`` ``message`` to every matching actor in spawn order; returns how many took it."""
+        """``tell`` ``message`` to every matching actor in spawn order; returns how many took it.
+
+        The actors are those of :meth:`refs` (or :meth:`refs_by_type` for ``actor_type``),
+        taken when the call starts. Each ``tell`` runs in the caller's task and waits for room
+        in a full mailbox (back-pressure); an actor that stopped meanwhile is skipped (its
+        message becomes a dead letter) and not counted. Returns once every message is
+        enqueued, not processed.
+
+        :raises TypeError: ``actor_type`` is neither a class, a string nor ``None``.
+        """
         refs = (
             self.refs(alive_only=alive_only)
             if actor_type is None
@@ -959,7 +1064,15 @@ class ActorSystem:
         )
 
     def actor_info(self, target: Any) -> ActorInfo:
-        """Describe one actor, given a ref, an rid, an ``ActorAddress`` or an address string."""
+        """Describe one actor, given a ref, an rid, an ``ActorAddress`` or an address string.
+
+        A snapshot of its state now (also for a stopped actor whose record is still retained,
+        see ``retain_terminated``). An address of another system is looked up by its id only.
+
+        :raises TypeError: ``target`` is none of those (a ``bool`` included).
+        :raises ValueError: an unparsable address string.
+        :raises ActorStopped: this system holds no record of that actor.
+        """
         if isinstance(target, bool):
             raise TypeError("actor_info() expects a ref, an int rid or an address.")
         if isinstance(target, int):
@@ -981,7 +1094,12 @@ class ActorSystem:
         return self._info(cell)
 
     def control_panel(self, *, alive_only: bool = False) -> tuple[str, ...]:
-        """A text table of the actors (spawn order), for logs and terminals."""
+        """A text table of the actors (spawn order), for logs and terminals.
+
+        One string per line: a header then one row per actor the system still holds (only
+        the running ones with ``alive_only``), or ``("No actors.",)``. A snapshot; reports
+        nothing to hooks or persistence.
+        """
         infos = [
             self._info(cell)
             for cell in self._by_id.values()
@@ -1011,6 +1129,10 @@ class ActorSystem:
     def audit(self, *, include_actor_details: bool = True) -> AuditReport:
         """Count actors by state and check the name registry; reported to hooks and persisted.
 
+        Synchronous: the report is taken now. The ``on_audit`` hook is called in the caller's
+        task (an awaitable it returns is awaited in a system task while the system runs); the
+        report is handed to the persistence writer, unless the system is closed, and written
+        when it next flushes.
         ``dead_letters_count`` is the number of retained dead letters (the newest
         ``max_dead_letters``), ``dead_letters_total`` the number ever recorded.
         """
@@ -1081,7 +1203,10 @@ class ActorSystem:
         )
 
     def events(self) -> tuple[ActorEvent, ...]:
-        """The retained lifecycle events (the newest ``max_events``), oldest first."""
+        """The retained lifecycle events (the newest ``max_events``), oldest first.
+
+        A snapshot (a new tuple). Works in every state of the system.
+        """
         return tuple(self._facts.events)
 
     @property
@@ -1103,6 +1228,10 @@ class ActorSystem:
         :class:`~papyra.events.MissedEvents` with their count instead, never an unbounded
         backlog. The iteration ends once the system has closed and every event up to then was
         yielded. A ``start_index`` below ``events_total`` replays the retained events first.
+        Iterate it in any task of the system's loop; each subscription has its own position.
+
+        :raises TypeError: ``start_index`` is not an int (a ``bool`` included).
+        :raises ValueError: ``start_index`` is negative.
         """
         if start_index is None:
             start_index = self._facts.events_total
@@ -1130,6 +1259,9 @@ class ActorSystem:
         retained one matches, :class:`~papyra.exceptions.EventNotEmitted` (a ``TimeoutError``)
         is raised at once, also while waiting. No retained event is ever missed.
         ``poll_interval`` is accepted for compatibility and unused.
+
+        :raises TimeoutError: ``timeout`` elapsed without a matching event.
+        :raises EventNotEmitted: the system has closed and no retained event matches.
         """
         if isinstance(predicate, type):
             cls = predicate
@@ -1146,7 +1278,11 @@ class ActorSystem:
             return await next_matching(matches, start_index)
 
     async def compact(self) -> Any:
-        """Compact the persistence backend; ``None`` if it failed."""
+        """Compact the persistence backend; ``None`` if it failed.
+
+        Runs the backend's ``compact()`` in the caller's task and returns its report. Raises
+        nothing: a failure is logged on the ``papyra`` logger at WARNING.
+        """
         try:
             return await self._persistence.compact()
         except Exception:

@@ -144,7 +144,12 @@ class Timers(Generic[_M]):
     def start_single(self, key: Hashable, message: _M, delay: float) -> None:
         """Put ``message`` in this actor's mailbox once, ``delay`` seconds from now (>= 0).
 
-        Replaces the active timer ``key``, if any (its queued message is taken back).
+        Replaces the active timer ``key``, if any (its queued message is taken back). Takes
+        effect at the call; the message is handled by ``receive`` in the actor's own task.
+
+        :raises TypeError: ``key`` is not hashable, or ``delay`` is not a real number.
+        :raises ValueError: ``delay`` is negative, infinite or NaN.
+        :raises ActorStopped: a stop of the actor was requested (or it has terminated).
         """
         self._start(key, message, None, _seconds(delay, "delay", positive=False))
 
@@ -160,7 +165,13 @@ class Timers(Generic[_M]):
 
         The first tick comes after ``initial_delay`` (default: ``interval``); each next one
         ``interval`` seconds after the previous tick was handled. Replaces the active timer
-        ``key``, if any.
+        ``key``, if any. Runs until cancelled, or until the actor stops or restarts.
+
+        :raises TypeError: ``key`` is not hashable, or ``interval`` / ``initial_delay`` is not
+            a real number.
+        :raises ValueError: ``interval`` is not > 0, or ``initial_delay`` is negative; either
+            is infinite or NaN.
+        :raises ActorStopped: a stop of the actor was requested (or it has terminated).
         """
         every = _seconds(interval, "interval", positive=True)
         first = every if initial_delay is None else _seconds(
@@ -171,7 +182,7 @@ class Timers(Generic[_M]):
     def cancel(self, key: Hashable) -> bool:
         """Cancel timer ``key``: its message, even if already queued, is not handled.
 
-        Returns False when no timer ``key`` was active.
+        Takes effect at the call. Returns False when no timer ``key`` was active.
         """
         timer = self._active.pop(key, None)
         if timer is None:
@@ -180,7 +191,7 @@ class Timers(Generic[_M]):
         return True
 
     def cancel_all(self) -> None:
-        """Cancel every timer of this actor."""
+        """Cancel every timer of this actor at once (queued timer messages included)."""
         active = list(self._active.values())
         self._active.clear()
         for timer in active:

@@ -38,8 +38,10 @@ _NOT_TRACED = (ProxyCall, ProxyGetAttr, ProxySetAttr, Traced)
 class Tracing:
     """The tracer of one actor system, and what its refs and its host call.
 
-    ``provider``: an OpenTelemetry ``TracerProvider`` or ``None`` for the global one.
-    Raises ``RuntimeError`` (naming the extra) when ``opentelemetry-api`` is not installed.
+    ``provider``: an OpenTelemetry ``TracerProvider`` or ``None`` for the global one. Made by
+    ``ActorSystem(tracing=...)``, not by hand.
+
+    :raises RuntimeError: ``opentelemetry-api`` is not installed (the message names the extra).
     """
 
     def __init__(self, system_id: str, provider: Any = None) -> None:
@@ -104,12 +106,24 @@ class TracedActorRef(ActorRef):
         return super()._refuse(untraced(message), expects_reply)
 
     async def tell(self, message: Any) -> None:
+        """:meth:`ActorRef.tell <papyra.ref.ActorRef.tell>`, carrying the caller's
+        OpenTelemetry context to the actor (its ``process`` span is a child of it).
+
+        :raises ActorStopped: as ``ActorRef.tell``.
+        """
         tracing = self._tracing()
         await super().tell(message if tracing is None else tracing.wrap(message))
 
     send = tell
 
     async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        """:meth:`ActorRef.ask <papyra.ref.ActorRef.ask>` inside an ``ask <destination>`` span
+        of the caller's task, carrying that context to the actor. A span that ends with an
+        exception is marked as an error.
+
+        :raises AskTimeout: as ``ActorRef.ask``; and so for its other exceptions.
+        :raises ActorStopped: as ``ActorRef.ask``.
+        """
         tracing = self._tracing()
         if tracing is None or message is STOP or type(message) in _NOT_TRACED:
             return await super().ask(message, timeout=timeout)

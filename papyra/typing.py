@@ -19,11 +19,15 @@ ReturnT = TypeVar("ReturnT", covariant=True)
 class Receives(Protocol[MessageT, ReturnT]):
     """An actor whose ``receive`` takes ``MessageT`` and returns ``ReturnT``."""
 
-    async def receive(self, msg: MessageT) -> ReturnT: ...
+    async def receive(self, msg: MessageT) -> ReturnT:
+        """Handle ``msg`` and return the reply (the method of :class:`~papyra.actor.Actor`)."""
+        ...
 
 
 @runtime_checkable
 class ReceivesAny(Protocol):
     """An actor that accepts any message."""
 
-    async def receive(self, msg: Any) -> Any: ...
+    async def receive(self, msg: Any) -> Any:
+        """Handle any message and return the reply."""
+        ...

@@ -83,8 +83,14 @@ class PapyraIntegration:
         """Build the system now (one ``system_factory()`` call), start it with the app and
         close it when the app shuts down, and mount the health and metrics endpoints.
 
-        Returns that system. Raises ``RuntimeError`` -- before changing the app -- when the app
-        cannot mount an ASGI app or register startup/shutdown hooks.
+        Returns that system. Call it before the app starts. The endpoints are mounted apps:
+        they answer under ``config.health_path`` and ``config.metrics_path`` with a trailing
+        slash (``/healthz/``), and the framework redirects the bare path there (Starlette and
+        FastAPI 307, Lilya and Ravyn 303). The system is started in the app's lifespan
+        startup, before the app's own lifespan, and closed after it at shutdown.
+
+        :raises RuntimeError: the app cannot mount an ASGI app or register startup/shutdown
+            hooks (raised before ``system_factory()`` is called and the app is changed).
         """
         mount = self._mounter(app)
         register = self._hook_registrar(app)

@@ -60,6 +60,9 @@ class JsonFilePersistence(FileBackend):
 
     After :meth:`aclose` reads keep working, and the next write reopens the backend and the
     file (one backend object can serve several systems one after another).
+
+    :raises ValueError: ``fsync`` is a string that names no mode.
+    :raises TypeError: ``fsync`` is not a string.
     """
 
     def __init__(

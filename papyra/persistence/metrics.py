@@ -75,6 +75,7 @@ class PersistenceMetricsMixin:
 
     @property
     def metrics(self) -> PersistenceMetrics:
+        """The backend's live counters (one object, updated in place; ``snapshot()`` copies)."""
         return self._metrics
 
     async def _metrics_on_write_ok(self, *, bytes_written: int = 0, records: int = 1) -> None:

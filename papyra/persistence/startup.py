@@ -69,11 +69,17 @@ class PersistenceStartupConfig:
 
     * ``mode``: a :class:`PersistenceStartupMode`, its value or its name in any case
       (``"recover"``, ``"RECOVER"``); stored as the member (a ``str`` enum, so it still
-      compares equal to the plain value). Anything else raises ``ValueError``.
+      compares equal to the plain value).
     * ``recovery``: what ``RECOVER`` passes to ``backend.recover`` (a
       :class:`~papyra.persistence.models.PersistenceRecoveryConfig`, or any object with a
       ``mode``); ``None`` = the system's ``persistence_recovery``, else the backend default.
     * ``timeout_seconds``: ``None`` or a number of seconds ``>= 0`` for the whole check.
+
+    :raises ValueError: a ``mode`` string that names no mode, or a negative or NaN
+        ``timeout_seconds``.
+    :raises TypeError: a ``mode`` that is not a string or a mode, a ``recovery`` that is not
+        a recovery config (a bare mode such as ``"repair"``), or a ``timeout_seconds`` that is
+        not a number.
     """
 
     mode: PersistenceStartupMode | str = PersistenceStartupMode.IGNORE
@@ -204,8 +210,12 @@ async def run_startup_check(
     removes or finishes what a killed compaction or recovery left, so a crash in the middle of
     one does not show up as anomalies (the rotating backend's orphans) at the next start.
 
-    Backend exceptions propagate. No timeout is applied here (wrap the call in
-    ``anyio.fail_after``).
+    Runs in the caller's task, one backend call after the other. Backend exceptions
+    propagate. No timeout is applied here (wrap the call in ``anyio.fail_after``).
+
+    :raises RuntimeError: with ``raise_on_failure``, the check failed (see above).
+    :raises ValueError: a ``mode`` string that names no mode, before the backend is touched.
+    :raises TypeError: a ``mode`` that is neither a string nor a mode.
     """
     resolved = _resolve_mode(mode)
     wrap: StartupStep = _direct if step is None else step

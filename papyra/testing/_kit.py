@@ -67,7 +67,10 @@ class Probe:
     when no ``reply`` was given). Make probes with :meth:`TestKit.probe`.
 
     Waits are real time, bounded by ``within`` (default: the kit's ``within``). A failed
-    expectation raises ``AssertionError`` saying what was expected and what arrived.
+    expectation raises ``AssertionError`` saying what was expected and what arrived. The probe
+    actor takes messages in its own task; the ``expect*`` calls wait in the caller's (the
+    test's) task. A ``within`` that is not a number of seconds >= 0 raises ``TypeError`` /
+    ``ValueError``.
     """
 
     __test__ = False
@@ -108,12 +111,25 @@ class Probe:
         )
 
     async def receive(self, *, within: float | None = None) -> Any:
-        """The next message, whatever it is (``AssertionError`` if none comes in time)."""
+        """The next message, whatever it is; taken off the queue.
+
+        :raises AssertionError: no message arrived within ``within`` seconds.
+        :raises TypeError: ``within`` is not a number.
+        :raises ValueError: ``within`` is negative or NaN.
+        """
         return await self._next(within, "a message")
 
     async def expect(self, match: Match, *, within: float | None = None) -> Any:
         """The next message, which must match: a class (``isinstance``), a predicate (a
-        callable that is not a class: truthy), or a value (``==``). Returns the message."""
+        callable that is not a class: truthy), or a value (``==``). Returns the message.
+
+        The next message is taken off the queue whether it matches or not.
+
+        :raises AssertionError: no message arrived within ``within`` seconds, or the next one
+            does not match.
+        :raises TypeError: ``within`` is not a number.
+        :raises ValueError: ``within`` is negative or NaN.
+        """
         expected = _describe(match)
         message = await self._next(within, expected)
         if not _matcher(match)(message):
@@ -126,7 +142,11 @@ class Probe:
         First waits until every task of the event loop is blocked
         (``anyio.wait_all_tasks_blocked``), so whatever the system was doing in-process has
         had its chance to reach the probe; ``within`` (real seconds) adds a wait for what
-        comes from outside the event loop (threads, sockets).
+        comes from outside the event loop (threads, sockets). Takes no message.
+
+        :raises AssertionError: a message is queued.
+        :raises TypeError: ``within`` is not a number.
+        :raises ValueError: ``within`` is negative or NaN.
         """
         limit = _seconds(within, "within")
         await wait_all_tasks_blocked()
@@ -140,7 +160,15 @@ class Probe:
             )
 
     def watch(self, ref: Any) -> None:
-        """Have the probe receive ``ActorTerminated`` when ``ref``'s actor terminates."""
+        """Have the probe receive ``ActorTerminated`` when ``ref``'s actor terminates.
+
+        :meth:`ActorContext.watch <papyra.context.ActorContext.watch>` on the probe's behalf:
+        takes effect at once; for an actor that has already terminated the notice is queued
+        at once.
+
+        :raises TypeError: ``ref`` is not a ref, an ``ActorAddress`` or an address string.
+        :raises ValueError: an unparsable address, or one of another system.
+        """
         self._kit.system._watch(self.ref, ref)
 
     async def expect_terminated(
@@ -149,6 +177,9 @@ class Probe:
         """Watch ``ref`` and expect its ``ActorTerminated`` as the next message.
 
         Works for an actor that has already terminated too (the notice comes at once).
+
+        :raises AssertionError: the next message is not that notice, or nothing came within
+            ``within`` seconds.
         """
         self.watch(ref)
 
@@ -171,6 +202,11 @@ class TestKit:
     in order, each taking the first match after the previous one it returned. Every wait has
     a real-time deadline, ``within`` seconds (3.0 by default, per call or per kit); a missed
     expectation raises ``AssertionError`` that says what was expected and what was seen.
+    Await its methods from the test's task (any task of the system's event loop).
+
+    :raises TypeError: ``clock`` is not a :class:`~papyra.clock.ManualClock` or None, or
+        ``within`` is not a number.
+    :raises ValueError: ``within`` is negative or NaN.
     """
 
     __test__ = False
@@ -193,7 +229,9 @@ class TestKit:
     ) -> AsyncIterator[TestKit]:
         """A started system on ``clock`` (a new ManualClock if None) with its kit; closed after.
 
-        ``system_args`` go to ``ActorSystem`` (``system_id``, ``persistence``, hooks...).
+        ``system_args`` go to ``ActorSystem`` (``system_id``, ``persistence``, hooks...),
+        which raises what its constructor and ``start()`` raise. The system is closed
+        (``aclose()``) when the ``async with`` block ends, also on an exception.
         """
         from papyra.system import ActorSystem
 
@@ -207,17 +245,32 @@ class TestKit:
 
     @property
     def clock(self) -> ManualClock:
-        """The manual clock of the system (``RuntimeError`` if the kit was given none)."""
+        """The manual clock of the system.
+
+        :raises RuntimeError: the kit was given no clock.
+        """
         if self._clock is None:
             raise RuntimeError("this TestKit has no manual clock: pass clock= to TestKit().")
         return self._clock
 
     async def advance(self, seconds: float) -> None:
-        """``await kit.clock.advance(seconds)``: fire the timers and backoffs due meanwhile."""
+        """``await kit.clock.advance(seconds)``: fire the timers and backoffs due meanwhile.
+
+        :raises RuntimeError: the kit was given no clock.
+        :raises TypeError: ``seconds`` is not a number.
+        :raises ValueError: ``seconds`` is negative or not finite.
+        """
         await self.clock.advance(seconds)
 
     def probe(self, name: str | None = None, *, reply: Callable[[Any], Any] | None = None) -> Probe:
-        """A new :class:`Probe`, spawned in the system (named ``name`` if given)."""
+        """A new :class:`Probe`, spawned in the system now (named ``name`` if given).
+
+        ``reply(message)`` answers each ``ask`` to the probe (``None`` without it).
+
+        :raises TypeError: ``reply`` is not callable.
+        :raises ValueError: ``name`` is empty or already in use.
+        :raises ActorStopped: the system is not running.
+        """
         if reply is not None and not callable(reply):
             raise TypeError(f"reply must be a callable (message -> answer), not {reply!r}.")
         return Probe(self, name, reply)
@@ -225,7 +278,13 @@ class TestKit:
     async def expect_event(self, match: Match, *, within: float | None = None) -> ActorEvent:
         """The next event (since the kit was made, or since the last one this returned) that
         matches ``match`` (an event class, a predicate or an event); events that do not match
-        are passed over."""
+        are passed over.
+
+        :raises AssertionError: none came within ``within`` seconds, or the system closed
+            first (the message lists the events passed over).
+        :raises TypeError: ``within`` is not a number.
+        :raises ValueError: ``within`` is negative or NaN.
+        """
         matches = _matcher(match)
         limit = self.within if within is None else _seconds(within, "within")
         passed: list[Any] = []
@@ -249,7 +308,12 @@ class TestKit:
     async def expect_no_event(self, match: Match, *, within: float = 0.0) -> None:
         """Fail if an event matching ``match`` comes after the last one :meth:`expect_event`
         returned, once every task has settled (and, with ``within``, in that many real
-        seconds). Takes no event: a later ``expect_event`` still sees them all."""
+        seconds). Takes no event: a later ``expect_event`` still sees them all.
+
+        :raises AssertionError: such an event was emitted.
+        :raises TypeError: ``within`` is not a number.
+        :raises ValueError: ``within`` is negative or NaN.
+        """
         matches = _matcher(match)
         limit = _seconds(within, "within")
         await wait_all_tasks_blocked()
@@ -278,7 +342,13 @@ class TestKit:
     ) -> DeadLetter:
         """The next dead letter (since the kit was made, or since the last one this returned)
         whose message matches ``match`` (``None``: any) and, if given, whose target is
-        ``target``; others are passed over."""
+        ``target``; others are passed over.
+
+        :raises AssertionError: none came within ``within`` seconds (the message lists the
+            dead letters passed over).
+        :raises TypeError: ``within`` is not a number.
+        :raises ValueError: ``within`` is negative or NaN.
+        """
         matches: Callable[[Any], bool] = (lambda _: True) if match is None else _matcher(match)
         limit = self.within if within is None else _seconds(within, "within")
         box = self.system.dead_letters

@@ -41,7 +41,13 @@ class StandardLoggingConfig(LoggingConfig):
         }
 
     def configure(self) -> None:
+        """Apply :attr:`config` with ``logging.config.dictConfig`` (process-wide).
+
+        :func:`~papyra.logging.setup_logging` calls it unless ``skip_setup_configure``.
+        ``dictConfig`` raises ``ValueError`` for a dictionary it cannot apply.
+        """
         logging.config.dictConfig(self.config)
 
     def get_logger(self) -> logging.Logger:
+        """The standard library logger named ``name`` (``"papyra"`` by default)."""
         return logging.getLogger(self.name)

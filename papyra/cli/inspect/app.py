@@ -100,7 +100,12 @@ def events(
     follow: bool,
     interval: float | None,
 ) -> None:
-    """List persisted lifecycle and user events (--follow: and then the new ones)."""
+    """List persisted lifecycle and user events (--follow: and then the new ones).
+    \f
+
+    :raises click.UsageError: ``--follow`` with ``--reverse`` or ``--json``, or
+        ``--interval`` without ``--follow`` (exit code 2).
+    """
     if follow:
         for flag, given in (("--reverse", reverse), ("--json", as_json)):
             if given:

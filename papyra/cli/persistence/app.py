@@ -223,6 +223,10 @@ def compact(source: BackendSource, retention: RetentionPolicy | None) -> None:
     --max-records / --max-age / --max-bytes (with --path or --url) set the retention policy
     to apply; otherwise the backend's own. Prints the compaction report. Exit codes: 0 done,
     1 invalid input, 2 bad usage.
+    \f
+
+    :raises click.UsageError: a retention option without ``--path`` or ``--url`` (exit
+        code 2).
     """
     if retention is not None and not source.explicit:
         raise click.UsageError(

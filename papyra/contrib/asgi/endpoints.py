@@ -112,7 +112,10 @@ async def healthz(
     * anything else: 400, ``{"ok": false, "error": "invalid mode: '<mode>'"}``.
 
     An exception while checking answers 500 with ``"error"`` (its class name) and
-    ``"message"`` (``str(exc)``).
+    ``"message"`` (``str(exc)``): nothing is raised to the server. Each request runs the
+    check anew, in the server's task for that request, on the event loop the system runs on
+    (``RECOVER`` then repairs the log from that request). A scope that is not ``http``
+    (``lifespan``, ``websocket``) is ignored: no answer is sent.
     """
     if scope.get("type") != "http":
         return
@@ -191,6 +194,9 @@ async def metrics(
     * ``"prometheus"``: 200, OpenMetrics text from ``papyra.metrics.prometheus_text(system)``
       (the runtime and persistence metrics, docs/observability.md); 500 (like ``healthz``)
       when rendering raises.
+
+    A fresh snapshot per request, taken in the server's task for that request; nothing is
+    raised to the server. A scope that is not ``http`` is ignored: no answer is sent.
     """
     if scope.get("type") != "http":
         return

@@ -45,13 +45,17 @@ class InMemoryPersistence(PersistenceBackend):
     away; what is stored is still the object itself.
 
     Every list mutation happens without an intervening ``await``, so concurrent writers from
-    many tasks need no lock and a record is stored in the order its ``record_*`` call ran. Each
-    write then yields once to the scheduler without checking for cancellation: a write that has
-    started is never lost to a cancelled caller.
+    many tasks need no lock and a record is stored in the order its ``record_*`` call ran. A
+    ``record_*`` call does not suspend at all (the system's writer awaits one per record), so
+    a cancelled caller never loses a write that has started.
 
     :meth:`aclose` marks the backend closed; reads keep working, and the next write reopens it
     (it is stored and counted as usual), so one backend can serve several systems one after
     another. 0.3.0 dropped writes after ``aclose()`` silently.
+
+    Use it from the event loop of the system it serves (no locks: not thread-safe).
+
+    :raises ValueError: ``max_records`` is not ``None`` or an int >= 1.
     """
 
     def __init__(
@@ -112,8 +116,11 @@ class InMemoryPersistence(PersistenceBackend):
         """Store one ``(kind, record)`` at once (``"event"``, ``"audit"``, ``"dead_letter"``).
 
         The actor system stores its facts through this, so they are in the backend the moment
-        they happen, in order with records actors write themselves. An unknown ``kind`` raises
-        ``ValueError`` (and is not counted as a write error).
+        they happen, in order with records actors write themselves.
+
+        :raises ValueError: an unknown ``kind`` (not counted as a write error).
+        :raises TypeError: with ``strict=True``, a record a strict file backend would refuse
+            (counted as a write error).
         """
         try:
             known = kind in _STORES
@@ -128,15 +135,31 @@ class InMemoryPersistence(PersistenceBackend):
         """Nothing to do: every record is stored when it is handed over."""
 
     async def record_event(self, event: Any) -> None:
-        """Store a ``PersistedEvent`` (or a mapping of its fields, or any object as given)."""
+        """Store a ``PersistedEvent`` (or a mapping of its fields, or any object as given).
+
+        Stored at the call, without suspending (no cancellation can lose it), in call order.
+
+        :raises TypeError: with ``strict=True``, a record a strict file backend would refuse.
+        """
         await self._write("event", event)
 
     async def record_audit(self, audit: Any) -> None:
-        """Store a ``PersistedAudit`` (or a mapping of its fields, or any object as given)."""
+        """Store a ``PersistedAudit`` (or a mapping of its fields, or any object as given).
+
+        Stored at the call, without suspending (no cancellation can lose it), in call order.
+
+        :raises TypeError: with ``strict=True``, a record a strict file backend would refuse.
+        """
         await self._write("audit", audit)
 
     async def record_dead_letter(self, dead_letter: Any) -> None:
-        """Store a ``PersistedDeadLetter`` (or a mapping of its fields, or any object as given)."""
+        """Store a ``PersistedDeadLetter`` (or a mapping of its fields, or any object as
+        given).
+
+        Stored at the call, without suspending (no cancellation can lose it), in call order.
+
+        :raises TypeError: with ``strict=True``, a record a strict file backend would refuse.
+        """
         await self._write("dead_letter", dead_letter)
 
     # -- reads ----------------------------------------------------------------------------
@@ -175,14 +198,17 @@ class InMemoryPersistence(PersistenceBackend):
 
     @property
     def audits(self) -> tuple[PersistedAudit, ...]:
+        """A snapshot of every stored audit, oldest first."""
         return tuple(self._kept(self._audits))
 
     @property
     def dead_letters(self) -> tuple[PersistedDeadLetter, ...]:
+        """A snapshot of every stored dead letter, oldest first."""
         return tuple(self._kept(self._dead_letters))
 
     @property
     def closed(self) -> bool:
+        """True after :meth:`aclose` until the next write reopens the backend."""
         return self._closed
 
     @property

@@ -241,7 +241,10 @@ class RedisStreamsPersistence(ListsRecords, PersistenceBackend):
     Nothing connects at construction; the first command does. ``strict=True`` refuses records
     holding values without a JSON form (``TypeError`` naming the value, see
     :func:`papyra.persistence._records.strict_default`) instead of storing their ``str()``.
-    Raises ``ValueError`` for an unusable config (bad URL scheme, empty prefix, ...).
+    Use it from the event loop of the system it serves.
+
+    :raises TypeError: ``config`` is not a :class:`RedisStreamsConfig`.
+    :raises ValueError: an unusable config (bad URL scheme, empty prefix, ...).
     """
 
     def __init__(
@@ -284,6 +287,7 @@ class RedisStreamsPersistence(ListsRecords, PersistenceBackend):
 
     @property
     def config(self) -> RedisStreamsConfig:
+        """The configuration given at construction (the default one if none was)."""
         return self._config
 
     @property
@@ -293,10 +297,12 @@ class RedisStreamsPersistence(ListsRecords, PersistenceBackend):
 
     @property
     def closed(self) -> bool:
+        """True after :meth:`aclose`, until the next write reopens the backend."""
         return self._closed
 
     @property
     def strict(self) -> bool:
+        """True: records holding values without a JSON form are refused (``TypeError``)."""
         return self._strict
 
     @property
@@ -551,6 +557,12 @@ class RedisStreamsPersistence(ListsRecords, PersistenceBackend):
 
         ``config=None`` or mode IGNORE only scans. Quarantined entries go to
         ``_quarantine_key(stream)`` with fields ``source``, ``data`` and ``timestamp``.
+        Failures count in ``metrics.recovery_errors``.
+
+        :raises RedisResponseError: the server refused a command of the repair.
+        :raises RedisUnavailableError: the server could not be reached or did not answer in
+            time.
+        :raises ValueError: the config's ``mode`` names no recovery mode.
         """
         self.metrics.recoveries += 1
         mode = recovery_mode(config)

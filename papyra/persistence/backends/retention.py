@@ -19,8 +19,11 @@ class RetentionPolicy:
     * ``max_age_seconds``: keep records whose ``timestamp`` is at most this old (epoch seconds).
     * ``max_total_bytes``: keep the newest records whose sizes add up to at most this budget.
 
-    Negative (or NaN) values raise :class:`ValueError` at construction; zero is allowed and keeps
-    nothing. The file and Redis backends honour the policy; ``InMemoryPersistence`` ignores it.
+    Zero is allowed and keeps nothing. The file and Redis backends honour the policy;
+    ``InMemoryPersistence`` ignores it.
+
+    :raises TypeError: a limit that is not a number or ``None`` (a ``bool`` included).
+    :raises ValueError: a negative or NaN limit.
     """
 
     max_records: int | None = None

@@ -62,6 +62,9 @@ class RotatingFilePersistence(FileBackend):
     overflow, as the active file does for writes. ``drop_overflow=True`` (keyword-only) bounds
     the disk use instead: those two delete the oldest records that do not fit and report how
     many in ``overflow_dropped``. Writes are not affected by it.
+
+    :raises ValueError: ``max_bytes`` or ``max_files`` is not > 0, or ``fsync`` is none of
+        the modes above.
     """
 
     since_fallback = True
@@ -97,10 +100,12 @@ class RotatingFilePersistence(FileBackend):
 
     @property
     def max_bytes(self) -> int:
+        """The size past which a write rotates the active file, in bytes."""
         return self._max_bytes
 
     @property
     def max_files(self) -> int:
+        """How many files the log spans: the active file and ``max_files - 1`` rotated ones."""
         return self._max_files
 
     @property
