@@ -72,7 +72,12 @@ _REF_CACHE = 1024
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
-    """``"papyra://shop.node-b/orders"`` -> ``("shop.node-b", "orders")``; ``ValueError``."""
+    """``"papyra://shop.node-b/orders"`` -> ``("shop.node-b", "orders")``.
+
+    A pure function: call it from anywhere.
+
+    :raises ValueError: ``uri`` is not a str of the form ``papyra://<system>/<actor>``.
+    """
     if not isinstance(uri, str) or not uri.startswith(SCHEME):
         raise ValueError(f"not a papyra URI (papyra://<system>/<actor>): {uri!r}")
     system, sep, target = uri[len(SCHEME):].partition("/")
@@ -131,16 +136,41 @@ class RemoteActorRef(ActorRef[_M, _R]):
         return bool(self._node.member_alive(self.system_id))
 
     def tell(self, message: Any) -> Coroutine[Any, Any, None]:
-        """Send ``message``; returns once the transport accepted it (see docs/cluster.md)."""
+        """Send ``message``; returns once the transport accepted it (see docs/cluster.md).
+
+        Await it in any task of the system's event loop. The message is encoded at the call;
+        sends made while one to the same member is under way go with the next (group commit),
+        in call order. While the target's backlog is at ``max_backlog`` it waits, like a
+        ``tell`` to a full local mailbox.
+
+        :raises MessageNotSerializable: the codec cannot carry ``message`` (nothing is sent).
+        :raises ActorStopped: the system is closed, or closes while the send waits.
+        :raises ConnectionError: the transport cannot reach its engine (Redis).
+        """
         return self._node.tell(self, message)  # type: ignore[no-any-return]
 
     send = tell
 
     async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
-        """Send ``message`` and wait for the reply, at most ``timeout`` seconds (required)."""
+        """Send ``message`` and wait for the reply, at most ``timeout`` seconds (required).
+
+        Await it in any task of the system's event loop. The deadline travels with the
+        request: the receiving member skips it once the deadline has passed. An ask that
+        timed out may still have run there.
+
+        :raises ValueError: ``timeout`` is None, or not a positive finite number.
+        :raises AskTimeout: no reply within ``timeout`` seconds.
+        :raises RemoteError: the remote handler raised (its type name and message).
+        :raises ActorStopped: the target does not exist or has stopped, or this system closed.
+        :raises MessageNotSerializable: the codec cannot carry ``message``.
+        """
         return await self._node.ask(self, message, timeout)
 
     def proxy(self) -> Any:
+        """Not available for a remote actor: proxies call methods of a local actor object.
+
+        :raises TypeError: always; send messages to a remote actor instead.
+        """
         raise TypeError("proxies work on local actors only; send messages to a remote actor.")
 
 
@@ -157,14 +187,17 @@ class EntityRef(RemoteActorRef[_M, _R]):
 
     @property
     def kind(self) -> str:
+        """The entity kind, as registered with ``system.register_entity(kind, factory)``."""
         return self._target[len("entity:"):].partition("/")[0]
 
     @property
     def key(self) -> str:
+        """The entity's key within its kind (it picks the shard)."""
         return self._target[len("entity:"):].partition("/")[2]
 
     @property
     def uri(self) -> str:
+        """``papyra-entity://{kind}/{key}``: the wire form, valid on every member."""
         return f"{ENTITY_SCHEME}{self.kind}/{self.key}"
 
     def __repr__(self) -> str:
@@ -253,7 +286,13 @@ class _Delivery:
 
 
 class ClusterNode:
-    """One system's membership of a cluster (made by ``ActorSystem(transport=...)``)."""
+    """One system's membership of a cluster (made by ``ActorSystem(transport=...)``).
+
+    Internal to the system: user code reaches it through ``ActorSystem`` (``ref_for_name(...,
+    system=...)``, ``ref_for``, ``entity``) and the refs it returns. Its methods run in the
+    system's event loop; the reading, writing and heartbeat loops are tasks of the system
+    (see :meth:`run`).
+    """
 
     def __init__(self, system: ActorSystem, transport: Transport) -> None:
         self.system = system
@@ -300,13 +339,17 @@ class ClusterNode:
         return f"{self._id_prefix}{next(self._seq)}"
 
     def member_alive(self, member: str) -> bool:
+        """Whether ``member`` is this member or held a current lease at the last heartbeat."""
         return member == self.member or member in self._live
 
     def remote_ref(self, member: str, target: str) -> RemoteActorRef:
         """A ref to ``target`` (a name, ``#id`` or ``#id~run``) on ``member``.
 
         Refs are immutable, so the last ones made are kept and handed out again (code that
-        calls ``ref_for_name`` per message makes one, not one per message)."""
+        calls ``ref_for_name`` per message makes one, not one per message).
+
+        :raises ValueError: ``target`` starts with ``#`` but holds no actor id.
+        """
         ref = self._refs.get((member, target))
         if ref is not None:
             return ref
@@ -326,6 +369,7 @@ class ClusterNode:
         return ref
 
     def is_remote(self, ref: Any) -> bool:
+        """Whether ``ref`` points to an actor of another member (or to an entity)."""
         return isinstance(ref, RemoteActorRef)
 
     def uri_of(self, obj: Any) -> str | None:
@@ -339,6 +383,7 @@ class ClusterNode:
         return None
 
     def entity_ref(self, kind: str, key: str) -> EntityRef:
+        """A ref to entity ``kind``/``key`` (arguments checked by ``ActorSystem.entity``)."""
         return EntityRef(
             0, _never_put, _always, None, ActorAddress("*", 0),
             _target=f"entity:{kind}/{key}", _node=self,
@@ -372,6 +417,12 @@ class ClusterNode:
         return self.transport.codec.encode(message, self.uri_of)
 
     async def tell(self, ref: RemoteActorRef, message: Any) -> None:
+        """:meth:`RemoteActorRef.tell`: encode, queue for the destination, await acceptance.
+
+        :raises ActorStopped: the system is closed, or closed while the send waited.
+        :raises MessageNotSerializable: the codec cannot carry ``message``.
+        :raises ConnectionError: the engine cannot be reached.
+        """
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
         dest, queue, fut = self._enqueue(ref, {
@@ -503,6 +554,13 @@ class ClusterNode:
                 del self._sending[dest]
 
     async def ask(self, ref: RemoteActorRef, message: Any, timeout: float | None) -> Any:
+        """:meth:`RemoteActorRef.ask`: send the request with its deadline, await the reply.
+
+        :raises ValueError: no ``timeout``, or one that is not a positive finite number.
+        :raises AskTimeout: no reply within ``timeout`` seconds.
+        :raises ActorStopped: the system is closed; or the target cannot take the message.
+        :raises RemoteError: the remote handler raised.
+        """
         if timeout is None:
             raise ValueError(
                 f"ask() to {ref.uri} needs a timeout: a remote actor may never answer "
@@ -975,6 +1033,8 @@ class ClusterNode:
             })
 
     def unwatch(self, watcher: Any, target: RemoteActorRef) -> None:
+        """``watcher`` no longer gets ``ActorTerminated`` for ``target`` (no-op if it did
+        not watch it)."""
         cell = self.system._lifecycle.cell_of(watcher)
         watchers = self._watching.get((target.system_id, target._target))
         if cell is not None and watchers is not None:

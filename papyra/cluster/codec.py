@@ -87,8 +87,12 @@ class JsonCodec:
     def register(self, cls: type, *, name: str | None = None) -> type:
         """Let instances of ``cls`` (a dataclass or an Enum) cross the wire; returns ``cls``.
 
-        Usable as a decorator. ``TypeError`` for another kind of class; ``ValueError`` when
-        ``name`` (default ``module.QualName``) is already taken by another class.
+        Usable as a decorator. Register at start-up, before the system sends or receives
+        such instances, the same classes under the same names on every member.
+
+        :raises TypeError: ``cls`` is not a dataclass or an Enum class.
+        :raises ValueError: ``name`` (default ``module.QualName``) is already taken by
+            another class.
         """
         if not isinstance(cls, type) or not (
             dataclasses.is_dataclass(cls) or issubclass(cls, enum.Enum)
@@ -111,8 +115,13 @@ class JsonCodec:
     # -- encoding -------------------------------------------------------------------------------
 
     def encode(self, message: Any, refs: Callable[[Any], str | None]) -> bytes:
-        """The JSON bytes of ``message`` (tagged where JSON has no form for a value);
-        ``MessageNotSerializable`` naming the first value that cannot be carried."""
+        """The JSON bytes of ``message`` (tagged where JSON has no form for a value).
+
+        Called by the member at each remote ``tell``/``ask`` and reply, in the caller's task.
+
+        :raises MessageNotSerializable: naming the first value that cannot be carried (and
+            the fix), or an int beyond 64 bits.
+        """
         # Plain JSON (the common case) goes to orjson as it is; anything else is rebuilt.
         plain = message if _is_plain(message) else self._plain(message, refs, "message")
         try:
@@ -169,7 +178,12 @@ class JsonCodec:
     # -- decoding -------------------------------------------------------------------------------
 
     def decode(self, data: bytes, refs: Callable[[str], Any]) -> Any:
-        """The message :meth:`encode` made ``data`` from; refs come back through ``refs``."""
+        """The message :meth:`encode` made ``data`` from; refs come back through ``refs``.
+
+        Called by the receiving member's reader task for each message it delivers.
+
+        :raises MessageNotSerializable: ``data`` names a type not registered here.
+        """
         if _TAG_BYTES not in data:  # nothing tagged (orjson writes a key as it is): as read
             return orjson.loads(data)
         return self._value(orjson.loads(data), refs)

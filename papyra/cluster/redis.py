@@ -121,7 +121,13 @@ class RedisStreamsTransport:
     * ``shards``: how many shards the entities (``system.entity(kind, key)``) are spread
       over; the same number on every member.
 
-    ``ValueError`` for out-of-range arguments, at construction.
+    Nothing connects at construction: the system opens the transport when it starts, and
+    its member tasks use it from then on (in the system's event loop).
+
+    :raises ValueError: an argument is out of range (a non-positive duration, ``member_ttl``
+        not above ``heartbeat_interval``, a bad ``cluster`` name, ...), or the URL is invalid.
+    :raises TypeError: ``check_local`` is not a bool, or ``codec`` has no ``encode`` and
+        ``decode``.
     """
 
     def __init__(
@@ -279,7 +285,12 @@ class RedisStreamsTransport:
         trip (a member's replies and acknowledgements go together). A destination whose
         backlog is at its bound is then sent to as :meth:`send` does (waiting for room).
         Members are removed from ``outbox`` once their frames are accepted: after an error,
-        what is left there was not (or may not have been) sent."""
+        what is left there was not (or may not have been) sent. Called by the member's
+        writer task.
+
+        :raises RedisResponseError: Redis refused a send or a settle command.
+        :raises ConnectionError: Redis cannot be reached.
+        """
         sends = [(member, frames) for member, frames in outbox.items() if frames]
         commands = [
             self._eval_payload("EVALSHA", _SEND_SHA, self.inbox_key(member), len(frames),
@@ -325,7 +336,11 @@ class RedisStreamsTransport:
 
     async def receive(self, count: int) -> list[tuple[str, Frame]]:
         """Frames from up to ``count`` entries of this member's inbox and owned shards, oldest
-        first; ``RuntimeError`` before :meth:`open` (Transport)."""
+        first (Transport); waits up to 250 ms for new ones. Called by the member's reader task.
+
+        :raises RuntimeError: before :meth:`open`.
+        :raises ConnectionError: Redis cannot be reached.
+        """
         member = self._member
         if member is None:
             raise RuntimeError("the transport has not joined a cluster: call open() first")
@@ -407,7 +422,11 @@ class RedisStreamsTransport:
 
     async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
         """Mark the frames of ``done`` handled: an entry is acknowledged and deleted once all
-        its frames were; shard frames also mark their message id handled (Transport)."""
+        its frames were; shard frames also mark their message id handled (Transport).
+
+        :raises RedisResponseError: Redis refused a command (e.g. a key of another type).
+        :raises ConnectionError: Redis cannot be reached (settling again later is harmless).
+        """
         if self._member is None or not done:
             return
         for reply in await self._redis.request(self._settle_commands(done)):
@@ -454,7 +473,11 @@ class RedisStreamsTransport:
         return commands
 
     async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
-        """The message ids among ``items`` already handled on their shard (Transport)."""
+        """The message ids among ``items`` already handled on their shard (Transport).
+
+        :raises RedisResponseError: Redis refused the lookup.
+        :raises ConnectionError: Redis cannot be reached.
+        """
         if not items:
             return set()
         by_key: dict[str, list[str]] = {}
@@ -474,7 +497,12 @@ class RedisStreamsTransport:
     # -- membership ---------------------------------------------------------------------------
 
     async def heartbeat(self, info: MemberInfo) -> None:
-        """Renew this member's lease and publish ``info`` (Transport)."""
+        """Renew this member's lease and publish ``info`` (Transport); run by the member's
+        heartbeat task every ``heartbeat_interval`` seconds.
+
+        :raises RedisResponseError: Redis refused a command.
+        :raises ConnectionError: Redis cannot be reached.
+        """
         member = self._member
         if member is None:
             return
@@ -619,7 +647,12 @@ class RedisStreamsTransport:
 
     async def backlogs(self, members: Sequence[str]) -> tuple[dict[str, int], list[int]]:
         """The backlog of each member's inbox, and of each shard (by shard number): the
-        frames there not handled yet (unread plus in progress)."""
+        frames there not handled yet (unread plus in progress). Used by ``papyra cluster
+        status``.
+
+        :raises RedisResponseError: a count key holds something else.
+        :raises ConnectionError: Redis cannot be reached.
+        """
         streams = [self.inbox_key(m) for m in members]
         streams += [self.shard_key(n) for n in range(self.shards)]
         replies = await self._redis.request([("GET", self._count_key(k)) for k in streams])
