@@ -69,6 +69,8 @@ PARK_SECONDS = 5.0
 _BATCH = 512
 #: How many remote refs a member keeps for reuse (see ClusterNode.remote_ref).
 _REF_CACHE = 1024
+#: Where frames go: ``("member", system_id)`` (its inbox) or ``("shard", n)``.
+_Dest = tuple[str, Any]
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
@@ -304,9 +306,11 @@ class ClusterNode:
         self._asks: dict[str, Any] = {}
         self._refs: dict[tuple[str, str], RemoteActorRef] = {}  # see remote_ref
         # destination -> frames waiting to be sent there with their callers' futures (the
-        # first entries are the batch in flight); see _enqueue
-        self._sending: dict[tuple[str, Any], list[tuple[Frame, Any]]] = {}
-        self._draining: set[tuple[str, Any]] = set()  # destinations a sender is draining
+        # first entries are those in flight); see _enqueue
+        self._sending: dict[_Dest, list[tuple[Frame, Any]]] = {}
+        self._sender = False  # a sender (a caller, or the drain task) is at work
+        # destinations at their backlog bound -> (when to try again, the pause after that)
+        self._full: dict[_Dest, tuple[float, float]] = {}
         # a future of the running loop (asyncio's own method once run() knows the loop)
         self._new_future: Callable[[], Any] = _accel.dispatch.create_future
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
@@ -425,26 +429,24 @@ class ClusterNode:
         """
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
-        dest, queue, fut = self._enqueue(ref, {
+        fut = self._enqueue(ref, {
             "k": "t", "i": f"{self._id_prefix}{next(self._seq)}", "f": self.member,
             "to": ref._target, "m": self.transport.codec.encode(message, self.uri_of),
         })
-        if dest is not None:  # nothing was being sent there: send it from here
-            await self._send_now(dest, queue)
+        if not self._sender:  # nothing is being sent: send it from here
+            await self._send_now()
         await fut
 
-    def _enqueue(
-        self, ref: RemoteActorRef, frame: Frame
-    ) -> tuple[tuple[str, Any] | None, list[tuple[Frame, Any]], Any]:
-        """Queue ``frame`` for its destination: ``(dest, queue, future)``, the future done once
-        the transport accepted the frame (or failed with why not). ``dest`` is None when a
-        sender is already at work there (then the caller only awaits the future), else the
-        caller sends it itself with :meth:`_send_now`.
+    def _enqueue(self, ref: RemoteActorRef, frame: Frame) -> Any:
+        """Queue ``frame`` for its destination; the future returned is done once the transport
+        accepted the frame (or failed with why not).
 
-        Group commit: frames for one destination (a member's inbox, a shard) sent while a
-        send to it is under way wait and go together in the next one, in call order.
+        Group commit: what is queued while a send is under way goes in the next one, which
+        carries the frames of every destination (a member's inbox, a shard) in one round trip,
+        in call order per destination. The caller sends it itself when no sender is at work
+        (:meth:`_send_now`), else only awaits the future.
         """
-        dest: tuple[str, Any]
+        dest: _Dest
         if isinstance(ref, EntityRef):
             shard: int = self.transport.shard_of(ref.kind, ref.key)
             frame["s"] = str(shard)
@@ -456,102 +458,132 @@ class ClusterNode:
             queue = self._sending[dest] = []
         fut = self._new_future()
         queue.append((frame, fut))
-        if dest in self._draining:
-            return None, queue, fut
-        self._draining.add(dest)
-        return dest, queue, fut
+        return fut
 
-    async def _send_now(self, dest: tuple[str, Any], queue: list[tuple[Frame, Any]]) -> None:
-        """Send the caller's frame (the queue of ``dest``, where nothing was being sent) from
-        the calling task, once, when the engine can make one attempt that does not wait for
-        room (``try_send``): a task switch less for a lone send. Everything else (other
-        callers' frames queued meanwhile, a target at its backlog bound) goes on with a sender
-        task of the member, which callers only wait for: a caller cancelled meanwhile does
-        not cancel that send. Before the member's tasks run, the caller sends it all itself."""
+    async def _send_now(self) -> None:
+        """Send what is queued from the calling task, once, when the engine can make one
+        attempt that does not wait for room (``try_send_many``): a task switch less for a lone
+        send. Everything else (callers' frames queued meanwhile, a target at its backlog
+        bound) goes on with the member's sender task, which callers only wait for: a caller
+        cancelled meanwhile does not cancel that send. Before the member's tasks run, the
+        caller sends it all itself."""
+        self._sender = True
         if self._tg is None:
-            await self._drain(dest, queue)
+            await self._drain()
             return
-        try_send = getattr(self.transport, "try_send", None)
-        batch = queue[:_BATCH]
-        sent = False
+        handed = False
         try:
-            if try_send is not None:
-                frames = [frame for frame, _ in batch]
-                try:
-                    sent = await try_send(dest, frames)
-                except Exception as exc:
-                    sent = True  # done with: the callers get why
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                else:
-                    if sent:
-                        for _, fut in batch:
-                            if not fut.done():
-                                fut.set_result(None)
-        except BaseException:
-            sent = True  # cancelled half-way: the frame may or may not have gone, not again
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(ActorStopped("The send was cancelled.", reason="shutdown"))
-            raise
+            if getattr(self.transport, "try_send_many", None) is not None:
+                await self._send_round(cancelled="The send was cancelled.")
         finally:
-            if sent:
-                del queue[:len(batch)]
-            if queue and self._tg is not None:
-                self._tg.start_soon(self._drain, dest, queue)
-            else:
-                self._draining.discard(dest)
-                if self._sending.get(dest) is queue and not queue:
-                    del self._sending[dest]
+            if self._sending and self._tg is not None:
+                self._tg.start_soon(self._drain)
+                handed = True
+            if not handed:
+                self._sender = False
 
-    async def _send_batch(self, dest: tuple[str, Any], batch: list[tuple[Frame, Any]]) -> None:
-        """Send ``batch`` to ``dest``; its futures get the outcome."""
-        frames = [frame for frame, _ in batch]
+    async def _send_round(self, *, cancelled: str = "") -> bool:
+        """One round trip carrying up to ``_BATCH`` queued frames of every destination not
+        waiting for room. Accepted frames leave their queue, their callers released; those of
+        a destination at its backlog bound stay, and it is tried again after a pause that
+        grows while it stays full. False when nothing could be sent (every destination with
+        frames is waiting for room)."""
+        now = anyio.current_time()
+        full = self._full
+        batches: dict[_Dest, list[tuple[Frame, Any]]] = {}
+        for dest, queue in self._sending.items():
+            if queue and (dest not in full or full[dest][0] <= now):
+                batches[dest] = queue[:_BATCH]
+        if not batches:
+            return False
+        frames = {dest: [frame for frame, _ in batch] for dest, batch in batches.items()}
         try:
-            if dest[0] == "shard":
-                await self.transport.send_shard(dest[1], frames)
-            else:
-                await self.transport.send(dest[1], frames)
-        except Exception as exc:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-        else:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_result(None)
+            outcome = await self._send_many(frames)
+        except Exception as exc:  # none was sent, or it cannot be known: the callers get why
+            outcome = dict.fromkeys(batches, exc)
+        except BaseException:
+            if cancelled:  # the caller's task: the frames may or may not have gone
+                outcome = dict.fromkeys(
+                    batches, ActorStopped(cancelled, reason="shutdown")
+                )
+                self._done_with(batches, outcome)
+            raise
+        self._done_with(batches, outcome)
+        return any(result is not False for result in outcome.values())
 
-    async def _drain(self, dest: tuple[str, Any], queue: list[tuple[Frame, Any]]) -> None:
-        """Send what ``queue`` holds, batch after batch, until it is empty (then forget it).
+    def _done_with(
+        self, batches: dict[_Dest, list[tuple[Frame, Any]]], outcome: dict[_Dest, Any]
+    ) -> None:
+        """Release the callers of each batch per its outcome (True: accepted, an exception:
+        refused or unknown) and drop those frames; a batch whose target is full stays."""
+        sending = self._sending
+        for dest, batch in batches.items():
+            result = outcome.get(dest, False)
+            if result is False:
+                pause = min(self._full[dest][1] * 2, 0.1) if dest in self._full else 0.001
+                self._full[dest] = (anyio.current_time() + pause, pause)
+                continue
+            self._full.pop(dest, None)
+            _settle_futures(batch, None if result is True else result)
+            queue = sending.get(dest)
+            if queue is not None:
+                del queue[:len(batch)]
+                if not queue:
+                    del sending[dest]
+
+    async def _send_many(self, frames: dict[_Dest, list[Frame]]) -> dict[_Dest, Any]:
+        """``frames`` sent, per destination: True when accepted, False when its target is at
+        its backlog bound (nothing sent there), or the exception that refused it. In one round
+        trip where the engine can (``try_send_many``); else one ``send`` after another, each
+        waiting for room."""
+        many = getattr(self.transport, "try_send_many", None)
+        if many is not None:
+            return dict(await many(frames))
+        outcome: dict[_Dest, Any] = {}
+        for dest, batch in frames.items():
+            try:
+                if dest[0] == "shard":
+                    await self.transport.send_shard(dest[1], batch)
+                else:
+                    await self.transport.send(dest[1], batch)
+            except Exception as exc:
+                outcome[dest] = exc
+            else:
+                outcome[dest] = True
+        return outcome
+
+    async def _drain(self) -> None:
+        """Send what is queued, round after round, until nothing is (then no sender is at
+        work).
 
         Runs as a task of the member (callers only wait for their futures: a caller cancelled
-        meanwhile does not cancel the send, and its frame may still go, as with ``ask``). The
-        batch being sent stays at the head of the queue, so later callers only append. Once
-        the queue is empty it lets the callers it just released run before it looks again, so
-        that their next frames go with it rather than with a sender started anew.
+        meanwhile does not cancel the send, and its frame may still go, as with ``ask``).
+        Later callers only append to the queues. After each round it lets the callers it
+        released run before it looks again, so that their next frames go together rather than
+        one by one. While every destination with frames waits for room, it sleeps until the
+        first may be tried again (as a ``tell`` to a full mailbox waits).
         """
         try:
             while True:
-                while queue:
-                    batch = queue[:_BATCH]
-                    await self._send_batch(dest, batch)
-                    del queue[:len(batch)]
+                while self._sending:
+                    if not await self._send_round():
+                        waits = [self._full[d][0] for d in self._sending if d in self._full]
+                        await anyio.sleep(max(0.0, min(waits) - anyio.current_time())
+                                          if waits else 0.0)
+                    await anyio.lowlevel.checkpoint()
                 await anyio.lowlevel.checkpoint()
-                if not queue:
+                if not self._sending:
                     break
         except BaseException as exc:  # cancelled: the member is closing
-            for _, fut in queue:
-                if not fut.done():
-                    fut.set_exception(ActorStopped(
-                        f"The actor system is closed ({type(exc).__name__}).", reason="shutdown"
-                    ))
-            queue.clear()
+            stopped = ActorStopped(
+                f"The actor system is closed ({type(exc).__name__}).", reason="shutdown"
+            )
+            for queue in self._sending.values():
+                _settle_futures(queue, stopped)
+            self._sending.clear()
             raise
         finally:
-            self._draining.discard(dest)
-            if self._sending.get(dest) is queue and not queue:
-                del self._sending[dest]
+            self._sender = False
 
     async def ask(self, ref: RemoteActorRef, message: Any, timeout: float | None) -> Any:
         """:meth:`RemoteActorRef.ask`: send the request with its deadline, await the reply.
@@ -579,9 +611,9 @@ class ClusterNode:
         }
         try:
             with anyio.move_on_after(timeout):
-                dest, queue, sent = self._enqueue(ref, frame)
-                if dest is not None:
-                    await self._send_now(dest, queue)
+                sent = self._enqueue(ref, frame)
+                if not self._sender:
+                    await self._send_now()
                 await sent
                 return await fut
             raise AskTimeout(f"ask() to {ref.uri} timed out after {timeout} seconds.")
@@ -1070,6 +1102,16 @@ class ClusterNode:
             return
         for member, target in watchers:
             self._queue(member, {"k": "x", "f": self.member, "to": target})
+
+
+def _settle_futures(batch: list[tuple[Frame, Any]], exc: BaseException | None) -> None:
+    """The callers of ``batch`` learn the outcome of its send (None: accepted)."""
+    for _, fut in batch:
+        if not fut.done():
+            if exc is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(exc)
 
 
 def _always() -> bool:

@@ -27,7 +27,7 @@ import hashlib
 import math
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -252,12 +252,42 @@ class RedisStreamsTransport:
         """Append ``frames`` to the stream of ``shard``, read by its owner (whoever that is)."""
         await self._append(self.shard_key(shard), frames)
 
-    async def try_send(self, dest: tuple[str, Any], frames: Sequence[Frame]) -> bool:
-        """One attempt of :meth:`send` (``dest``: ``("member", id)``) or :meth:`send_shard`
-        (``("shard", n)``) that does not wait for room: False, nothing sent, when the target's
-        backlog is at its bound."""
-        key = self.shard_key(dest[1]) if dest[0] == "shard" else self.inbox_key(dest[1])
-        return await self._append(key, frames, wait=False)
+    async def try_send_many(
+        self, batches: Mapping[tuple[str, Any], Sequence[Frame]]
+    ) -> dict[tuple[str, Any], bool | Exception]:
+        """One attempt of :meth:`send` / :meth:`send_shard` for several destinations
+        (``("member", id)``, ``("shard", n)``) in one round trip, that does not wait for room.
+
+        Per destination: True when its frames were accepted (one entry), False when its
+        backlog was at its bound (nothing sent there), or the ``RedisResponseError`` that
+        refused them. The frames of one destination are appended in one script call, so a
+        destination never receives part of its batch.
+
+        :raises ConnectionError: Redis cannot be reached (then it cannot be known which
+            batches went in).
+        """
+        items = [(dest, frames) for dest, frames in batches.items() if frames]
+        keys = [
+            self.shard_key(dest[1]) if dest[0] == "shard" else self.inbox_key(dest[1])
+            for dest, _ in items
+        ]
+        payload = b"".join([
+            self._eval_payload("EVALSHA", _SEND_SHA, key, len(frames), _encode_frames(frames))
+            for key, (_, frames) in zip(keys, items, strict=True)
+        ])
+        outcome: dict[tuple[str, Any], bool | Exception] = {dest: True for dest in batches}
+        if not items:
+            return outcome
+        replies = await self._redis.request_encoded(payload, len(items))
+        for key, (dest, frames), reply in zip(keys, items, replies, strict=True):
+            if isinstance(reply, ReplyError):
+                if reply.message.startswith("NOSCRIPT"):  # not loaded yet (a restart)
+                    outcome[dest] = await self._append(key, frames, wait=False)
+                else:
+                    outcome[dest] = RedisResponseError(reply.message)
+            else:
+                outcome[dest] = reply != 0
+        return outcome
 
     async def _append(self, key: str, frames: Sequence[Frame], *, wait: bool = True) -> bool:
         if not frames:

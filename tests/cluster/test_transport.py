@@ -106,11 +106,17 @@ async def test_a_sender_is_held_at_the_bound_in_frames_not_entries(
     sender = RedisStreamsTransport(shared_server().url, cluster=cluster_name, max_backlog=4)
     await sender.open("node-a")
     try:
-        assert await sender.try_send(("member", "node-b"), [_frame(n) for n in range(4)])
-        assert not await sender.try_send(("member", "node-b"), [_frame(4)])
+        dest = ("member", "node-b")
+        assert await sender.try_send_many({dest: [_frame(n) for n in range(4)]}) == {dest: True}
+        other = ("member", "node-c")  # one round trip, each destination on its own
+        assert await sender.try_send_many({dest: [_frame(4)], other: [_frame(5)]}) == {
+            dest: False, other: True,
+        }
+        assert await member.backlog("node-b") == 4
+        assert await member.backlog("node-c") == 1
         got = await _receive(member, 4)
         await member.settle([(token, None) for token, _ in got])
-        assert await sender.try_send(("member", "node-b"), [_frame(4)])
+        assert await sender.try_send_many({dest: [_frame(4)]}) == {dest: True}
     finally:
         await sender.aclose()
 
