@@ -21,10 +21,12 @@ transport guarantees, per target member:
 An engine may also offer ``send_and_settle(outbox, done)``: :meth:`Transport.send` to each
 member of ``outbox`` (a dict of frame lists), then :meth:`Transport.settle` ``done``, in one
 round trip, removing each member from ``outbox`` once its frames are accepted; the node uses
-it for its replies and acknowledgements when it is there. And ``try_send(dest, frames)``: one
-attempt of :meth:`Transport.send` (``dest`` ``("member", id)``) or :meth:`Transport.send_shard`
-(``("shard", n)``) that returns False, nothing sent, instead of waiting for room; with it a
-lone send goes from the caller's task.
+it for its replies and acknowledgements when it is there. And ``try_send_many(batches)``: one
+attempt of :meth:`Transport.send` / :meth:`Transport.send_shard` for several destinations
+(``("member", id)``, ``("shard", n)``, each with its frames) in one round trip, that does not
+wait for room: per destination True (accepted), False (its backlog is at its bound, nothing sent
+there) or the exception that refused it. With it a member sends the frames queued for all its
+destinations together, and a lone send goes from the caller's task.
 """
 
 from __future__ import annotations
