@@ -148,25 +148,29 @@ class _PoolState:
     # -- membership ------------------------------------------------------------------------------
 
     def grow(self, count: int) -> None:
+        """Spawn ``count`` workers into routing. A factory that raises stops the growth there;
+        the workers spawned before it serve all the same (the routing tables are rebuilt)."""
         used = {w.wid for w in self.workers}
         wid = 0
-        for _ in range(count):
-            while wid in used:
-                wid += 1
-            used.add(wid)
-            worker = _Worker(wid)
-            factory = self.factory
-            if self.routing is Routing.SMALLEST_MAILBOX:
-                factory = _instrumented(factory, worker)
-            worker.ref = self.system.spawn(
-                factory,
-                mailbox_capacity=self.mailbox_capacity,
-                policy=self.policy,
-                parent=self.pool_ref,
-            )
-            self.system._watch(self.pool_ref, worker.ref)
-            bisect.insort(self.workers, worker, key=lambda w: w.wid)
-        self._rebuild()
+        try:
+            for _ in range(count):
+                while wid in used:
+                    wid += 1
+                used.add(wid)
+                worker = _Worker(wid)
+                factory = self.factory
+                if self.routing is Routing.SMALLEST_MAILBOX:
+                    factory = _instrumented(factory, worker)
+                worker.ref = self.system.spawn(
+                    factory,
+                    mailbox_capacity=self.mailbox_capacity,
+                    policy=self.policy,
+                    parent=self.pool_ref,
+                )
+                self.system._watch(self.pool_ref, worker.ref)
+                bisect.insort(self.workers, worker, key=lambda w: w.wid)
+        finally:
+            self._rebuild()
 
     def shrink(self, count: int) -> list[ActorRef]:
         """Remove the ``count`` workers with the highest ids from routing; return their refs."""
@@ -354,7 +358,8 @@ class PoolRef(Generic[_M, _R]):
         Growing spawns workers at once. Shrinking removes the most recently added workers from
         routing at once, then stops them gracefully: what they already have queued is still
         processed. Returns without waiting for them to terminate (``system.join(ref)`` does).
-        A worker factory that raises while growing propagates its exception.
+        A worker factory that raises while growing propagates its exception; the workers
+        spawned before it stay in the pool and are routed to.
 
         :raises TypeError: ``size`` is not an int (a ``bool`` included).
         :raises ValueError: ``size`` is below 1.

@@ -250,3 +250,29 @@ async def test_bad_arguments_are_refused_at_the_call(make_system: MakeSystem) ->
     with pytest.raises(ValueError, match="size"):
         await pool.resize(0)
     assert pool.size == 1
+
+
+async def test_a_factory_failing_while_growing_leaves_the_new_workers_in_routing(
+    make_system: MakeSystem,
+) -> None:
+    system = await make_system()
+    log: list[tuple[Any, Any]] = []
+    made = 0
+
+    def factory() -> Worker:
+        nonlocal made
+        made += 1
+        if made == 3:  # the second worker of the resize below
+            raise Boom("no more workers")
+        return Worker(log)
+
+    pool = spawn_pool(system, factory, size=1, routing="consistent_hashing", key=lambda m: m)
+    with pytest.raises(Boom):
+        await pool.resize(3)
+    assert pool.size == 2
+    for n in range(40):
+        await pool.tell(f"key-{n}")
+    for ref in pool.workers:
+        await ref.ask("sync")
+    # Both workers get keys: the one spawned before the failure is on the hashing ring too.
+    assert {ref for ref, message in log if message != "sync"} == set(pool.workers)
