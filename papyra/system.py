@@ -1168,12 +1168,17 @@ class ActorSystem:
         still holds. Works in every state (new, running, closed), reports nothing to hooks or
         to persistence, and raises nothing: the persistence counters are those of
         ``backend.metrics.snapshot()``, empty when the backend has none or it fails.
+
+        The one call of the system that may be made from another thread (a metrics server's):
+        it only reads, and what it reads may be a moment old.
         """
         lifecycle = self._lifecycle
         processed = lifecycle.processed_released
         queued = 0
         deepest = 0
-        for cell in self._by_id.values():
+        # list() copies the table in one step of the interpreter: a scrape from another
+        # thread (PapyraCollector under start_http_server) never sees it change mid-loop.
+        for cell in list(self._by_id.values()):
             processed += cell.processed
             depth = len(cell.mailbox)
             queued += depth

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import anyio
@@ -557,3 +558,38 @@ def test_importing_papyra_metrics_does_not_import_prometheus_client() -> None:
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+async def test_metrics_can_be_taken_from_another_thread_while_actors_come_and_go(
+    make_system: MakeSystem,
+) -> None:
+    """``PapyraCollector`` under ``start_http_server`` calls ``metrics()`` from the server's
+    thread while the event loop spawns and stops actors."""
+    system = await make_system()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    taken = 0
+
+    def scrape() -> None:
+        nonlocal taken
+        while not stop.is_set():
+            try:
+                system.metrics()
+            except BaseException as exc:  # whatever it is, the test reports it
+                errors.append(exc)
+                return
+            taken += 1
+
+    scraper = threading.Thread(target=scrape)
+    scraper.start()
+    try:
+        for _ in range(200):
+            refs = [system.spawn(Echo) for _ in range(50)]
+            for ref in refs:
+                await system.stop(ref)
+            await anyio.lowlevel.checkpoint()
+    finally:
+        stop.set()
+        scraper.join()
+    assert errors == []
+    assert taken > 0
