@@ -53,14 +53,15 @@ class ManualClock(TimerHeap):
 
     One manual clock may drive several systems of the same event loop.
 
-    :raises TypeError: ``start`` is not a finite real number (infinity and NaN included).
+    :raises TypeError: ``start`` is not a real number (a ``bool`` included).
+    :raises ValueError: ``start`` is infinite or NaN.
     """
 
     def __init__(self, start: float = 0.0) -> None:
-        if isinstance(start, bool) or not isinstance(start, numbers.Real) or not math.isfinite(
-            start
-        ):
-            raise TypeError(f"start must be a finite number of seconds, not {start!r}.")
+        if isinstance(start, bool) or not isinstance(start, numbers.Real):
+            raise TypeError(f"start must be a number of seconds, not {start!r}.")
+        if not math.isfinite(start):
+            raise ValueError(f"start must be a finite number of seconds, not {start!r}.")
         super().__init__()
         self._now: float = float(start)
 

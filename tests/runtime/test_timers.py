@@ -354,8 +354,12 @@ async def test_advance_refuses_what_is_not_a_duration(seconds: Any, error: type[
 
 
 def test_a_manual_clock_starts_at_a_finite_time() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="finite"):
         ManualClock(math.nan)
+    with pytest.raises(ValueError, match="finite"):
+        ManualClock(-math.inf)
+    with pytest.raises(TypeError):
+        ManualClock("5")  # type: ignore[arg-type]
     assert ManualClock(5).now() == 5.0
     assert repr(ManualClock(1)) == "ManualClock(now=1.0, pending=0)"
 
