@@ -148,9 +148,20 @@ def test_a_gone_member_with_frames_left_and_shards_nobody_reads(invoke: Invoke) 
     # announcement (its lease has expired), frames in its inbox and in a shard.
     server.command("HSET", f"{cluster}:members", f"{cluster}.gone",
                    '{"system_id":"x","run":"r1","heartbeat_at":1.0}')
-    for _ in range(3):
-        server.command("XADD", f"{cluster}:inbox:{cluster}.gone", "*", "k", "m")
-    server.command("XADD", f"{cluster}:shard:2", "*", "k", "m")
+    frame = {"k": "t", "i": "x/r1/1", "f": "x", "to": "sink", "m": b"1"}
+
+    async def leave_frames() -> None:
+        sender = RedisStreamsTransport(server.url, cluster=cluster, shards=4)
+        await sender.open("sender")
+        try:
+            await sender.try_send_many({
+                ("member", f"{cluster}.gone"): [frame] * 3, ("shard", 2): [frame],
+            })
+        finally:
+            await sender.leave()
+            await sender.aclose()
+
+    anyio.run(leave_frames)
 
     result = invoke("cluster", "status", "--url", server.url, "--cluster", cluster,
                     "--shards", "4")
