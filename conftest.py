@@ -33,7 +33,12 @@ UVLOOP_EVERYWHERE = os.environ.get("PAPYRA_UVLOOP", "") == "all"
 #: Directories (relative to this file) whose async tests also run on uvloop: the runtime and its
 #: public surface. The rest (persistence, cluster, CLI, contrib: I/O-bound and slow) runs on
 #: asyncio and trio only, unless ``PAPYRA_UVLOOP=all``.
-UVLOOP_SCOPE = ("tests/runtime", "tests/api", "tests/testing", "tests/speedups")
+#: Where the uvloop param runs by default: the runtime, and the Redis client under the Redis
+#: backend and the cluster (uvloop's transports are not asyncio's: the client once failed there).
+UVLOOP_SCOPE = (
+    "tests/runtime", "tests/api", "tests/testing", "tests/speedups",
+    "tests/persistence/redis", "tests/cluster",
+)
 _ROOT = Path(__file__).parent
 HOW_TO_GET_UVLOOP = (
     "uvloop is not installed: `pip install uvloop` (or the `test` extra) "

@@ -161,14 +161,17 @@ class _ProtocolConnection(asyncio.Protocol):
     def __init__(self) -> None:
         self.parser = ReplyParser()
         self.transport: asyncio.Transport | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.replies: list[Any] = []
         self.count = 0
         self.waiter: asyncio.Future[None] | None = None
         self.error: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport of the running loop; uvloop's do not derive from
+        # asyncio.Transport, so no isinstance check here.
+        self.transport = cast(asyncio.Transport, transport)
+        self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         self.parser.feed(data)
@@ -230,13 +233,18 @@ class _ProtocolConnection(asyncio.Protocol):
     def close_now(self) -> None:
         """Close the socket at once, without awaiting, even from outside its event loop."""
         if self.transport is not None:
-            _close_transport(self.transport)
+            _close_transport(self.transport, self.loop)
 
 
-def _close_transport(transport: Any) -> None:
-    """Close an asyncio transport's socket at once: ``abort()`` while its loop runs, else the
-    socket itself (the transport's ``__del__`` would warn about an open one)."""
-    loop = getattr(transport, "_loop", None)
+def _close_transport(transport: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Close an asyncio transport's socket at once: ``abort()`` while its loop is open, else
+    the socket itself (the transport's ``__del__`` would warn about an open one).
+
+    ``loop`` is the transport's (asyncio's own transports also say it themselves; uvloop's do
+    not: then the running loop is theirs). A uvloop transport outside its loop is left to
+    that loop's ``close()``, which closes what is still open."""
+    if loop is None:
+        loop = getattr(transport, "_loop", None) or _running_asyncio_loop()
     if loop is not None and not loop.is_closed():
         transport.abort()
         return
