@@ -8,6 +8,7 @@ import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from papyra._validate import enum_member
 
@@ -76,6 +77,20 @@ class SupervisionPolicy:
     backoff_jitter: float = 0.0
     backoff_reset_after: float | None = None
     backoff_random: Callable[[], float] | None = dataclasses.field(default=None, compare=False)
+
+    if TYPE_CHECKING:  # the constructor type checkers see: ``strategy`` also by name
+        def __init__(
+            self,
+            strategy: Strategy | str = Strategy.STOP,
+            max_restarts: int = 3,
+            within_seconds: float = 60.0,
+            backoff_min: float = 0.0,
+            backoff_max: float = math.inf,
+            backoff_factor: float = 2.0,
+            backoff_jitter: float = 0.0,
+            backoff_reset_after: float | None = None,
+            backoff_random: Callable[[], float] | None = None,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         strategy = self.strategy

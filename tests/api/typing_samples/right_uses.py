@@ -8,6 +8,7 @@ from typing import Any
 from typing_extensions import assert_type
 
 from papyra.ref import ActorRef
+from papyra.supervision import Strategy, SupervisionPolicy
 from papyra.system import STOP, ActorSystem
 from tests.api.typing_samples.messages import (
     Counter,
@@ -98,3 +99,10 @@ class Parent(RootActor[str, ActorRef[Increment, int]]):
         child = self.context.spawn_child(Counter)
         assert_type(child, ActorRef[Increment, int])
         return child
+
+
+def policies() -> None:
+    # ``strategy`` by member, value or name; the field always holds the member.
+    by_name = SupervisionPolicy(strategy="restart", max_restarts=5)
+    assert_type(by_name.strategy, Strategy)
+    SupervisionPolicy(Strategy.ESCALATE, 1, 10.0)
