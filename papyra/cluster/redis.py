@@ -79,6 +79,7 @@ end
 if gone > 0 and redis.call('DECRBY', KEYS[2], gone) < 0 then redis.call('SET', KEYS[2], 0) end
 return gone
 """
+_SETTLE_SHA = hashlib.sha1(_SETTLE_SCRIPT.encode()).hexdigest()
 _RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -333,9 +334,7 @@ class RedisStreamsTransport:
         if not commands:
             return
         replies = await self._redis.request_encoded(b"".join(commands), len(sends) + len(settle))
-        for reply in replies[len(sends):]:
-            if isinstance(reply, ReplyError):
-                raise RedisResponseError(reply.message)
+        await self._settled(settle, replies[len(sends):])
         for (member, frames), reply in zip(sends, replies, strict=False):
             if reply != len(frames):
                 if isinstance(reply, ReplyError) and not reply.message.startswith("NOSCRIPT"):
@@ -459,7 +458,19 @@ class RedisStreamsTransport:
         """
         if self._member is None or not done:
             return
-        for reply in await self._redis.request(self._settle_commands(done)):
+        commands = self._settle_commands(done)
+        await self._settled(commands, await self._redis.request(commands))
+
+    async def _settled(self, commands: list[tuple[Any, ...]], replies: list[Any]) -> None:
+        """Check the replies of settle ``commands``; those the server refused because it does
+        not hold the settle script yet (after a restart) are run again with its text."""
+        again: list[tuple[Any, ...]] = []
+        for command, reply in zip(commands, replies, strict=True):
+            if isinstance(reply, ReplyError):
+                if not reply.message.startswith("NOSCRIPT"):
+                    raise RedisResponseError(reply.message)
+                again.append(("EVAL", _SETTLE_SCRIPT, *command[2:]))
+        for reply in await self._redis.request(again) if again else ():
             if isinstance(reply, ReplyError):
                 raise RedisResponseError(reply.message)
 
@@ -499,7 +510,7 @@ class RedisStreamsTransport:
                 commands.append(("ZREMRANGEBYSCORE", done_key, "-inf", now - self.dedup_window))
             key_acks = acks.get(key)
             if key_acks:
-                commands.append(("EVAL", _SETTLE_SCRIPT, 2, key, self._count_key(key), *key_acks))
+                commands.append(("EVALSHA", _SETTLE_SHA, 2, key, self._count_key(key), *key_acks))
         return commands
 
     async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:

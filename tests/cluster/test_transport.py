@@ -136,3 +136,18 @@ async def test_an_entry_of_an_earlier_wire_form_is_still_read(
     assert frame == {"k": "t", "i": "old/1", "f": "old", "to": "sink", "m": b'"hello"'}
     await member.settle([(token, None)])
     assert await _pending(member, "node-b") == 0
+
+
+async def test_settling_works_after_the_server_forgot_its_scripts(
+    member: RedisStreamsTransport,
+) -> None:
+    await member.send("node-b", [_frame(n) for n in range(2)])
+    got = await _receive(member, 2)
+    client = RedisClient(shared_server().url)
+    try:
+        await client.execute_command("SCRIPT", "FLUSH")  # what a restart does
+    finally:
+        await client.aclose()
+    await member.settle([(token, None) for token, _ in got])
+    assert await _pending(member, "node-b") == 0
+    assert await member.backlog("node-b") == 0
