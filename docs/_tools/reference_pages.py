@@ -55,6 +55,16 @@ FIRST: tuple[str, ...] = (
 )
 
 
+#: Pages whose classes also show the members they inherit: the web integrations share
+#: ``install`` and ``lifespan`` with their (private) base class, documented there once.
+INHERITED_MEMBERS: tuple[str, ...] = (
+    "papyra.contrib.fastapi",
+    "papyra.contrib.lilya",
+    "papyra.contrib.ravyn",
+    "papyra.contrib.starlette",
+)
+
+
 @dataclass
 class Page:
     module: str
@@ -74,6 +84,8 @@ class Page:
             lines.extend(f"        - {name}" for name in self.rendered)
         else:
             lines.append("      members: false")
+        if self.module in INHERITED_MEMBERS:
+            lines.append("      inherited_members: true")
         if self.linked:
             lines += [
                 "",

@@ -87,7 +87,8 @@ class PapyraIntegration:
         they answer under ``config.health_path`` and ``config.metrics_path`` with a trailing
         slash (``/healthz/``), and the framework redirects the bare path there (Starlette and
         FastAPI 307, Lilya and Ravyn 303). The system is started in the app's lifespan
-        startup, before the app's own lifespan, and closed after it at shutdown.
+        startup, before the app's own lifespan, and closed after it at shutdown; a failed
+        ``start()`` (a ``FAIL_ON_ANOMALY`` startup check, say) fails the app's startup.
 
         :raises RuntimeError: the app cannot mount an ASGI app or register startup/shutdown
             hooks (raised before ``system_factory()`` is called and the app is changed).
