@@ -82,7 +82,7 @@ class _Timer:
         mailbox = cell.mailbox
         try:
             if not mailbox.offer(env):
-                mailbox.force(env)
+                mailbox.force(env, False)  # in its own lane, like a sent message
         except MailboxClosed:
             return
         self.queued = env

@@ -22,7 +22,7 @@ cdef class Mailbox:
     cpdef bint _has_room(self)
     cpdef _admit_waiting(self)
     cpdef bint offer(self, object item) except -1
-    cpdef bint force(self, object item)
+    cpdef bint force(self, object item, bint control=*) except -1
     cpdef object poll(self)
     cpdef _rouse(self)
 
@@ -41,7 +41,7 @@ cdef class PriorityMailbox(Mailbox):
     cpdef bint _has_room(self)
     cpdef _admit_waiting(self)
     cpdef bint offer(self, object item) except -1
-    cpdef bint force(self, object item)
+    cpdef bint force(self, object item, bint control=*) except -1
     cpdef object poll(self)
 
 

@@ -435,8 +435,10 @@ class Mailbox:
         elif self._dormant is not None:
             self._rouse()
 
-    def force(self, item: Any) -> bool:
-        """Enqueue ``item`` ignoring capacity (system messages: stop requests, notifications).
+    def force(self, item: Any, control: bool = True) -> bool:
+        """Enqueue ``item`` ignoring capacity (system messages: stop requests, notifications;
+        ``control=False``: a message of the actor's own, such as a timer's, in its own lane
+        where lanes differ).
 
         Returns False, enqueuing nothing, when the send side is closed.
         """
@@ -715,13 +717,21 @@ class PriorityMailbox(Mailbox):
             return urgent
         return super()._putters_for(item)
 
-    def force(self, item: Any) -> bool:
-        """Enqueue a runtime message ignoring capacity: urgent when ``control_first``."""
+    def force(self, item: Any, control: bool = True) -> bool:
+        """Enqueue an item ignoring capacity: a runtime message (``control``) is urgent when
+        ``control_first``; another (a timer's message) goes to the lane its message
+        belongs to, classified as a sent one would be (the classifier's exception
+        propagates)."""
         if self._closed:
             return False
+        if control:
+            urgent = self._control_first
+        else:
+            message = _message_of(item)
+            urgent = self._control_first if message is STOP else self._classify(message)
         if self._dormant is not None:
             self._rouse()
-        (self._urgent if self._control_first else self._items).append(item)
+        (self._urgent if urgent else self._items).append(item)
         if self._getters:
             _wake_first(self._getters, None)
         return True

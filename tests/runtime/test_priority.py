@@ -669,3 +669,34 @@ def test_bad_options_are_refused_alike_by_both_twins(
     with pytest.raises(TypeError) as info:
         impl.dispatch.PriorityMailbox(4, priority, control_first)
     assert str(info.value) == text
+
+
+async def test_a_timer_message_into_a_full_mailbox_keeps_its_own_lane(
+    make_system: Any,
+) -> None:
+    """A timer that fires while the mailbox is full is forced in (it never waits), in the
+    lane its message belongs to: an ordinary tick does not jump ahead of the backlog even
+    with ``control_first``, an urgent one does."""
+    from papyra.clock import ManualClock
+
+    clock = ManualClock()
+    system = await make_system(clock=clock)
+    rig = Rig(anyio.Event)
+
+    class Ticking(Recorder):
+        async def on_start(self) -> None:
+            self.context.timers.start_single("tick", "tick", 1.0)
+            self.context.timers.start_single("alarm", Alarm(1), 2.0)
+
+    ref = system.spawn(
+        lambda: Ticking(rig.log, rig.entered, rig.release),
+        priority=Urgent, control_first=True, mailbox_capacity=1,
+    )
+    await ref.tell("block")
+    await rig.entered.wait()
+    await ref.tell("queued")  # the mailbox is full now
+    await clock.advance(1.0)  # "tick" is forced in: behind "queued"
+    await clock.advance(1.0)  # the alarm is forced in: ahead of both
+    rig.release.set()
+    assert await ref.ask("last") == "last"
+    assert rig.log == [Alarm(1), "queued", "tick", "last"]
