@@ -19,7 +19,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import anyio
 import pytest
 
+from benchmarks.test_bench_persistence import timed
 from papyra._redis.client import RedisClient
 from papyra.cluster import RedisStreamsTransport
 from papyra.system import ActorSystem
@@ -67,16 +67,6 @@ def members(url: str, cluster: str, count: int) -> Iterator[list[subprocess.Pope
             proc.wait(timeout=30)
             if proc.stdout is not None:
                 proc.stdout.close()
-
-
-def best_of(fn: Callable[[], Any], rounds: int = ROUNDS) -> float:
-    """The shortest of ``rounds`` timed calls of ``fn``, seconds."""
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def raw_stream(url: str, key: str, count: int, depth: int = 256) -> None:
@@ -173,7 +163,7 @@ def test_cluster_tell(benchmark: Any, baselines: Any, server_url: str) -> None:
     from tests.redis_server import unique_prefix
 
     cluster = unique_prefix()
-    base = best_of(lambda: raw_stream(server_url, unique_prefix(), TELLS))
+    base = timed(lambda: raw_stream(server_url, unique_prefix(), TELLS), ROUNDS)
 
     async def count(client: ActorSystem) -> int:
         return int(await client.ref_for_name("sink", system="m0").ask("count", timeout=30))
@@ -192,7 +182,7 @@ def test_cluster_ask(benchmark: Any, baselines: Any, server_url: str) -> None:
     from tests.redis_server import unique_prefix
 
     cluster = unique_prefix()
-    base = best_of(lambda: raw_round_trips(server_url, unique_prefix(), ASKS))
+    base = timed(lambda: raw_round_trips(server_url, unique_prefix(), ASKS), ROUNDS)
 
     def run() -> None:
         async def main() -> None:
@@ -215,7 +205,7 @@ def test_cluster_entities(benchmark: Any, baselines: Any, server_url: str, hosts
     from tests.redis_server import unique_prefix
 
     cluster = unique_prefix()
-    base = best_of(lambda: raw_stream(server_url, unique_prefix(), TELLS))
+    base = timed(lambda: raw_stream(server_url, unique_prefix(), TELLS), ROUNDS)
 
     async def count(client: ActorSystem) -> int:
         total = 0
