@@ -27,6 +27,7 @@ import hashlib
 import math
 import time
 import zlib
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -477,14 +478,14 @@ class RedisStreamsTransport:
     def _settle_commands(self, done: Sequence[tuple[str, str | None]]) -> list[tuple[Any, ...]]:
         now = time.time()
         # key -> (entry id, frames, entry id, frames, ...) to delete, message ids to mark
-        acks: dict[str, list[Any]] = {}
-        marks: dict[str, list[Any]] = {}
+        acks: defaultdict[str, list[Any]] = defaultdict(list)
+        marks: defaultdict[str, list[Any]] = defaultdict(list)
         open_ = self._open
         for token, message_id in done:
             parts = token.split("\0")
             key = parts[0]
             if message_id is not None:
-                marks.setdefault(key, []).extend((now, message_id))
+                marks[key] += (now, message_id)
             if len(parts) == 4:
                 entry = (key, parts[1])
                 left = open_.get(entry)
@@ -497,10 +498,7 @@ class RedisStreamsTransport:
                 size: Any = parts[3]
             else:
                 size = 1
-            ids = acks.get(key)
-            if ids is None:
-                ids = acks[key] = []
-            ids += (parts[1], size)
+            acks[key] += (parts[1], size)
         commands: list[tuple[Any, ...]] = []
         for key in dict.fromkeys([*marks, *acks]):
             key_marks = marks.get(key)
