@@ -564,16 +564,12 @@ class ClusterNode:
         first may be tried again (as a ``tell`` to a full mailbox waits).
         """
         try:
-            while True:
-                while self._sending:
-                    if not await self._send_round():
-                        waits = [self._full[d][0] for d in self._sending if d in self._full]
-                        await anyio.sleep(max(0.0, min(waits) - anyio.current_time())
-                                          if waits else 0.0)
-                    await anyio.lowlevel.checkpoint()
+            while self._sending:
+                if not await self._send_round():
+                    waits = [self._full[d][0] for d in self._sending if d in self._full]
+                    await anyio.sleep(max(0.0, min(waits) - anyio.current_time())
+                                      if waits else 0.0)
                 await anyio.lowlevel.checkpoint()
-                if not self._sending:
-                    break
         except BaseException as exc:  # cancelled: the member is closing
             stopped = ActorStopped(
                 f"The actor system is closed ({type(exc).__name__}).", reason="shutdown"
