@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
@@ -117,8 +115,3 @@ def test_performance_page_plot_and_results() -> None:
     # Reproducing it: the commands the page gives are the ones the Makefile runs.
     for command in ("make bench-peers", "benchmarks/peers/run.py", "benchmarks/plot.py"):
         assert command in page, command
-
-
-@pytest.mark.parametrize("page", ["performance.md", "versioning.md", "changelog.md"])
-def test_new_pages_are_in_the_nav(page: str) -> None:
-    assert f": {page}" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
