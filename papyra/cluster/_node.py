@@ -54,7 +54,7 @@ from papyra.ref import ActorRef, _check_timeout
 
 if TYPE_CHECKING:
     from papyra._speedups.dispatch_py import ActorCell
-    from papyra.cluster.transport import Frame, MemberInfo, Transport
+    from papyra.cluster.transport import Frame, MemberInfo, Token, Transport
     from papyra.system import ActorSystem
 
 __all__ = ("ClusterNode", "EntityRef", "RemoteActorRef", "parse_uri", "shard_home")
@@ -241,7 +241,7 @@ class _Delivery:
     __slots__ = ("corr", "finished", "message_id", "node", "reply_to", "shard", "token")
 
     def __init__(
-        self, node: ClusterNode, token: str, message_id: str, reply_to: str,
+        self, node: ClusterNode, token: Token, message_id: str, reply_to: str,
         corr: str | None, shard: int | None = None,
     ) -> None:
         self.node = node
@@ -314,13 +314,13 @@ class ClusterNode:
         # a future of the running loop (asyncio's own method once run() knows the loop)
         self._new_future: Callable[[], Any] = _accel.dispatch.create_future
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
-        self._done: list[tuple[str, str | None]] = []  # (token, message id) to settle
+        self._done: list[tuple[Token, str | None]] = []  # (token, message id) to settle
         # tokens handed to an actor and not settled yet: a re-read of the pending frames
         # (after a shard's frames were claimed) must not deliver them twice
-        self._in_hand: set[str] = set()
+        self._in_hand: set[Token] = set()
         self._wake = anyio.Event()
         self._flush_lock = anyio.Lock()
-        self._parked: list[tuple[float, str, Frame]] = []
+        self._parked: list[tuple[float, Token, Frame]] = []
         # watcher side: (member, target) -> rids of local watchers
         self._watching: dict[tuple[str, str], set[int]] = {}
         # target side: rid -> {(member, the target as that member named it)}
@@ -620,7 +620,7 @@ class ClusterNode:
         self._outbox[member].append(frame)
         self._wake.set()
 
-    def _settle(self, token: str, message_id: str | None) -> None:
+    def _settle(self, token: Token, message_id: str | None) -> None:
         self._in_hand.discard(token)
         self._done.append((token, message_id))
         self._wake.set()
@@ -738,7 +738,7 @@ class ClusterNode:
                     await anyio.sleep(pause)
                     pause = min(pause * 2, 2.0)
 
-    async def _dispatch_batch(self, batch: list[tuple[str, Frame]]) -> None:
+    async def _dispatch_batch(self, batch: list[tuple[Token, Frame]]) -> None:
         # Only a frame of a shard ("s") handed out before (re-read: it carries its count "n")
         # can have been handled already, by the member that held the shard before.
         ids = [
@@ -761,7 +761,7 @@ class ClusterNode:
             else:
                 self._dispatch(token, frame, kind)
 
-    def _dispatch(self, token: str, frame: Frame, kind: Any) -> None:
+    def _dispatch(self, token: Token, frame: Frame, kind: Any) -> None:
         """A frame that is not a message for an actor: a reply, a watch, a notice."""
         if kind == "r" or kind == "e":
             self._reply_arrived(frame)
@@ -774,7 +774,7 @@ class ClusterNode:
         self._settle(token, None)
 
     def _deliver(
-        self, token: str, frame: Frame, parked_since: float | None = None
+        self, token: Token, frame: Frame, parked_since: float | None = None
     ) -> Coroutine[Any, Any, None] | None:
         """Hand a message frame to its actor: into the mailbox at once when there is room
         (None), else the wait for room, to be awaited by the reader (back-pressure)."""
@@ -822,7 +822,7 @@ class ClusterNode:
         return self._put(cell, token, frame, message, target, None)
 
     def _put(
-        self, cell: ActorCell, token: str, frame: Frame, message: Any, target: str,
+        self, cell: ActorCell, token: Token, frame: Frame, message: Any, target: str,
         shard: int | None,
     ) -> Coroutine[Any, Any, None] | None:
         """Into the mailbox if it has room now (None); else the wait for room (the reader
@@ -846,7 +846,7 @@ class ClusterNode:
         return None
 
     async def _wait_put(
-        self, cell: ActorCell, envelope: Envelope, token: str, frame: Frame, target: str,
+        self, cell: ActorCell, envelope: Envelope, token: Token, frame: Frame, target: str,
         shard: int | None,
     ) -> None:
         message = envelope.message
@@ -864,7 +864,7 @@ class ClusterNode:
             cell.stop_accepted()
 
     def _closed_mailbox(
-        self, token: str, frame: Frame, message: Any, target: str, shard: int | None
+        self, token: Token, frame: Frame, message: Any, target: str, shard: int | None
     ) -> None:
         if shard is not None:
             self._inflight[shard] -= 1
@@ -902,7 +902,7 @@ class ClusterNode:
                 self._parked.append((since, token, frame))
 
     def _undeliverable(
-        self, frame: Frame, target: str, why: str, token: str, *, reply: bool = True,
+        self, frame: Frame, target: str, why: str, token: Token, *, reply: bool = True,
         message: Any = None,
     ) -> None:
         """A dead letter on this side; an asker gets ActorStopped at once (not a timeout)."""

@@ -37,7 +37,7 @@ import orjson
 from papyra._redis.client import RedisClient, RedisResponseError
 from papyra._redis.resp import ReplyError, encode_command, encode_commands
 from papyra.cluster.codec import Codec, JsonCodec
-from papyra.cluster.transport import Frame, MemberInfo
+from papyra.cluster.transport import Frame, MemberInfo, Token
 
 __all__ = ("RedisStreamsTransport",)
 
@@ -311,7 +311,7 @@ class RedisStreamsTransport:
             pause = min(pause * 2, 0.1)
 
     async def send_and_settle(
-        self, outbox: dict[str, list[Frame]], done: Sequence[tuple[str, str | None]]
+        self, outbox: dict[str, list[Frame]], done: Sequence[tuple[Token, str | None]]
     ) -> None:
         """:meth:`send` to each member of ``outbox``, then :meth:`settle` ``done``, in one round
         trip (a member's replies and acknowledgements go together). A destination whose
@@ -364,7 +364,7 @@ class RedisStreamsTransport:
 
     # -- receiving ----------------------------------------------------------------------------
 
-    async def receive(self, count: int) -> list[tuple[str, Frame]]:
+    async def receive(self, count: int) -> list[tuple[Token, Frame]]:
         """Frames from up to ``count`` entries of this member's inbox and owned shards, oldest
         first (Transport); waits up to 250 ms for new ones. Called by the member's reader task.
 
@@ -382,7 +382,7 @@ class RedisStreamsTransport:
                 "XREADGROUP", "GROUP", _GROUP, member, "COUNT", count, "STREAMS",
                 *backlog.keys(), *backlog.values(),
             )
-            out: list[tuple[str, Frame]] = []
+            out: list[tuple[Token, Frame]] = []
             seen: set[str] = set()
             for key, entries, last, gone in _entries(reply):
                 seen.add(key)
@@ -409,29 +409,26 @@ class RedisStreamsTransport:
 
     def _tokens(
         self, key: str, entries: list[tuple[str, list[Frame]]]
-    ) -> list[tuple[str, Frame]]:
+    ) -> list[tuple[Token, Frame]]:
         """The frames of ``entries`` (read from ``key``) with their settle tokens.
 
-        A token is ``{key}␀{entry id}`` for an entry of one frame, ``{key}␀{entry id}␀{index}
-        ␀{frames}`` for a frame of a larger one (``␀``: a NUL, which neither a key nor an id
-        holds; one ``split`` takes a token apart). Such an entry is remembered until each of
-        its frames was settled (then it is acknowledged); read again meanwhile, it yields only
-        the frames not settled yet.
+        A token is the tuple ``(key, entry id)`` for an entry of one frame, ``(key, entry id,
+        index, frames)`` for a frame of a larger one (equal when the frame is read again).
+        Such an entry is remembered until each of its frames was settled (then it is
+        acknowledged); read again meanwhile, it yields only the frames not settled yet.
         """
-        out: list[tuple[str, Frame]] = []
+        out: list[tuple[Token, Frame]] = []
         open_ = self._open
         for entry_id, frames in entries:
             size = len(frames)
-            head = f"{key}\0{entry_id}"
             if size == 1:
-                out.append((head, frames[0]))
+                out.append(((key, entry_id), frames[0]))
                 continue
             left = open_.get((key, entry_id))
             if left is None:
                 left = open_[(key, entry_id)] = set(range(size))
-            tail = f"\0{size}"
             out.extend(
-                (f"{head}\0{index}{tail}", frame)
+                ((key, entry_id, index, size), frame)
                 for index, frame in enumerate(frames) if index in left
             )
         return out
@@ -450,7 +447,7 @@ class RedisStreamsTransport:
             for frame in frames:
                 frame["n"] = times
 
-    async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
+    async def settle(self, done: Sequence[tuple[Token, str | None]]) -> None:
         """Mark the frames of ``done`` handled: an entry is acknowledged and deleted once all
         its frames were; shard frames also mark their message id handled (Transport).
 
@@ -475,30 +472,28 @@ class RedisStreamsTransport:
             if isinstance(reply, ReplyError):
                 raise RedisResponseError(reply.message)
 
-    def _settle_commands(self, done: Sequence[tuple[str, str | None]]) -> list[tuple[Any, ...]]:
+    def _settle_commands(self, done: Sequence[tuple[Token, str | None]]) -> list[tuple[Any, ...]]:
         now = time.time()
         # key -> (entry id, frames, entry id, frames, ...) to delete, message ids to mark
         acks: defaultdict[str, list[Any]] = defaultdict(list)
         marks: defaultdict[str, list[Any]] = defaultdict(list)
         open_ = self._open
         for token, message_id in done:
-            parts = token.split("\0")
-            key = parts[0]
+            key = token[0]
             if message_id is not None:
                 marks[key] += (now, message_id)
-            if len(parts) == 4:
-                entry = (key, parts[1])
+            if len(token) == 4:
+                entry = token[:2]
                 left = open_.get(entry)
                 if left is not None:
-                    left.discard(int(parts[2]))
+                    left.discard(token[2])
                     if left:
                         continue  # frames of the entry still in progress
                     del open_[entry]
                 # the entry's last frame (or settled again after an error: deletes nothing)
-                size: Any = parts[3]
+                acks[key] += (token[1], token[3])
             else:
-                size = 1
-            acks[key] += (parts[1], size)
+                acks[key] += (token[1], 1)
         commands: list[tuple[Any, ...]] = []
         for key in dict.fromkeys([*marks, *acks]):
             key_marks = marks.get(key)
@@ -511,7 +506,7 @@ class RedisStreamsTransport:
                 commands.append(("EVALSHA", _SETTLE_SHA, 2, key, self._count_key(key), *key_acks))
         return commands
 
-    async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
+    async def handled(self, items: Sequence[tuple[Token, str]]) -> set[str]:
         """The message ids among ``items`` already handled on their shard (Transport).
 
         :raises RedisResponseError: Redis refused the lookup.
@@ -521,7 +516,7 @@ class RedisStreamsTransport:
             return set()
         by_key: dict[str, list[str]] = {}
         for token, message_id in items:
-            by_key.setdefault(token.partition("\0")[0], []).append(message_id)
+            by_key.setdefault(token[0], []).append(message_id)
         keys = list(by_key)
         replies = await self._redis.request(
             [("ZMSCORE", f"{key}:done", *by_key[key]) for key in keys]

@@ -36,10 +36,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from papyra.cluster.codec import Codec
 
-__all__ = ("Frame", "MemberInfo", "Transport")
+__all__ = ("Frame", "MemberInfo", "Token", "Transport")
 
 #: One message (or reply, or control notice) on the wire.
 Frame = dict[str, Any]
+
+#: A transport's handle on a frame it handed out, given back to settle it: opaque to the
+#: node, a tuple of hashable values, equal to the token of the same frame handed out again.
+Token = tuple[Any, ...]
 
 
 #: What a member announces about itself (``members()``): plain JSON data.
@@ -65,18 +69,18 @@ class Transport(Protocol):
     async def send(self, member: str, frames: Sequence[Frame]) -> None:
         """Append ``frames`` to ``member``'s inbox; return once accepted (see module doc)."""
 
-    async def receive(self, count: int) -> list[tuple[str, Frame]]:
+    async def receive(self, count: int) -> list[tuple[Token, Frame]]:
         """Up to ``count`` frames for this member as ``(token, frame)``, oldest first.
 
         Frames handed out before a restart and never settled come first. Waits a short while
         (well under a second) when there is nothing, then returns an empty list.
         """
 
-    async def settle(self, done: Sequence[tuple[str, str | None]]) -> None:
+    async def settle(self, done: Sequence[tuple[Token, str | None]]) -> None:
         """Acknowledge the frames of the ``(token, message id)`` pairs (they are done), and
         remember the message ids (where not None) as handled for the de-duplication window."""
 
-    async def handled(self, items: Sequence[tuple[str, str]]) -> set[str]:
+    async def handled(self, items: Sequence[tuple[Token, str]]) -> set[str]:
         """Which message ids of the ``(token, message id)`` pairs were settled within the
         de-duplication window (a frame handed out again after a crash)."""
 
