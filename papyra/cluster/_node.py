@@ -13,7 +13,8 @@ field  meaning
 ``k``  kind: ``t`` tell, ``a`` ask, ``r`` reply, ``e`` error reply, ``w`` watch,
        ``x`` terminated (the answer to a watch)
 ``i``  message id, ``{member}/{run}/{n}``: unique in the cluster, the de-duplication key
-``f``  the sending member
+       (in frames to a shard, and asks; a tell to a member's inbox has none)
+``f``  the sending member (where an answer goes: asks, watches; not in a tell)
 ``to`` the target on the receiving member: a name, or ``#{actor id}~{run}``
 ``m``  the payload (codec bytes; for ``e``: JSON ``{"type", "message"}``)
 ``d``  ask deadline, epoch milliseconds
@@ -346,6 +347,10 @@ class ClusterNode:
         """Whether ``member`` is this member or held a current lease at the last heartbeat."""
         return member == self.member or member in self._live
 
+    def cached_ref(self, member: str, target: str) -> RemoteActorRef | None:
+        """The ref :meth:`remote_ref` made for ``member``/``target`` lately, if it kept it."""
+        return self._refs.get((member, target))
+
     def remote_ref(self, member: str, target: str) -> RemoteActorRef:
         """A ref to ``target`` (a name, ``#id`` or ``#id~run``) on ``member``.
 
@@ -430,8 +435,7 @@ class ClusterNode:
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
         fut = self._enqueue(ref, {
-            "k": "t", "i": f"{self._id_prefix}{next(self._seq)}", "f": self.member,
-            "to": ref._target, "m": self.transport.codec.encode(message, self.uri_of),
+            "k": "t", "to": ref._target, "m": self.transport.codec.encode(message, self.uri_of),
         })
         if not self._sender:  # nothing is being sent: send it from here
             await self._send_now()
@@ -450,6 +454,8 @@ class ClusterNode:
         if isinstance(ref, EntityRef):
             shard: int = self.transport.shard_of(ref.kind, ref.key)
             frame["s"] = str(shard)
+            if "i" not in frame:  # the de-duplication key where the shard changes hands
+                frame["i"] = f"{self._id_prefix}{next(self._seq)}"
             dest = ("shard", shard)
         else:
             dest = ("member", ref.system_id)
