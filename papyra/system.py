@@ -900,9 +900,9 @@ class ActorSystem:
         if system is not None and system != self.system_id:
             node = self._node
             if node is not None:  # running: a ref made before is handed out again
-                ref = node.cached_ref(system, name)
-                if ref is not None:
-                    return ref
+                cached: ActorRef | None = node.cached_ref(system, name)
+                if cached is not None:
+                    return cached
             return self._remote(system, name)
         rid = self._names.get(name)
         cell = None if rid is None else self._by_id.get(rid)

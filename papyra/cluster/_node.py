@@ -111,6 +111,8 @@ class RemoteActorRef(ActorRef[_M, _R]):
 
     _target: str = ""
     _node: Any = field(default=None, compare=False)
+    #: where its frames go: ("member", system id), or ("shard", n) for an entity
+    _dest: _Dest = field(default=("member", ""), compare=False)
 
     @property
     def system_id(self) -> str:
@@ -262,7 +264,10 @@ class _Delivery:
     def set_result(self, value: Any) -> None:
         if not self.finished:
             self.finished = True
-            self.node._handled(self, value, None)
+            if self.corr is None and self.shard is None:  # a tell to this member: settle it
+                self.node._settle(self.token, None)
+            else:
+                self.node._handled(self, value, None)
 
     def set_exception(self, exc: BaseException) -> None:
         if not self.finished:
@@ -319,7 +324,8 @@ class ClusterNode:
         # tokens handed to an actor and not settled yet: a re-read of the pending frames
         # (after a shard's frames were claimed) must not deliver them twice
         self._in_hand: set[Token] = set()
-        self._wake = anyio.Event()
+        self._wake = anyio.Event()  # set (by _kick) when there is something to write
+        self._kicked = False
         self._flush_lock = anyio.Lock()
         self._parked: list[tuple[float, Token, Frame]] = []
         # watcher side: (member, target) -> rids of local watchers
@@ -330,6 +336,10 @@ class ClusterNode:
         # entities: kind -> factory; shard -> rids of the entities living here; shard ->
         # deliveries not yet handled; shards being handed over (not read any more).
         self.entity_kinds: dict[str, Callable[[], Any]] = system._entity_kinds
+        lifecycle = system._lifecycle
+        self._names: dict[str, int] = lifecycle.names  # the lifecycle's own (see _deliver)
+        self._by_id: dict[int, ActorCell] = lifecycle.by_id
+        self._decode = transport.codec.decode
         self._shard_entities: dict[int, set[int]] = defaultdict(set)
         self._inflight: dict[int, int] = defaultdict(int)
         self._handing_over: set[int] = set()
@@ -370,7 +380,7 @@ class ClusterNode:
             actor_id = int(number)
         ref = RemoteActorRef(
             actor_id, _never_put, _always, None, ActorAddress(member, actor_id),
-            _target=target, _node=self,
+            _target=target, _node=self, _dest=("member", member),
         )
         if len(self._refs) >= _REF_CACHE:
             self._refs.clear()
@@ -396,6 +406,7 @@ class ClusterNode:
         return EntityRef(
             0, _never_put, _always, None, ActorAddress("*", 0),
             _target=f"entity:{kind}/{key}", _node=self,
+            _dest=("shard", self.transport.shard_of(kind, key)),
         )
 
     def ref_from_uri(self, uri: str) -> ActorRef:
@@ -450,15 +461,11 @@ class ClusterNode:
         in call order per destination. The caller sends it itself when no sender is at work
         (:meth:`_send_now`), else only awaits the future.
         """
-        dest: _Dest
-        if isinstance(ref, EntityRef):
-            shard: int = self.transport.shard_of(ref.kind, ref.key)
-            frame["s"] = str(shard)
+        dest = ref._dest
+        if dest[0] == "shard":
+            frame["s"] = str(dest[1])
             if "i" not in frame:  # the de-duplication key where the shard changes hands
                 frame["i"] = f"{self._id_prefix}{next(self._seq)}"
-            dest = ("shard", shard)
-        else:
-            dest = ("member", ref.system_id)
         queue = self._sending.get(dest)
         if queue is None:
             queue = self._sending[dest] = []
@@ -622,14 +629,20 @@ class ClusterNode:
         finally:
             self._asks.pop(corr, None)
 
+    def _kick(self) -> None:
+        """Wake the writer task (once per wait of it: this runs for every message handled)."""
+        if not self._kicked:
+            self._kicked = True
+            self._wake.set()
+
     def _queue(self, member: str, frame: Frame) -> None:
         self._outbox[member].append(frame)
-        self._wake.set()
+        self._kick()
 
     def _settle(self, token: Token, message_id: str | None) -> None:
         self._in_hand.discard(token)
         self._done.append((token, message_id))
-        self._wake.set()
+        self._kick()
 
     def _handled(self, delivery: _Delivery, value: Any, exc: BaseException | None) -> None:
         """A delivered message was handled (the kernel completed its reply slot)."""
@@ -786,7 +799,7 @@ class ClusterNode:
         (None), else the wait for room, to be awaited by the reader (back-pressure)."""
         target = frame.get("to", "")
         try:
-            message = self.transport.codec.decode(frame.get("m", b"null"), self.ref_from_uri)
+            message = self._decode(frame.get("m", b"null"), self.ref_from_uri)
         except Exception as exc:
             self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
             return None
@@ -814,7 +827,11 @@ class ClusterNode:
                 self._undeliverable(frame, target, str(exc), token, message=message)
                 return None
             return self._put(entity, token, frame, message, target, shard)
-        cell = self._resolve(target)
+        if target[:1] == "#":
+            cell = self._resolve(target)
+        else:  # a name (inlined: this runs for every message)
+            rid = self._names.get(target)
+            cell = None if rid is None else self._by_id.get(rid)
         if parked_since is None and self._parked and any(
             f.get("to") == target for _, _, f in self._parked
         ):
@@ -833,8 +850,11 @@ class ClusterNode:
     ) -> Coroutine[Any, Any, None] | None:
         """Into the mailbox if it has room now (None); else the wait for room (the reader
         reads on only when there is)."""
-        corr = frame.get("c") if frame.get("k") == "a" else None
-        delivery = _Delivery(self, token, frame.get("i", ""), frame.get("f", ""), corr, shard)
+        if frame.get("k") == "a":
+            delivery = _Delivery(self, token, frame.get("i", ""), frame.get("f", ""),
+                                 frame.get("c"), shard)
+        else:
+            delivery = _Delivery(self, token, frame.get("i", ""), "", None, shard)
         self._in_hand.add(token)
         if shard is not None:
             self._inflight[shard] += 1
@@ -950,12 +970,13 @@ class ClusterNode:
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
+            self._kicked = False
             try:
                 await self._flush()
                 pause = 0.05
             except (ConnectionError, OSError) as exc:
                 log.warning("cluster member %s cannot send: %s", self.member, exc)
-                self._wake.set()
+                self._kick()
                 await anyio.sleep(pause)
                 pause = min(pause * 2, 2.0)
 

@@ -42,6 +42,7 @@ class Codec(Protocol):
 
 _TAG = "$p"  # objects carrying this key are tagged values, never plain dicts
 _TAG_BYTES = b'"$p"'  # how the key reads in what encode() wrote
+_DOLLAR = ord("$")
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _CONTAINERS = frozenset((list, dict))
 
@@ -184,7 +185,9 @@ class JsonCodec:
 
         :raises MessageNotSerializable: ``data`` names a type not registered here.
         """
-        if _TAG_BYTES not in data:  # nothing tagged (orjson writes a key as it is): as read
+        # Nothing tagged (orjson writes a key as it is): as read. A "$" byte is looked for
+        # first (one memchr), the whole tag only where there is one.
+        if _DOLLAR not in data or _TAG_BYTES not in data:
             return orjson.loads(data)
         return self._value(orjson.loads(data), refs)
 
