@@ -22,6 +22,7 @@ __all__ = (
     "encode_record",
     "encode_records",
     "invalid_lines",
+    "is_plain",
     "line_ends",
     "scan_lines",
     "select_lines",
@@ -90,3 +91,7 @@ def encode_fields(
     schema: tuple[tuple[str, Any, Callable[[Any], Any] | None, bool], ...],
     default: Callable[[Any], Any] | None = None,
 ) -> bytes: ...
+
+PLAIN_DEPTH: int
+
+def is_plain(value: Any, reserved: str) -> bool: ...

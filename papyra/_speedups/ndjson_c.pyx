@@ -31,6 +31,7 @@ conversions take it back for a moment.
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_FromStringAndSize
 from cpython.exc cimport PyErr_Clear, PyErr_Occurred
+from cpython.dict cimport PyDict_Next
 from cpython.ref cimport PyObject
 from cpython cimport array
 from libc.math cimport NAN, isinf
@@ -157,6 +158,7 @@ __all__ = (
     "encode_record",
     "encode_records",
     "invalid_lines",
+    "is_plain",
     "line_ends",
     "scan_lines",
     "select_lines",
@@ -1189,3 +1191,39 @@ cdef object _line(dict obj, object default):
         except _OrjsonEncodeError:
             pass  # values orjson refuses: _serial normalises them
     return _serial.encode_line(obj, default)
+
+
+# -- plain JSON data (the cluster codec) ------------------------------------------------------
+
+PLAIN_DEPTH = 200
+cdef int _PLAIN_DEPTH = PLAIN_DEPTH
+
+
+cdef bint _plain(object value, str reserved, int depth) except -1:
+    cdef type kind = type(value)
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* item
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return True
+    if depth <= 0:
+        return False
+    if kind is dict:
+        # Type checks and str comparisons only: no user code runs while the borrowed
+        # references of PyDict_Next are held.
+        while PyDict_Next(value, &pos, &key, &item):
+            if type(<object>key) is not str or <str>key == reserved:
+                return False
+            if not _plain(<object>item, reserved, depth - 1):
+                return False
+        return True
+    if kind is list:
+        for element in <list>value:
+            if not _plain(element, reserved, depth - 1):
+                return False
+        return True
+    return False
+
+
+def is_plain(value, str reserved):
+    return _plain(value, reserved, _PLAIN_DEPTH)

@@ -115,6 +115,7 @@ __all__ = (
     "encode_record",
     "encode_records",
     "invalid_lines",
+    "is_plain",
     "line_ends",
     "scan_lines",
     "select_lines",
@@ -346,3 +347,39 @@ def encode_fields(
             continue
         out[name] = value
     return _serial.encode_line(out, default)
+
+
+#: How deep :func:`is_plain` looks into nested lists and dicts before it answers False.
+PLAIN_DEPTH = 200
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def is_plain(value: Any, reserved: str) -> bool:
+    """Whether ``value`` is plain JSON data: ``None``, or exactly a ``bool``, ``int``, ``float``
+    or ``str`` (not a subclass), or a ``list`` of plain values, or a ``dict`` whose keys are all
+    ``str`` (exactly), none equal to ``reserved``, and whose values are plain; nested at most
+    :data:`PLAIN_DEPTH` containers deep. Anything else (a tuple, a set, a subclass, a
+    dataclass, ...) makes it False. The cluster codec hands a plain message to orjson as it is
+    (its JSON reads back equal to it) and rebuilds any other."""
+    return type(value) in _SCALARS or _plain(value, reserved, PLAIN_DEPTH)
+
+
+def _plain(value: Any, reserved: str, depth: int) -> bool:
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth <= 0:
+        return False
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or k == reserved or (
+                type(v) not in _SCALARS and not _plain(v, reserved, depth - 1)
+            ):
+                return False
+        return True
+    if kind is list:
+        for v in value:
+            if type(v) not in _SCALARS and not _plain(v, reserved, depth - 1):
+                return False
+        return True
+    return False

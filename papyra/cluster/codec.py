@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
+from papyra import _accel
 from papyra._envelope import STOP
 from papyra.exceptions import MessageNotSerializable
 
@@ -43,29 +44,7 @@ class Codec(Protocol):
 _TAG = "$p"  # objects carrying this key are tagged values, never plain dicts
 _TAG_BYTES = b'"$p"'  # how the key reads in what encode() wrote
 _DOLLAR = ord("$")
-_SCALARS = frozenset((str, int, float, bool, type(None)))
 _CONTAINERS = frozenset((list, dict))
-
-
-def _is_plain(value: Any) -> bool:
-    """Whether orjson writes ``value`` as the codec would: JSON scalars, lists, and dicts with
-    str keys and no tag key (then the codec's rebuilt copy would be equal to it)."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    if kind is dict:
-        if _TAG in value:
-            return False
-        for k, v in value.items():
-            if type(k) is not str or (type(v) not in _SCALARS and not _is_plain(v)):
-                return False
-        return True
-    if kind is list:
-        for v in value:  # noqa: SIM110 - a loop, not a generator per list
-            if type(v) not in _SCALARS and not _is_plain(v):
-                return False
-        return True
-    return False
 
 
 class JsonCodec:
@@ -121,14 +100,22 @@ class JsonCodec:
         Called by the member at each remote ``tell``/``ask`` and reply, in the caller's task.
 
         :raises MessageNotSerializable: naming the first value that cannot be carried (and
-            the fix), or an int beyond 64 bits.
+            the fix), an int beyond 64 bits, or lists and dicts nested deeper than orjson
+            writes (more than 254 levels).
         """
         # Plain JSON (the common case) goes to orjson as it is; anything else is rebuilt.
-        plain = message if _is_plain(message) else self._plain(message, refs, "message")
         try:
+            plain = (
+                message if _accel.ndjson.is_plain(message, _TAG)
+                else self._plain(message, refs, "message")
+            )
             return orjson.dumps(plain)
-        except orjson.JSONEncodeError as exc:  # e.g. an int beyond 64 bits
+        except orjson.JSONEncodeError as exc:  # e.g. an int beyond 64 bits, or too deep
             raise MessageNotSerializable(f"cannot encode the message: {exc}") from None
+        except RecursionError:
+            raise MessageNotSerializable(
+                "cannot encode the message: it is nested too deeply"
+            ) from None
 
     def _plain(self, value: Any, refs: Callable[[Any], str | None], where: str) -> Any:
         kind = type(value)

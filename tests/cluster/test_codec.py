@@ -64,6 +64,15 @@ def test_what_cannot_be_carried_fails_at_encode_naming_the_fix() -> None:
         codec.encode(2**70, _no_refs)
 
 
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_a_message_nested_too_deeply_fails_at_encode(depth: int) -> None:
+    message: Any = "leaf"
+    for _ in range(depth):
+        message = [message]
+    with pytest.raises(MessageNotSerializable, match="cannot encode the message"):
+        JsonCodec().encode(message, _no_refs)
+
+
 def test_a_type_the_receiver_did_not_register_fails_at_decode() -> None:
     sender, receiver = JsonCodec(), JsonCodec()
     sender.register(Deposit)

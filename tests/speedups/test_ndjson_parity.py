@@ -690,3 +690,62 @@ def test_a_special_byte_at_every_position_of_a_string(special: bytes) -> None:
         for tail in (b"", b' ,"k":1', b"x" * 20):  # string end near or far from the line end
             check_lines(b'{"key' + body[:at] + b'":"' + body + b'"' + tail + b"}")
             check_lines(b'["' + body + b'"]', b'"' + body[: at + len(special)])
+
+
+# -- is_plain: which cluster messages orjson may write as they are ------------------------------
+
+
+class _Str(str):
+    pass
+
+
+_plain_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False), st.text(max_size=5),
+)
+_any_leaves = st.one_of(
+    _plain_leaves, st.binary(max_size=3), st.builds(_Str, st.text(max_size=3)),
+    st.sampled_from([os.sep, "$p", 1.5]).map(lambda v: (v,)),
+)
+_values = st.recursive(
+    _any_leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.just("$p"), st.integers(0, 2)),
+                        inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@given(_values)
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_is_plain_agrees_and_means_json_reads_back_equal(value: Any) -> None:
+    answer = py.is_plain(value, "$p")
+    assert c.is_plain(value, "$p") is answer
+    if answer:
+        assert orjson.loads(orjson.dumps(value)) == value
+
+
+@pytest.mark.parametrize("twin", [py, c], ids=["py", "c"])
+def test_is_plain_refuses_what_json_would_change(twin: Any) -> None:
+    assert twin.is_plain({"a": [1, 2.5, None, True, "x", {"b": []}]}, "$p")
+    for value in [(1,), [1, (2,)], {"a": b"x"}, {1: "a"}, {"$p": 1}, {"a": {"$p": 1}},
+                  _Str("x"), [_Str("x")], {_Str("k"): 1}, {1, 2}, object()]:
+        assert not twin.is_plain(value, "$p"), value
+    assert twin.is_plain({"$p": 1}, "other")
+
+
+@pytest.mark.parametrize("twin", [py, c], ids=["py", "c"])
+def test_is_plain_looks_plain_depth_deep_and_no_deeper(twin: Any) -> None:
+    def nested(depth: int) -> Any:
+        value: Any = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    assert twin.PLAIN_DEPTH == py.PLAIN_DEPTH
+    assert twin.is_plain(nested(py.PLAIN_DEPTH), "$p")
+    assert not twin.is_plain(nested(py.PLAIN_DEPTH + 1), "$p")
+    assert not twin.is_plain(nested(100_000), "$p")  # no recursion past the bound
