@@ -10,10 +10,14 @@ from __future__ import annotations
 from papyra._accel import resp as _resp
 from papyra._redis.errors import ProtocolError, ReplyError
 
-__all__ = ("Arg", "ProtocolError", "ReplyError", "ReplyParser", "encode_command", "encode_commands")
+__all__ = (
+    "Arg", "ProtocolError", "ReplyError", "ReplyParser", "encode_command", "encode_commands",
+    "encode_frames",
+)
 
 Arg = bytes | str | int | float
 
 ReplyParser = _resp.ReplyParser
 encode_command = _resp.encode_command
 encode_commands = _resp.encode_commands
+encode_frames = _resp.encode_frames

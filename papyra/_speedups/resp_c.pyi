@@ -1,14 +1,15 @@
 """Types of the compiled twin: exactly the API of :mod:`papyra._speedups.resp_py`."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ("ReplyParser", "encode_command", "encode_commands")
+__all__ = ("ReplyParser", "encode_command", "encode_commands", "encode_frames")
 
 Arg = bytes | str | int | float
 
 def encode_command(args: Iterable[Arg]) -> bytes: ...
 def encode_commands(commands: Iterable[Iterable[Arg]]) -> bytes: ...
+def encode_frames(frames: Sequence[dict[str, Any]]) -> bytes: ...
 
 class ReplyParser:
     def __init__(self) -> None: ...

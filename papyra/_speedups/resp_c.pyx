@@ -13,9 +13,13 @@ from cpython.list cimport PyList_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memchr, memcpy
 
+import orjson
+
 from papyra._redis.errors import ProtocolError, ReplyError
 
-__all__ = ("ReplyParser", "encode_command", "encode_commands")
+cdef object _dumps = orjson.dumps
+
+__all__ = ("ReplyParser", "encode_command", "encode_commands", "encode_frames")
 
 
 cdef bytes _arg_bytes(object arg):
@@ -69,13 +73,18 @@ cdef bytes _encode(list datas):
     cdef char* out = PyBytes_AS_STRING(result)
     out = _write_header(out, 42, count)
     for data in datas:
-        size = PyBytes_GET_SIZE(data)
-        out = _write_header(out, 36, size)
-        memcpy(out, PyBytes_AS_STRING(data), size)
-        out[size] = 13
-        out[size + 1] = 10
-        out += size + 2
+        out = _write_bulk(out, data)
     return result
+
+
+cdef inline char* _write_bulk(char* out, bytes data) noexcept:
+    """``data`` as a bulk string at ``out``; returns the end."""
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
+    out = _write_header(out, 36, size)
+    memcpy(out, PyBytes_AS_STRING(data), size)
+    out[size] = 13
+    out[size + 1] = 10
+    return out + size + 2
 
 
 def encode_command(args):
@@ -86,6 +95,36 @@ def encode_command(args):
 def encode_commands(commands):
     """Several commands back to back: a pipeline written with one send."""
     return b"".join([_encode([_arg_bytes(arg) for arg in command]) for command in commands])
+
+
+def encode_frames(frames):
+    """The fields of a cluster stream entry: per frame, its header as JSON, then its payload."""
+    cdef list chunks = []
+    cdef dict header
+    cdef bytes text
+    cdef bytes chunk
+    cdef Py_ssize_t size
+    cdef char* out
+    for frame in frames:
+        if type(frame) is not dict:
+            raise TypeError(f"a frame must be a dict, not {type(frame).__name__}")
+        header = (<dict>frame).copy()
+        payload = header.pop("m", b"")
+        if type(payload) is not bytes:
+            raise TypeError(f"a frame's payload m must be bytes, not {type(payload).__name__}")
+        # Each frame is written at once, so that orjson's buffer is freed before the next
+        # (holding many of them alive makes the C allocator trim and grow its heap).
+        text = _dumps(header)
+        size = PyBytes_GET_SIZE(text)
+        chunk = PyBytes_FromStringAndSize(
+            NULL, 10 + _digits(size) + size + _digits(PyBytes_GET_SIZE(payload))
+            + PyBytes_GET_SIZE(payload)
+        )
+        out = PyBytes_AS_STRING(chunk)
+        out = _write_bulk(out, text)
+        _write_bulk(out, <bytes>payload)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 cdef class _Open:

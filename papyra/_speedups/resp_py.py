@@ -13,12 +13,14 @@ a reply of many megabytes arriving in 64 KiB pieces is parsed once, not once per
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import orjson
 
 from papyra._redis.errors import ProtocolError, ReplyError
 
-__all__ = ("ReplyParser", "encode_command", "encode_commands")
+__all__ = ("ReplyParser", "encode_command", "encode_commands", "encode_frames")
 
 Arg = bytes | str | int | float
 
@@ -49,6 +51,28 @@ def encode_command(args: Iterable[Arg]) -> bytes:
 def encode_commands(commands: Iterable[Iterable[Arg]]) -> bytes:
     """Several commands back to back: a pipeline written with one send."""
     return b"".join(encode_command(c) for c in commands)
+
+
+def encode_frames(frames: Sequence[dict[str, Any]]) -> bytes:
+    """The field/value pairs of a cluster stream entry (``papyra.cluster.redis``), as bulk
+    strings back to back with no array header (the caller appends them to an ``XADD``): per
+    frame, its fields but ``m`` as one JSON object, then ``m``, the payload (``b""`` without).
+
+    :raises TypeError: a frame is not a dict, or its ``m`` is not bytes.
+    :raises orjson.JSONEncodeError: a header field orjson cannot write.
+    """
+    parts: list[bytes] = []
+    dumps = orjson.dumps
+    for frame in frames:
+        if type(frame) is not dict:
+            raise TypeError(f"a frame must be a dict, not {type(frame).__name__}")
+        header = frame.copy()
+        payload = header.pop("m", b"")
+        if type(payload) is not bytes:
+            raise TypeError(f"a frame's payload m must be bytes, not {type(payload).__name__}")
+        text = dumps(header)
+        parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(text), text, len(payload), payload))
+    return b"".join(parts)
 
 
 class ReplyParser:

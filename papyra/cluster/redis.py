@@ -35,7 +35,7 @@ import anyio
 import orjson
 
 from papyra._redis.client import RedisClient, RedisResponseError
-from papyra._redis.resp import ReplyError, encode_command, encode_commands
+from papyra._redis.resp import ReplyError, encode_command, encode_commands, encode_frames
 from papyra.cluster.codec import Codec, JsonCodec
 from papyra.cluster.transport import Frame, MemberInfo, Token
 
@@ -274,7 +274,7 @@ class RedisStreamsTransport:
             for dest, _ in items
         ]
         payload = b"".join([
-            self._eval_payload("EVALSHA", _SEND_SHA, key, len(frames), _encode_frames(frames))
+            self._eval_payload("EVALSHA", _SEND_SHA, key, len(frames), encode_frames(frames))
             for key, (_, frames) in zip(keys, items, strict=True)
         ])
         outcome: dict[tuple[str, Any], bool | Exception] = {dest: True for dest in batches}
@@ -297,7 +297,7 @@ class RedisStreamsTransport:
         # All the frames go in one entry: a field per frame, its header fields as a JSON
         # object, whose value is the payload bytes. They are RESP-encoded here, once, and
         # appended to the script call's head.
-        body = _encode_frames(frames)
+        body = encode_frames(frames)
         pause = 0.001
         while True:
             reply = await self._eval(key, len(frames), body)
@@ -326,7 +326,7 @@ class RedisStreamsTransport:
         sends = [(member, frames) for member, frames in outbox.items() if frames]
         commands = [
             self._eval_payload("EVALSHA", _SEND_SHA, self.inbox_key(member), len(frames),
-                               _encode_frames(frames))
+                               encode_frames(frames))
             for member, frames in sends
         ]
         settle = self._settle_commands(done) if self._member is not None and done else []
@@ -733,20 +733,8 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _encode_frames(frames: Sequence[Frame]) -> bytes:
-    """``frames`` as the field/value pairs of one stream entry, RESP-encoded: per frame, the
-    header fields as one JSON object (the field), then the payload bytes (its value)."""
-    parts: list[bytes] = []
-    for frame in frames:
-        header = frame.copy()
-        payload = header.pop("m", b"")
-        text = orjson.dumps(header)
-        parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(text), text, len(payload), payload))
-    return b"".join(parts)
-
-
 def _decode_frames(flat: list[Any]) -> list[Frame]:
-    """The frames of a stream entry's flat field/value list (see :func:`_encode_frames`).
+    """The frames of a stream entry's flat field/value list (see ``resp.encode_frames``).
 
     A field that is not a JSON object gives an empty frame, which the node drops as a frame
     of unknown kind (an entry that is not ours); so does an entry written by an earlier

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -57,6 +58,37 @@ def test_the_encoders_agree(impl: Any, args: list[Any]) -> None:
     from papyra._speedups import resp_py
 
     assert impl.resp.encode_command(args) == resp_py.encode_command(args)
+
+
+_header_fields = st.dictionaries(
+    st.sampled_from(["k", "i", "f", "to", "c", "d", "s", "é"]), st.text(max_size=12), max_size=5
+)
+
+
+@given(st.lists(st.tuples(_header_fields, st.none() | st.binary(max_size=60)), max_size=8))
+def test_cluster_frames_encode_as_bulk_field_value_pairs(
+    impl: Any, items: list[tuple[dict[str, str], bytes | None]]
+) -> None:
+    from papyra._speedups import resp_py
+
+    frames: list[dict[str, Any]] = [
+        {**header, **({} if payload is None else {"m": payload})} for header, payload in items
+    ]
+    before = [dict(frame) for frame in frames]
+    data = impl.resp.encode_frames(frames)
+    assert data == resp_py.encode_frames(frames)
+    assert frames == before  # the caller's frames are left as they were
+    parser = impl.resp.ReplyParser()
+    parser.feed(b"*%d\r\n" % (2 * len(frames)) + data)
+    (flat,) = parser.replies()
+    assert [orjson.loads(field) for field in flat[::2]] == [header for header, _ in items]
+    assert flat[1::2] == [payload or b"" for _, payload in items]
+
+
+@pytest.mark.parametrize("frames", [[1], [{"m": "text"}], [{"k": "t"}, {"m": None}]])
+def test_a_frame_that_is_not_a_dict_with_bytes_is_refused(impl: Any, frames: list[Any]) -> None:
+    with pytest.raises(TypeError, match="a frame"):
+        impl.resp.encode_frames(frames)
 
 
 REPLIES = (
