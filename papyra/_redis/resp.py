@@ -11,7 +11,13 @@ from papyra._accel import resp as _resp
 from papyra._redis.errors import ProtocolError, ReplyError
 
 __all__ = (
-    "Arg", "ProtocolError", "ReplyError", "ReplyParser", "encode_command", "encode_commands",
+    "Arg",
+    "ProtocolError",
+    "ReplyError",
+    "ReplyParser",
+    "decode_frames",
+    "encode_command",
+    "encode_commands",
     "encode_frames",
 )
 
@@ -21,3 +27,4 @@ ReplyParser = _resp.ReplyParser
 encode_command = _resp.encode_command
 encode_commands = _resp.encode_commands
 encode_frames = _resp.encode_frames
+decode_frames = _resp.decode_frames

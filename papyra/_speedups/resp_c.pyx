@@ -18,8 +18,10 @@ import orjson
 from papyra._redis.errors import ProtocolError, ReplyError
 
 cdef object _dumps = orjson.dumps
+cdef object _loads = orjson.loads
+cdef object _JSONDecodeError = orjson.JSONDecodeError
 
-__all__ = ("ReplyParser", "encode_command", "encode_commands", "encode_frames")
+__all__ = ("ReplyParser", "decode_frames", "encode_command", "encode_commands", "encode_frames")
 
 
 cdef bytes _arg_bytes(object arg):
@@ -125,6 +127,27 @@ def encode_frames(frames):
         _write_bulk(out, <bytes>payload)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def decode_frames(list flat):
+    """The frames of a cluster stream entry from its flat field/value list."""
+    cdef Py_ssize_t count = PyList_GET_SIZE(flat)
+    cdef Py_ssize_t index
+    cdef list frames = []
+    if count == 2 and flat[0] == b"f":
+        header, _, payload = flat[1].partition(b"\n")
+        flat = [header, payload]
+    for index in range(0, count - 1, 2):
+        try:
+            frame = _loads(flat[index])
+        except _JSONDecodeError:
+            frame = None
+        if type(frame) is not dict:
+            frame = {}
+        else:
+            (<dict>frame)["m"] = flat[index + 1]
+        frames.append(frame)
+    return frames or [{}]
 
 
 cdef class _Open:

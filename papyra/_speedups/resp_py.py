@@ -20,7 +20,7 @@ import orjson
 
 from papyra._redis.errors import ProtocolError, ReplyError
 
-__all__ = ("ReplyParser", "encode_command", "encode_commands", "encode_frames")
+__all__ = ("ReplyParser", "decode_frames", "encode_command", "encode_commands", "encode_frames")
 
 Arg = bytes | str | int | float
 
@@ -159,3 +159,29 @@ class ReplyParser:
         self._pos = pos
         return out
 
+
+def decode_frames(flat: list[Any]) -> list[dict[str, Any]]:
+    """The frames of a cluster stream entry from its flat field/value list, as read (the
+    inverse of :func:`encode_frames`): each header's fields, with ``m`` set to its value.
+
+    A field that is not a JSON object gives an empty frame (the node drops it as a frame of
+    unknown kind: an entry that is not ours), and so does an entry with no field. An entry of
+    an earlier version (one field ``f``: the header, a newline, the payload) is read as one
+    frame.
+    """
+    if len(flat) == 2 and flat[0] == b"f":
+        header, _, payload = flat[1].partition(b"\n")
+        flat = [header, payload]
+    frames: list[dict[str, Any]] = []
+    loads = orjson.loads
+    for index in range(0, len(flat) - 1, 2):
+        try:
+            frame = loads(flat[index])
+        except orjson.JSONDecodeError:
+            frame = None
+        if type(frame) is not dict:
+            frame = {}
+        else:
+            frame["m"] = flat[index + 1]
+        frames.append(frame)
+    return frames or [{}]

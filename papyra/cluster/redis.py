@@ -35,7 +35,13 @@ import anyio
 import orjson
 
 from papyra._redis.client import RedisClient, RedisResponseError
-from papyra._redis.resp import ReplyError, encode_command, encode_commands, encode_frames
+from papyra._redis.resp import (
+    ReplyError,
+    decode_frames,
+    encode_command,
+    encode_commands,
+    encode_frames,
+)
 from papyra.cluster.codec import Codec, JsonCodec
 from papyra.cluster.transport import Frame, MemberInfo, Token
 
@@ -425,12 +431,13 @@ class RedisStreamsTransport:
                 out.append(((key, entry_id), frames[0]))
                 continue
             left = open_.get((key, entry_id))
-            if left is None:
-                left = open_[(key, entry_id)] = set(range(size))
-            out.extend(
-                ((key, entry_id, index, size), frame)
-                for index, frame in enumerate(frames) if index in left
-            )
+            if left is None:  # read for the first time: every frame
+                open_[(key, entry_id)] = set(range(size))
+                out += [((key, entry_id, index, size), frame)
+                        for index, frame in enumerate(frames)]
+            else:
+                out += [((key, entry_id, index, size), frame)
+                        for index, frame in enumerate(frames) if index in left]
         return out
 
     async def _count_deliveries(self, key: str, entries: list[tuple[str, list[Frame]]]) -> None:
@@ -733,31 +740,6 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _decode_frames(flat: list[Any]) -> list[Frame]:
-    """The frames of a stream entry's flat field/value list (see ``resp.encode_frames``).
-
-    A field that is not a JSON object gives an empty frame, which the node drops as a frame
-    of unknown kind (an entry that is not ours); so does an entry written by an earlier
-    version (one field ``f``: the header, a newline, the payload), which is read as such.
-    """
-    if len(flat) == 2 and flat[0] == b"f":
-        header, _, payload = flat[1].partition(b"\n")
-        flat = [header, payload]
-    frames: list[Frame] = []
-    loads = orjson.loads
-    for index in range(0, len(flat) - 1, 2):
-        try:
-            frame = loads(flat[index])
-        except orjson.JSONDecodeError:
-            frame = None
-        if type(frame) is not dict:
-            frame = {}
-        else:
-            frame["m"] = flat[index + 1]
-        frames.append(frame)
-    return frames or [{}]
-
-
 def _entries(
     reply: Any,
 ) -> list[tuple[str, list[tuple[str, list[Frame]]], str | None, list[str]]]:
@@ -776,6 +758,6 @@ def _entries(
             if flat is None:
                 gone.append(entry_id)
                 continue
-            entries.append((entry_id, _decode_frames(flat)))
+            entries.append((entry_id, decode_frames(flat)))
         out.append((key, entries, last, gone))
     return out

@@ -85,6 +85,37 @@ def test_cluster_frames_encode_as_bulk_field_value_pairs(
     assert flat[1::2] == [payload or b"" for _, payload in items]
 
 
+@given(st.lists(st.tuples(_header_fields, st.binary(max_size=60)), max_size=8))
+def test_cluster_frames_decode_as_they_were_encoded(
+    impl: Any, items: list[tuple[dict[str, str], bytes]]
+) -> None:
+    frames = [{**header, "m": payload} for header, payload in items]
+    parser = impl.resp.ReplyParser()
+    data = impl.resp.encode_frames(frames)
+    parser.feed(b"*%d\r\n" % (2 * len(frames)) + data)
+    (flat,) = parser.replies()
+    assert impl.resp.decode_frames(flat) == (frames or [{}])
+
+
+@given(st.lists(st.one_of(
+    st.binary(max_size=20), st.sampled_from([b"f", b'{"k":"t"}', b"[1]", b"{", b'{"k":1}\nx']),
+), max_size=7))
+def test_any_entry_decodes_the_same_with_both_twins(impl: Any, flat: list[bytes]) -> None:
+    from papyra._speedups import resp_py
+
+    assert impl.resp.decode_frames(list(flat)) == resp_py.decode_frames(list(flat))
+
+
+def test_entries_that_are_not_frames_decode_as_empty_frames(impl: Any) -> None:
+    decode = impl.resp.decode_frames
+    assert decode([]) == [{}]
+    assert decode([b"not json", b"x", b"[1]", b"y", b'{"k":"t"}', b"z"]) == [
+        {}, {}, {"k": "t", "m": b"z"},
+    ]
+    # an entry of an earlier version: one field "f", the header and the payload on two lines
+    assert decode([b"f", b'{"k":"t","to":"a"}\n"hi"']) == [{"k": "t", "to": "a", "m": b'"hi"'}]
+
+
 @pytest.mark.parametrize("frames", [[1], [{"m": "text"}], [{"k": "t"}, {"m": None}]])
 def test_a_frame_that_is_not_a_dict_with_bytes_is_refused(impl: Any, frames: list[Any]) -> None:
     with pytest.raises(TypeError, match="a frame"):
