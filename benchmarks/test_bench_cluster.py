@@ -39,9 +39,10 @@ TELLS = 20_000
 DEPTH = 256
 SENDERS = DEPTH
 ASKS = 2_000
-#: Runs of each side; the best counts. A run lasts 50 to 300 ms on two shared cores, where one
-#: run can take twice another: more runs than elsewhere in the suite.
-ROUNDS = 5
+#: Runs of each side; the best counts. A run lasts 40 to 600 ms on two shared cores, where one
+#: run can take twice another, and a raw baseline's best run is rare (five runs often miss it,
+#: which flatters the ratio): more runs than elsewhere in the suite, as many on both sides.
+ROUNDS = 12
 #: The stream entry of one remote tell of MESSAGE (the transport's own wire form: a field per
 #: frame, its header, whose value is the payload). The baseline writes one entry per message.
 FRAME = {
