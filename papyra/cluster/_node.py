@@ -293,6 +293,55 @@ class _Delivery:
         return True
 
 
+class _Run:
+    """The reply slot shared by the tells to one actor from this member's inbox that one read
+    handed out (one ``Envelope`` each, one slot for all): each completion counts down, and once
+    the read is over (:meth:`seal`) and all of them are done, their frames are settled
+    together. Costs one object per actor per read instead of one per message."""
+
+    __slots__ = ("finished", "left", "node", "sealed", "tokens")
+
+    def __init__(self, node: ClusterNode) -> None:
+        self.node = node
+        self.tokens: list[Token] = []
+        self.left = 0  # messages put into the mailbox and not completed yet
+        self.sealed = False  # the read is over: no more messages join
+        self.finished = False  # settled, or handed back
+
+    def done(self) -> bool:
+        return self.finished
+
+    def cancelled(self) -> bool:
+        return False
+
+    def set_result(self, value: Any) -> None:
+        self.left -= 1
+        if self.left == 0 and self.sealed and not self.finished:
+            self.finished = True
+            self.node._settle_all(self.tokens)
+
+    def set_exception(self, exc: BaseException) -> None:
+        if isinstance(exc, ActorStopped) and self.hand_back():
+            return
+        self.set_result(None)  # a tell's failure is the actor's (its supervision): handled
+
+    def seal(self) -> None:
+        self.sealed = True
+        if self.left == 0 and not self.finished:
+            self.finished = True
+            self.node._settle_all(self.tokens)
+
+    def hand_back(self) -> bool:
+        """Leave the frames unsettled, to be delivered again, when this member is shutting
+        down (``_Delivery.hand_back``); true for each of the run's messages left over."""
+        if not self.node.closing:
+            return False
+        if not self.finished:
+            self.finished = True
+            self.node._in_hand.difference_update(self.tokens)
+        return True
+
+
 class ClusterNode:
     """One system's membership of a cluster (made by ``ActorSystem(transport=...)``).
 
@@ -644,6 +693,12 @@ class ClusterNode:
         self._done.append((token, message_id))
         self._kick()
 
+    def _settle_all(self, tokens: list[Token]) -> None:
+        """:meth:`_settle` the frames of ``tokens`` (a run: no message ids to remember)."""
+        self._in_hand.difference_update(tokens)
+        self._done += [(token, None) for token in tokens]
+        self._kick()
+
     def _handled(self, delivery: _Delivery, value: Any, exc: BaseException | None) -> None:
         """A delivered message was handled (the kernel completed its reply slot)."""
         if delivery.shard is not None:
@@ -766,19 +821,24 @@ class ClusterNode:
         ]
         seen = await self.transport.handled(ids) if ids else set()
         in_hand = self._in_hand
-        for token, frame in batch:
-            if token in in_hand:
-                continue  # being handled right now: read again with the pending frames
-            if seen and frame.get("i") in seen:
-                self._settle(token, None)  # handled before a crash: a duplicate
-                continue
-            kind = frame.get("k")
-            if kind == "t" or kind == "a":
-                wait = self._deliver(token, frame)
-                if wait is not None:
-                    await wait  # the mailbox is full: reading waits with it
-            else:
-                self._dispatch(token, frame, kind)
+        runs: dict[int, _Run] = {}  # actor id -> the tells of this read to it (see _Run)
+        try:
+            for token, frame in batch:
+                if token in in_hand:
+                    continue  # being handled right now: read again with the pending frames
+                if seen and frame.get("i") in seen:
+                    self._settle(token, None)  # handled before a crash: a duplicate
+                    continue
+                kind = frame.get("k")
+                if kind == "t" or kind == "a":
+                    wait = self._deliver(token, frame, runs=runs)
+                    if wait is not None:
+                        await wait  # the mailbox is full: reading waits with it
+                else:
+                    self._dispatch(token, frame, kind)
+        finally:
+            for run in runs.values():
+                run.seal()
 
     def _dispatch(self, token: Token, frame: Frame, kind: Any) -> None:
         """A frame that is not a message for an actor: a reply, a watch, a notice."""
@@ -793,10 +853,12 @@ class ClusterNode:
         self._settle(token, None)
 
     def _deliver(
-        self, token: Token, frame: Frame, parked_since: float | None = None
+        self, token: Token, frame: Frame, parked_since: float | None = None,
+        runs: dict[int, _Run] | None = None,
     ) -> Coroutine[Any, Any, None] | None:
         """Hand a message frame to its actor: into the mailbox at once when there is room
-        (None), else the wait for room, to be awaited by the reader (back-pressure)."""
+        (None), else the wait for room, to be awaited by the reader (back-pressure). A tell
+        from this member's inbox joins its actor's entry of ``runs``, if given (see _Run)."""
         target = frame.get("to", "")
         try:
             message = self._decode(frame.get("m", b"null"), self.ref_from_uri)
@@ -842,6 +904,20 @@ class ClusterNode:
                 return None
             self._undeliverable(frame, target, "no such actor", token, message=message)
             return None
+        if runs is not None and frame.get("k") == "t" and message is not STOP and cell.accepting:
+            run = runs.get(cell.rid)
+            if run is None:
+                run = runs[cell.rid] = _Run(self)
+            try:
+                offered = cell.mailbox.offer(Envelope(message, run))
+            except MailboxClosed:  # closing meanwhile: _put makes it a dead letter
+                offered = False
+            if offered:
+                run.tokens.append(token)
+                run.left += 1
+                self._in_hand.add(token)
+                return None
+            # no room: this one goes with its own slot, waited for
         return self._put(cell, token, frame, message, target, None)
 
     def _put(

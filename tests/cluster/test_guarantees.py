@@ -119,11 +119,46 @@ async def test_unsettled_messages_are_delivered_again_after_a_restart(
     b._shutdown_grace = 0.0
     await b.aclose()
     assert first == []
+    assert list(b.dead_letters.messages) == []  # handed back for redelivery, not lost
     again: list[Any] = []
     b2 = await make_member("node-b")
     b2.spawn(lambda: Recorder(again), name="rec")
     await poll_until(lambda: _true(len(again) == 2))
     assert again == ["block", "after"]
+
+
+class Picky(Actor):
+    async def receive(self, message: Any) -> Any:
+        if message == "boom":
+            raise ValueError("boom")  # the default supervision restarts the actor
+        return message
+
+
+async def test_tells_are_settled_once_handled_even_when_the_handler_raises(
+    make_member: MakeMember, make_gate: Any
+) -> None:
+    a = await make_member("node-a")
+    b = await make_member("node-b")
+    gate = make_gate()
+    seen: list[Any] = []
+    b.spawn(lambda: Recorder(seen, gate), name="rec")
+    b.spawn(Picky, name="picky")
+    rec = a.ref_for_name("rec", system="node-b")
+    picky = a.ref_for_name("picky", system="node-b")
+    await rec.tell("block")  # first (FIFO per sender): it holds those behind it
+    async with anyio.create_task_group() as tg:  # sent together: read together
+        for message in [1, 2]:
+            tg.start_soon(rec.tell, message)
+        for message in [1, "boom", 2]:
+            tg.start_soon(picky.tell, message)
+    transport: RedisStreamsTransport = b._transport
+    assert await transport.backlog("node-b") >= 3  # those of "rec" are not handled yet
+    assert seen == []
+    gate.set()
+    await poll_until(lambda: _backlog_is(transport, "node-b", 0))
+    assert seen[0] == "block" and sorted(seen[1:]) == [1, 2]
+    assert await picky.ask("after", timeout=5) == "after"  # restarted, still there
+    await poll_until(lambda: _backlog_is(transport, "node-b", 0))
 
 
 async def test_members_carry_on_after_redis_restarts(anyio_backend: str) -> None:
