@@ -25,6 +25,7 @@ field  meaning
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -389,6 +390,9 @@ class ClusterNode:
         self._names: dict[str, int] = lifecycle.names  # the lifecycle's own (see _deliver)
         self._by_id: dict[int, ActorCell] = lifecycle.by_id
         self._decode = transport.codec.decode
+        self._codec_encode = transport.codec.encode  # the bound methods, made once (per tell)
+        self._uri_of = self.uri_of
+        self._ref_from_uri = self.ref_from_uri
         self._shard_entities: dict[int, set[int]] = defaultdict(set)
         self._inflight: dict[int, int] = defaultdict(int)
         self._handing_over: set[int] = set()
@@ -495,7 +499,7 @@ class ClusterNode:
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
         fut = self._enqueue(ref, {
-            "k": "t", "to": ref._target, "m": self.transport.codec.encode(message, self.uri_of),
+            "k": "t", "to": ref._target, "m": self._codec_encode(message, self._uri_of),
         })
         if not self._sender:  # nothing is being sent: send it from here
             await self._send_now()
@@ -760,8 +764,8 @@ class ClusterNode:
     async def run(self) -> None:
         """The member's tasks: read the inbox, write replies and acks, heartbeat."""
         loop = asyncio._get_running_loop()
-        if loop is not None:
-            self._new_future = loop.create_future
+        if loop is not None:  # what loop.create_future() makes, without its Python frame
+            self._new_future = functools.partial(asyncio.Future, loop=loop)
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._read_loop)
@@ -861,7 +865,7 @@ class ClusterNode:
         from this member's inbox joins its actor's entry of ``runs``, if given (see _Run)."""
         target = frame.get("to", "")
         try:
-            message = self._decode(frame.get("m", b"null"), self.ref_from_uri)
+            message = self._decode(frame.get("m", b"null"), self._ref_from_uri)
         except Exception as exc:
             self._undeliverable(frame, target, f"it could not be decoded: {exc}", token)
             return None

@@ -44,6 +44,7 @@ class Codec(Protocol):
 _TAG = "$p"  # objects carrying this key are tagged values, never plain dicts
 _TAG_BYTES = b'"$p"'  # how the key reads in what encode() wrote
 _DOLLAR = ord("$")
+_is_plain = _accel.ndjson.is_plain  # the twin chosen at import
 _CONTAINERS = frozenset((list, dict))
 
 
@@ -106,7 +107,7 @@ class JsonCodec:
         # Plain JSON (the common case) goes to orjson as it is; anything else is rebuilt.
         try:
             plain = (
-                message if _accel.ndjson.is_plain(message, _TAG)
+                message if _is_plain(message, _TAG)
                 else self._plain(message, refs, "message")
             )
             return orjson.dumps(plain)

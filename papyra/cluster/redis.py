@@ -485,18 +485,22 @@ class RedisStreamsTransport:
         acks: defaultdict[str, list[Any]] = defaultdict(list)
         marks: defaultdict[str, list[Any]] = defaultdict(list)
         open_ = self._open
+        entry: Any = None  # the entry of the last token, and its frames not settled yet
+        left: set[int] | None = None
         for token, message_id in done:
             key = token[0]
             if message_id is not None:
                 marks[key] += (now, message_id)
             if len(token) == 4:
-                entry = token[:2]
-                left = open_.get(entry)
+                if entry is None or token[1] is not entry[1] or key is not entry[0]:
+                    entry = token[:2]  # the frames of an entry mostly come one after another
+                    left = open_.get(entry)
                 if left is not None:
                     left.discard(token[2])
                     if left:
                         continue  # frames of the entry still in progress
                     del open_[entry]
+                    left = None
                 # the entry's last frame (or settled again after an error: deletes nothing)
                 acks[key] += (token[1], token[3])
             else:
