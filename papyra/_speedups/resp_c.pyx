@@ -134,19 +134,26 @@ def decode_frames(list flat):
     cdef Py_ssize_t count = PyList_GET_SIZE(flat)
     cdef Py_ssize_t index
     cdef list frames = []
+    cdef dict header = None
+    cdef dict frame
+    cdef object field = None
     if count == 2 and flat[0] == b"f":
-        header, _, payload = flat[1].partition(b"\n")
-        flat = [header, payload]
+        head, _, payload = flat[1].partition(b"\n")
+        flat = [head, payload]
     for index in range(0, count - 1, 2):
-        try:
-            frame = _loads(flat[index])
-        except _JSONDecodeError:
-            frame = None
-        if type(frame) is not dict:
-            frame = {}
+        if flat[index] != field:  # frames sent together mostly share their header
+            field = flat[index]
+            try:
+                parsed = _loads(field)
+            except _JSONDecodeError:
+                parsed = None
+            header = <dict>parsed if type(parsed) is dict else None
+        if header is not None:
+            frame = header.copy()
+            frame["m"] = flat[index + 1]
+            frames.append(frame)
         else:
-            (<dict>frame)["m"] = flat[index + 1]
-        frames.append(frame)
+            frames.append({})
     return frames or [{}]
 
 

@@ -170,18 +170,25 @@ def decode_frames(flat: list[Any]) -> list[dict[str, Any]]:
     frame.
     """
     if len(flat) == 2 and flat[0] == b"f":
-        header, _, payload = flat[1].partition(b"\n")
-        flat = [header, payload]
+        head, _, payload = flat[1].partition(b"\n")
+        flat = [head, payload]
     frames: list[dict[str, Any]] = []
     loads = orjson.loads
+    field: Any = None  # the last header read, and its fields (None: not a JSON object)
+    header: dict[str, Any] | None = None
     for index in range(0, len(flat) - 1, 2):
-        try:
-            frame = loads(flat[index])
-        except orjson.JSONDecodeError:
-            frame = None
-        if type(frame) is not dict:
-            frame = {}
-        else:
+        if flat[index] != field:  # frames sent together mostly share their header
+            field = flat[index]
+            try:
+                header = loads(field)
+            except orjson.JSONDecodeError:
+                header = None
+            if type(header) is not dict:
+                header = None
+        if header is not None:
+            frame = header.copy()
             frame["m"] = flat[index + 1]
-        frames.append(frame)
+            frames.append(frame)
+        else:
+            frames.append({})
     return frames or [{}]

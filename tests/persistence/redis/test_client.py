@@ -112,6 +112,10 @@ def test_entries_that_are_not_frames_decode_as_empty_frames(impl: Any) -> None:
     assert decode([b"not json", b"x", b"[1]", b"y", b'{"k":"t"}', b"z"]) == [
         {}, {}, {"k": "t", "m": b"z"},
     ]
+    shared = decode([b'{"k":"t","to":"a"}', b"1", b'{"k":"t","to":"a"}', b"2"])
+    assert shared == [{"k": "t", "to": "a", "m": b"1"}, {"k": "t", "to": "a", "m": b"2"}]
+    shared[0]["n"] = 2  # frames sharing a header are still frames of their own
+    assert "n" not in shared[1]
     # an entry of an earlier version: one field "f", the header and the payload on two lines
     assert decode([b"f", b'{"k":"t","to":"a"}\n"hi"']) == [{"k": "t", "to": "a", "m": b'"hi"'}]
 
