@@ -367,7 +367,7 @@ class ClusterNode:
         self._sender = False  # a sender (a caller, or the drain task) is at work
         # destinations at their backlog bound -> (when to try again, the pause after that)
         self._full: dict[_Dest, tuple[float, float]] = {}
-        # a future of the running loop (asyncio's own method once run() knows the loop)
+        # a future of the running loop (an asyncio.Future of it once run() knows the loop)
         self._new_future: Callable[[], Any] = _accel.dispatch.create_future
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
         self._done: list[tuple[Token, str | None]] = []  # (token, message id) to settle
