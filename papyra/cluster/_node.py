@@ -300,10 +300,11 @@ class _Run:
     the read is over (:meth:`seal`) and all of them are done, their frames are settled
     together. Costs one object per actor per read instead of one per message."""
 
-    __slots__ = ("finished", "left", "node", "sealed", "tokens")
+    __slots__ = ("cell", "finished", "left", "node", "sealed", "tokens")
 
-    def __init__(self, node: ClusterNode) -> None:
+    def __init__(self, node: ClusterNode, cell: ActorCell) -> None:
         self.node = node
+        self.cell = cell  # the actor's
         self.tokens: list[Token] = []
         self.left = 0  # messages put into the mailbox and not completed yet
         self.sealed = False  # the read is over: no more messages join
@@ -825,7 +826,8 @@ class ClusterNode:
         ]
         seen = await self.transport.handled(ids) if ids else set()
         in_hand = self._in_hand
-        runs: dict[int, _Run] = {}  # actor id -> the tells of this read to it (see _Run)
+        runs: dict[str, _Run] = {}  # target -> the tells of this read to it (see _Run)
+        decode, refs = self._decode, self._ref_from_uri
         try:
             for token, frame in batch:
                 if token in in_hand:
@@ -834,6 +836,23 @@ class ClusterNode:
                     self._settle(token, None)  # handled before a crash: a duplicate
                     continue
                 kind = frame.get("k")
+                if kind == "t" and len(frame) == 3 and not self._parked:
+                    # Most frames: a plain tell (only k, to, m) to an actor this read has
+                    # already put tells into: straight into its mailbox, with its run.
+                    run = runs.get(frame["to"])
+                    if run is not None and run.cell.accepting:
+                        try:
+                            message = decode(frame["m"], refs)
+                            taken = message is not STOP and run.cell.mailbox.offer(
+                                Envelope(message, run)
+                            )
+                        except Exception:  # not decodable, or closed: _deliver says so
+                            taken = False
+                        if taken:
+                            run.tokens.append(token)
+                            run.left += 1
+                            in_hand.add(token)
+                            continue
                 if kind == "t" or kind == "a":
                     wait = self._deliver(token, frame, runs=runs)
                     if wait is not None:
@@ -858,7 +877,7 @@ class ClusterNode:
 
     def _deliver(
         self, token: Token, frame: Frame, parked_since: float | None = None,
-        runs: dict[int, _Run] | None = None,
+        runs: dict[str, _Run] | None = None,
     ) -> Coroutine[Any, Any, None] | None:
         """Hand a message frame to its actor: into the mailbox at once when there is room
         (None), else the wait for room, to be awaited by the reader (back-pressure). A tell
@@ -909,9 +928,11 @@ class ClusterNode:
             self._undeliverable(frame, target, "no such actor", token, message=message)
             return None
         if runs is not None and frame.get("k") == "t" and message is not STOP and cell.accepting:
-            run = runs.get(cell.rid)
-            if run is None:
-                run = runs[cell.rid] = _Run(self)
+            run = runs.get(target)
+            if run is None or run.cell is not cell:
+                if run is not None:
+                    run.seal()  # the name is another actor's now: that run is complete
+                run = runs[target] = _Run(self, cell)
             try:
                 offered = cell.mailbox.offer(Envelope(message, run))
             except MailboxClosed:  # closing meanwhile: _put makes it a dead letter
