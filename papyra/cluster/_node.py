@@ -839,10 +839,10 @@ class ClusterNode:
                 if kind == "t" and len(frame) == 3 and not self._parked:
                     # Most frames: a plain tell (only k, to, m) to an actor this read has
                     # already put tells into: straight into its mailbox, with its run.
-                    run = runs.get(frame["to"])
+                    run = runs.get(frame.get("to", ""))
                     if run is not None and run.cell.accepting:
                         try:
-                            message = decode(frame["m"], refs)
+                            message = decode(frame.get("m", b""), refs)
                             taken = message is not STOP and run.cell.mailbox.offer(
                                 Envelope(message, run)
                             )

@@ -264,3 +264,19 @@ async def test_start_fails_and_the_system_stays_closed_when_redis_is_unreachable
     assert not system.running
     with pytest.raises(ActorStopped):
         await system.start()
+
+
+async def test_a_stray_entry_in_an_inbox_does_not_stop_its_reader(
+    make_member: MakeMember, codec: JsonCodec
+) -> None:
+    codec.register(Deposit)
+    _, b, bank = await with_bank(make_member)
+    transport = b._transport
+    await bank.tell(Deposit("alice", 1))
+    # written by something else: tell-like headers without a target or a payload field
+    await transport._redis.execute_command(
+        "XADD", transport.inbox_key("node-b"), "*",
+        b'{"k":"t","x":1}', b"1", b'{"k":"t","to":"bank","x":2}', b"2",
+    )
+    await bank.tell(Deposit("alice", 2))
+    assert await bank.ask(Deposit("alice", 3), timeout=5) == 6
