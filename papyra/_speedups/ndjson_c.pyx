@@ -34,7 +34,7 @@ from cpython.exc cimport PyErr_Clear, PyErr_Occurred
 from cpython.dict cimport PyDict_Next
 from cpython.ref cimport PyObject
 from cpython cimport array
-from libc.math cimport NAN, isinf
+from libc.math cimport NAN, isfinite, isinf
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy
@@ -1204,8 +1204,10 @@ cdef bint _plain(object value, str reserved, int depth) except -1:
     cdef Py_ssize_t pos = 0
     cdef PyObject* key
     cdef PyObject* item
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
+    if kind is str or kind is int or kind is bool or value is None:
         return True
+    if kind is float:
+        return isfinite(<double>value)
     if depth <= 0:
         return False
     if kind is dict:

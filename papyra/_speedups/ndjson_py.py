@@ -91,6 +91,7 @@ API
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -351,12 +352,13 @@ def encode_fields(
 
 #: How deep :func:`is_plain` looks into nested lists and dicts before it answers False.
 PLAIN_DEPTH = 200
-_SCALARS = frozenset((str, int, float, bool, type(None)))
+_SCALARS = frozenset((str, int, bool, type(None)))  # floats: finite ones only
 
 
 def is_plain(value: Any, reserved: str) -> bool:
-    """Whether ``value`` is plain JSON data: ``None``, or exactly a ``bool``, ``int``, ``float``
-    or ``str`` (not a subclass), or a ``list`` of plain values, or a ``dict`` whose keys are all
+    """Whether ``value`` is plain JSON data: ``None``, or exactly a ``bool``, ``int``, ``str``
+    or finite ``float`` (not a subclass; JSON has no NaN or infinity: orjson writes them as
+    ``null``), or a ``list`` of plain values, or a ``dict`` whose keys are all
     ``str`` (exactly), none equal to ``reserved``, and whose values are plain; nested at most
     :data:`PLAIN_DEPTH` containers deep. Anything else (a tuple, a set, a subclass, a
     dataclass, ...) makes it False. The cluster codec hands a plain message to orjson as it is
@@ -368,6 +370,8 @@ def _plain(value: Any, reserved: str, depth: int) -> bool:
     kind = type(value)
     if kind in _SCALARS:
         return True
+    if kind is float:
+        return math.isfinite(value)
     if depth <= 0:
         return False
     if kind is dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+import math
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -52,8 +53,9 @@ class JsonCodec:
     """The default codec: orjson, with tags for what JSON cannot say by itself.
 
     Carried as themselves: ``None``, ``bool``, ``int`` (64-bit), ``float``, ``str``, ``list``,
-    and ``dict`` with ``str`` keys. Tagged: ``tuple``, ``bytes``, ``STOP``, actor refs, and
-    instances of registered dataclasses (their fields, recursively) and enums (their value).
+    and ``dict`` with ``str`` keys. Tagged: ``tuple``, ``bytes``, NaN and the infinities,
+    ``STOP``, actor refs, and instances of registered dataclasses (their fields, recursively)
+    and enums (their value).
     Register the same types, under the same names, on every member::
 
         codec = JsonCodec()
@@ -120,6 +122,8 @@ class JsonCodec:
 
     def _plain(self, value: Any, refs: Callable[[Any], str | None], where: str) -> Any:
         kind = type(value)
+        if kind is float and not math.isfinite(value):  # JSON has no NaN or infinity
+            return {_TAG: "float", "v": repr(value)}
         if value is None or kind in (str, int, float, bool):
             return value
         if kind is list:
@@ -201,6 +205,8 @@ class JsonCodec:
             return tuple(self._value(v, refs) for v in inner)
         if tag == "bytes":
             return base64.b64decode(inner)
+        if tag == "float":
+            return float(inner)
         if tag == "stop":
             return STOP
         if tag == "ref":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from typing import Any
 
 import pytest
@@ -62,6 +63,16 @@ def test_what_cannot_be_carried_fails_at_encode_naming_the_fix() -> None:
         codec.encode({1: "int key"}, _no_refs)
     with pytest.raises(MessageNotSerializable, match="cannot encode"):
         codec.encode(2**70, _no_refs)
+
+
+def test_nan_and_the_infinities_come_back_as_themselves() -> None:
+    codec = JsonCodec()
+    value = codec.decode(codec.encode(
+        {"x": [math.inf, -math.inf, math.nan, 1.5], "y": (math.nan,)}, _no_refs
+    ), _no_refs)
+    assert value["x"][:2] == [math.inf, -math.inf] and value["x"][3] == 1.5
+    assert math.isnan(value["x"][2]) and math.isnan(value["y"][0])
+    assert type(value["y"]) is tuple
 
 
 @pytest.mark.parametrize("depth", [300, 100_000])
