@@ -25,7 +25,6 @@ field  meaning
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import time
@@ -265,10 +264,7 @@ class _Delivery:
     def set_result(self, value: Any) -> None:
         if not self.finished:
             self.finished = True
-            if self.corr is None and self.shard is None:  # a tell to this member: settle it
-                self.node._settle(self.token, None)
-            else:
-                self.node._handled(self, value, None)
+            self.node._handled(self, value, None)
 
     def set_exception(self, exc: BaseException) -> None:
         if not self.finished:
@@ -316,11 +312,23 @@ class _Run:
     def cancelled(self) -> bool:
         return False
 
+    def join(self, token: Token, message: Any) -> bool:
+        """Put ``message`` into the actor's mailbox with this slot if there is room now; False
+        when there is none (or the mailbox closed): the caller then delivers it on its own."""
+        try:
+            if not self.cell.mailbox.offer(Envelope(message, self)):
+                return False
+        except MailboxClosed:
+            return False
+        self.tokens.append(token)
+        self.left += 1
+        self.node._in_hand.add(token)
+        return True
+
     def set_result(self, value: Any) -> None:
         self.left -= 1
-        if self.left == 0 and self.sealed and not self.finished:
-            self.finished = True
-            self.node._settle_all(self.tokens)
+        if self.left == 0 and self.sealed:
+            self._finish()
 
     def set_exception(self, exc: BaseException) -> None:
         if isinstance(exc, ActorStopped) and self.hand_back():
@@ -329,7 +337,11 @@ class _Run:
 
     def seal(self) -> None:
         self.sealed = True
-        if self.left == 0 and not self.finished:
+        if self.left == 0:
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self.finished:
             self.finished = True
             self.node._settle_all(self.tokens)
 
@@ -368,15 +380,14 @@ class ClusterNode:
         self._sender = False  # a sender (a caller, or the drain task) is at work
         # destinations at their backlog bound -> (when to try again, the pause after that)
         self._full: dict[_Dest, tuple[float, float]] = {}
-        # a future of the running loop (an asyncio.Future of it once run() knows the loop)
+        # a future of the running loop (asyncio's own method once run() knows the loop)
         self._new_future: Callable[[], Any] = _accel.dispatch.create_future
         self._outbox: dict[str, list[Frame]] = defaultdict(list)
         self._done: list[tuple[Token, str | None]] = []  # (token, message id) to settle
         # tokens handed to an actor and not settled yet: a re-read of the pending frames
         # (after a shard's frames were claimed) must not deliver them twice
         self._in_hand: set[Token] = set()
-        self._wake = anyio.Event()  # set (by _kick) when there is something to write
-        self._kicked = False
+        self._wake = anyio.Event()
         self._flush_lock = anyio.Lock()
         self._parked: list[tuple[float, Token, Frame]] = []
         # watcher side: (member, target) -> rids of local watchers
@@ -387,12 +398,10 @@ class ClusterNode:
         # entities: kind -> factory; shard -> rids of the entities living here; shard ->
         # deliveries not yet handled; shards being handed over (not read any more).
         self.entity_kinds: dict[str, Callable[[], Any]] = system._entity_kinds
-        lifecycle = system._lifecycle
-        self._names: dict[str, int] = lifecycle.names  # the lifecycle's own (see _deliver)
-        self._by_id: dict[int, ActorCell] = lifecycle.by_id
-        self._decode = transport.codec.decode
-        self._codec_encode = transport.codec.encode  # the bound methods, made once (per tell)
+        # bound methods made once: the reader and every tell use them
+        self._codec_encode = transport.codec.encode
         self._uri_of = self.uri_of
+        self._decode = transport.codec.decode
         self._ref_from_uri = self.ref_from_uri
         self._shard_entities: dict[int, set[int]] = defaultdict(set)
         self._inflight: dict[int, int] = defaultdict(int)
@@ -488,7 +497,7 @@ class ClusterNode:
     # -- sending ------------------------------------------------------------------------------
 
     def _encode(self, message: Any) -> bytes:
-        return _own(self.transport.codec.encode(message, self.uri_of))
+        return _own(self._codec_encode(message, self._uri_of))
 
     async def tell(self, ref: RemoteActorRef, message: Any) -> None:
         """:meth:`RemoteActorRef.tell`: encode, queue for the destination, await acceptance.
@@ -500,7 +509,7 @@ class ClusterNode:
         if self.closed:
             raise ActorStopped("The actor system is closed.", reason="shutdown")
         fut = self._enqueue(ref, {
-            "k": "t", "to": ref._target, "m": _own(self._codec_encode(message, self._uri_of)),
+            "k": "t", "to": ref._target, "m": self._encode(message),
         })
         if not self._sender:  # nothing is being sent: send it from here
             await self._send_now()
@@ -683,26 +692,20 @@ class ClusterNode:
         finally:
             self._asks.pop(corr, None)
 
-    def _kick(self) -> None:
-        """Wake the writer task (once per wait of it: this runs for every message handled)."""
-        if not self._kicked:
-            self._kicked = True
-            self._wake.set()
-
     def _queue(self, member: str, frame: Frame) -> None:
         self._outbox[member].append(frame)
-        self._kick()
+        self._wake.set()
 
     def _settle(self, token: Token, message_id: str | None) -> None:
         self._in_hand.discard(token)
         self._done.append((token, message_id))
-        self._kick()
+        self._wake.set()
 
     def _settle_all(self, tokens: list[Token]) -> None:
         """:meth:`_settle` the frames of ``tokens`` (a run: no message ids to remember)."""
         self._in_hand.difference_update(tokens)
         self._done += [(token, None) for token in tokens]
-        self._kick()
+        self._wake.set()
 
     def _handled(self, delivery: _Delivery, value: Any, exc: BaseException | None) -> None:
         """A delivered message was handled (the kernel completed its reply slot)."""
@@ -765,8 +768,8 @@ class ClusterNode:
     async def run(self) -> None:
         """The member's tasks: read the inbox, write replies and acks, heartbeat."""
         loop = asyncio._get_running_loop()
-        if loop is not None:  # what loop.create_future() makes, without its Python frame
-            self._new_future = functools.partial(asyncio.Future, loop=loop)
+        if loop is not None:
+            self._new_future = loop.create_future
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._read_loop)
@@ -843,16 +846,11 @@ class ClusterNode:
                     if run is not None and run.cell.accepting:
                         try:
                             message = decode(frame.get("m", b""), refs)
-                            taken = message is not STOP and run.cell.mailbox.offer(
-                                Envelope(message, run)
-                            )
-                        except Exception:  # not decodable, or closed: _deliver says so
-                            taken = False
-                        if taken:
-                            run.tokens.append(token)
-                            run.left += 1
-                            in_hand.add(token)
-                            continue
+                        except Exception:
+                            pass  # _deliver decodes it again and says why it cannot
+                        else:
+                            if message is not STOP and run.join(token, message):
+                                continue
                 if kind == "t" or kind == "a":
                     wait = self._deliver(token, frame, runs=runs)
                     if wait is not None:
@@ -912,11 +910,7 @@ class ClusterNode:
                 self._undeliverable(frame, target, str(exc), token, message=message)
                 return None
             return self._put(entity, token, frame, message, target, shard)
-        if target[:1] == "#":
-            cell = self._resolve(target)
-        else:  # a name (inlined: this runs for every message)
-            rid = self._names.get(target)
-            cell = None if rid is None else self._by_id.get(rid)
+        cell = self._resolve(target)
         if parked_since is None and self._parked and any(
             f.get("to") == target for _, _, f in self._parked
         ):
@@ -933,16 +927,9 @@ class ClusterNode:
                 if run is not None:
                     run.seal()  # the name is another actor's now: that run is complete
                 run = runs[target] = _Run(self, cell)
-            try:
-                offered = cell.mailbox.offer(Envelope(message, run))
-            except MailboxClosed:  # closing meanwhile: _put makes it a dead letter
-                offered = False
-            if offered:
-                run.tokens.append(token)
-                run.left += 1
-                self._in_hand.add(token)
+            if run.join(token, message):
                 return None
-            # no room: this one goes with its own slot, waited for
+            # no room (or closed): this one goes with its own slot, waited for (or a dead letter)
         return self._put(cell, token, frame, message, target, None)
 
     def _put(
@@ -951,11 +938,8 @@ class ClusterNode:
     ) -> Coroutine[Any, Any, None] | None:
         """Into the mailbox if it has room now (None); else the wait for room (the reader
         reads on only when there is)."""
-        if frame.get("k") == "a":
-            delivery = _Delivery(self, token, frame.get("i", ""), frame.get("f", ""),
-                                 frame.get("c"), shard)
-        else:
-            delivery = _Delivery(self, token, frame.get("i", ""), "", None, shard)
+        corr = frame.get("c") if frame.get("k") == "a" else None
+        delivery = _Delivery(self, token, frame.get("i", ""), frame.get("f", ""), corr, shard)
         self._in_hand.add(token)
         if shard is not None:
             self._inflight[shard] += 1
@@ -1071,13 +1055,12 @@ class ClusterNode:
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
-            self._kicked = False
             try:
                 await self._flush()
                 pause = 0.05
             except (ConnectionError, OSError) as exc:
                 log.warning("cluster member %s cannot send: %s", self.member, exc)
-                self._kick()
+                self._wake.set()
                 await anyio.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
