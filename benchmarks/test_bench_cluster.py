@@ -20,7 +20,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import anyio
 import pytest
 
+from benchmarks.test_bench_persistence import timed_runs
 from papyra._redis.client import RedisClient
 from papyra.cluster import RedisStreamsTransport
 from papyra.system import ActorSystem
@@ -147,16 +147,6 @@ def tell_run(url: str, cluster: str, target: Callable[[ActorSystem, int], Any], 
             assert after - before == count, (before, after)
 
     anyio.run(main)
-
-
-def timed_runs(fn: Callable[[], Any], rounds: int) -> list[float]:
-    """Seconds taken by each of ``rounds`` calls of ``fn``."""
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
 
 
 def report(benchmark: Any, baselines: Any, name: str, base_times: list[float], ops: int,

@@ -56,14 +56,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(fn: Callable[[], Any], rounds: int = 2) -> float:
-    """The shortest of ``rounds`` timed calls of ``fn``, seconds."""
-    best = float("inf")
+def timed_runs(fn: Callable[[], Any], rounds: int) -> list[float]:
+    """Seconds taken by each of ``rounds`` calls of ``fn``."""
+    times = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def timed(fn: Callable[[], Any], rounds: int = 2) -> float:
+    """The shortest of ``rounds`` timed calls of ``fn``, seconds."""
+    return min(timed_runs(fn, rounds))
 
 
 #: Goals of the issue, as throughput relative to the same-run baseline (higher is better).

@@ -30,6 +30,20 @@ class Recorder(Actor):
         return message
 
 
+async def held_recorder(
+    make_member: MakeMember, make_gate: Any, **options: Any
+) -> tuple[ActorSystem, ActorSystem, anyio.Event, list[Any], Any]:
+    """Members node-a and node-b; on node-b a ``Recorder`` named "rec" (spawned with
+    ``options``) that holds on "block" until the gate returned is set; what it has seen; and
+    node-a's ref to it."""
+    a = await make_member("node-a")
+    b = await make_member("node-b")
+    gate = make_gate()
+    seen: list[Any] = []
+    b.spawn(lambda: Recorder(seen, gate), name="rec", **options)
+    return a, b, gate, seen, a.ref_for_name("rec", system="node-b")
+
+
 async def test_an_ask_past_its_deadline_is_skipped_by_the_receiver(
     make_member: MakeMember,
 ) -> None:
@@ -49,12 +63,7 @@ async def test_an_ask_past_its_deadline_is_skipped_by_the_receiver(
 async def test_a_full_mailbox_holds_the_reader_back(
     make_member: MakeMember, make_gate: Any
 ) -> None:
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    gate = make_gate()
-    seen: list[Any] = []
-    b.spawn(lambda: Recorder(seen, gate), name="rec", mailbox_capacity=2)
-    rec = a.ref_for_name("rec", system="node-b")
+    _, b, gate, seen, rec = await held_recorder(make_member, make_gate, mailbox_capacity=2)
     for message in ["block", 1, 2, 3, 4, 5]:
         await rec.tell(message)  # accepted by Redis: tell does not wait for the mailbox
     transport: RedisStreamsTransport = b._transport
@@ -105,12 +114,7 @@ async def test_unsettled_messages_are_delivered_again_after_a_restart(
     make_member: MakeMember, make_gate: Any, cluster_name: str
 ) -> None:
     """A member that stops before handling what it read gets it again when it comes back."""
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    gate = make_gate()
-    first: list[Any] = []
-    b.spawn(lambda: Recorder(first, gate), name="rec")
-    rec = a.ref_for_name("rec", system="node-b")
+    _, b, _, first, rec = await held_recorder(make_member, make_gate)
     await rec.tell("block")
     await rec.tell("after")
     transport: RedisStreamsTransport = b._transport
@@ -137,13 +141,8 @@ class Picky(Actor):
 async def test_tells_are_settled_once_handled_even_when_the_handler_raises(
     make_member: MakeMember, make_gate: Any
 ) -> None:
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    gate = make_gate()
-    seen: list[Any] = []
-    b.spawn(lambda: Recorder(seen, gate), name="rec")
+    a, b, gate, seen, rec = await held_recorder(make_member, make_gate)
     b.spawn(Picky, name="picky")
-    rec = a.ref_for_name("rec", system="node-b")
     picky = a.ref_for_name("picky", system="node-b")
     await rec.tell("block")  # first (FIFO per sender): it holds those behind it
     async with anyio.create_task_group() as tg:  # sent together: read together
